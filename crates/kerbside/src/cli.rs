@@ -1,0 +1,157 @@
+//! The command line (DESIGN §12).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::telemetry::{self, LogFormat};
+
+/// kerbside: a streaming telemetry pipeline for council street and building sensors.
+#[derive(Debug, Parser)]
+#[command(name = "kerbside", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML); overrides the defaults, and KERBSIDE__SECTION__KEY
+    /// environment variables override it.
+    #[arg(long, short, global = true, env = "KERBSIDE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format (overrides `log.format`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate one MQTT message and print the verdict as JSON (exit 0 accepted, 1 refused).
+    Check(crate::check::CheckArgs),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// The whole job on one machine with nothing installed (issue #8).
+    Demo,
+    /// The ingest service: MQTT -> validated readings -> Kafka (issue #4).
+    Ingest,
+    /// The aggregator service: readings -> windows -> InfluxDB (issue #5).
+    Aggregate,
+    /// Validation, windows and alerts offline over a file of recorded messages (issue #5).
+    Replay,
+    /// Collection rounds (issue #9).
+    #[command(subcommand)]
+    Routes(RoutesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load the configuration and print it (secrets masked), or list every problem.
+    Check {
+        /// Configuration file (same as the global --config).
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RoutesCommand {
+    /// Tomorrow's rounds from the store's bin states (issue #9).
+    Plan,
+    /// Solve a CVRPLIB instance (issue #9).
+    Solve,
+    /// Run the solver over a directory of CVRPLIB instances (issue #9).
+    Bench,
+}
+
+/// Parses the command line, runs it, and maps errors to exit status 2. Exit codes:
+/// 0 success, 1 a refused message (`check`) or a bad configuration (`config check`),
+/// 2 an error or a command not built yet.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kerbside: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let Cli {
+        config,
+        log_format,
+        command,
+    } = cli;
+    match command {
+        Command::Config(ConfigCommand::Check { file }) => config_check(file.or(config)),
+        Command::Check(args) => {
+            let cfg = load(config.as_deref(), log_format)?;
+            crate::check::run(&cfg, &args)
+        }
+        Command::Demo => not_built("demo", 8, "kerbside demo: the whole job on one machine"),
+        Command::Ingest => not_built(
+            "ingest",
+            4,
+            "Ingest service: MQTT -> validated readings -> Kafka",
+        ),
+        Command::Aggregate => not_built(
+            "aggregate",
+            5,
+            "Aggregator: event-time windows into InfluxDB",
+        ),
+        Command::Replay => not_built("replay", 5, "Aggregator: event-time windows into InfluxDB"),
+        Command::Routes(c) => {
+            let name = match c {
+                RoutesCommand::Plan => "routes plan",
+                RoutesCommand::Solve => "routes solve",
+                RoutesCommand::Bench => "routes bench",
+            };
+            not_built(name, 9, "Collection rounds")
+        }
+    }
+}
+
+/// Loads the configuration for a command, then starts logging.
+fn load(file: Option<&std::path::Path>, log_format: Option<LogFormat>) -> anyhow::Result<Config> {
+    let mut cfg = Config::load(file, std::env::vars()).context("loading the configuration")?;
+    if let Some(f) = log_format {
+        cfg.log.format = f;
+    }
+    telemetry::init(&cfg.log);
+    Ok(cfg)
+}
+
+/// `kerbside config check`: the effective config, or every problem with its key; then
+/// the checks that need the components (the asset register loads).
+fn config_check(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let cfg = match Config::load(file.as_deref(), std::env::vars()) {
+        Ok(cfg) => cfg,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    print!("{}", cfg.to_masked_toml());
+    if let Some(path) = &cfg.assets.path {
+        match crate::check::load_assets(path) {
+            Ok(reg) => eprintln!("assets.path: {} devices in {}", reg.len(), path.display()),
+            Err(e) => {
+                eprintln!("assets.path: {e:#}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    eprintln!("configuration OK");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A command a later issue owns: says so plainly and exits 2.
+fn not_built(command: &str, issue: u32, title: &str) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "kerbside {command}: not built yet. It is owned by issue #{issue} (\"{title}\"); \
+         this build does nothing for it."
+    );
+    Ok(ExitCode::from(2))
+}
