@@ -1,0 +1,6 @@
+//! kerbside's one end-to-end test binary. It talks to the real servers that
+//! `deploy/dev/services up` starts on loopback (addresses from the `KERBSIDE_TEST_*`
+//! variables, see `deploy/dev/README.md`) and fails, never skips, when one is down.
+
+mod smoke;
+mod support;
