@@ -104,16 +104,58 @@ pub fn redact_macs(text: &str) -> String {
     out
 }
 
-/// Refuses `text` if it holds a MAC-address-shaped value. The detail says where,
-/// never what.
+/// Refuses `text` if it holds a MAC-address-shaped value, written plainly or hidden
+/// behind JSON `\u` escapes. The detail says where, never what.
 pub(crate) fn refuse_macs(text: &str) -> Result<(), Refusal> {
-    match find_mac(text) {
-        Some((at, _)) => Err(Refusal::new(
+    let found = |at: usize| {
+        Refusal::new(
             RefusalReason::RawMacAddress,
             format!(
                 "a MAC-address-shaped value at byte {at}; footfall data must carry only salted hashes"
             ),
-        )),
-        None => Ok(()),
+        )
+    };
+    if let Some((at, _)) = find_mac(text) {
+        return Err(found(at));
     }
+    if text.contains('\\') {
+        // Escapes can spell a MAC that the raw scan cannot see: look at decoded strings.
+        let hidden = unescaped_strings(text)
+            .into_iter()
+            .find_map(|(at, s)| find_mac(&format!("\"{s}\"")).map(|_| at));
+        if let Some(at) = hidden {
+            return Err(found(at));
+        }
+    }
+    Ok(())
+}
+
+/// Every JSON string (keys included) that contains an escape, decoded, with its byte
+/// offset. Strings that do not decode are skipped: the parser refuses them later.
+fn unescaped_strings(text: &str) -> Vec<(usize, String)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'"' {
+            let start = i;
+            i += 1;
+            let mut escaped = false;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' {
+                    escaped = true;
+                    i += 1;
+                }
+                i += 1;
+            }
+            let literal = text.get(start..=i.min(b.len() - 1));
+            if let (true, Some(lit)) = (escaped, literal)
+                && let Ok(s) = serde_json::from_str::<String>(lit)
+            {
+                out.push((start, s));
+            }
+        }
+        i += 1;
+    }
+    out
 }

@@ -14,6 +14,7 @@ use crate::refusal::{Refusal, RefusalReason};
 /// Any JSON value, kept only as deep as validation needs.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Loose<'a> {
+    Null,
     Bool(bool),
     U64(u64),
     I64(i64),
@@ -27,6 +28,7 @@ impl Loose<'_> {
     /// The JSON type name, for `wrong_type` details.
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
+            Loose::Null => "null",
             Loose::Bool(_) => "a boolean",
             Loose::U64(_) | Loose::I64(_) | Loose::F64(_) => "a number",
             Loose::Str(_) => "a string",
@@ -52,6 +54,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
             type Value = Loose<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Null)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Loose::Null)
             }
             fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
                 Ok(Loose::Bool(v))
@@ -156,7 +164,8 @@ pub(crate) fn json_refusal(e: &serde_json::Error) -> Refusal {
     } else if msg.starts_with("duplicate field") {
         RefusalReason::DuplicateField
     } else if msg.starts_with("invalid type") {
-        RefusalReason::NotAnObject
+        // Callers check for objects before parsing one, so this is a field's type.
+        RefusalReason::WrongType
     } else {
         RefusalReason::MalformedJson
     };
@@ -206,15 +215,16 @@ pub(crate) fn req_u64(
     hi: u64,
 ) -> Result<u64, Refusal> {
     let v = v.as_ref().ok_or_else(|| Refusal::missing(field))?;
+    let out_of_range = |x: f64| Refusal::out_of_range(field, x, lo as f64, hi as f64);
     let x = match *v {
         Loose::U64(x) => x,
-        Loose::I64(x) => {
-            return Err(Refusal::out_of_range(field, x as f64, lo as f64, hi as f64));
-        }
-        Loose::F64(x) if x.fract() == 0.0 && x >= 0.0 && x < u64::MAX as f64 => x as u64,
-        Loose::F64(_) => {
+        Loose::I64(x) => return Err(out_of_range(x as f64)),
+        Loose::F64(x) if x.fract() != 0.0 => {
             return Err(Refusal::wrong_type(field, "a whole number", "a fraction"));
         }
+        // A whole number written as a float (`60.0`): accepted while it fits.
+        Loose::F64(x) if (0.0..u64::MAX as f64).contains(&x) => x as u64,
+        Loose::F64(x) => return Err(out_of_range(x)),
         ref other => {
             return Err(Refusal::wrong_type(
                 field,
@@ -245,6 +255,19 @@ pub(crate) fn req_str<'v>(field: &str, v: &'v Option<Loose<'_>>) -> Result<&'v s
         None => Err(Refusal::missing(field)),
         Some(Loose::Str(s)) => Ok(s),
         Some(other) => Err(Refusal::wrong_type(field, "a string", other.type_name())),
+    }
+}
+
+/// Parses a raw value that must be a JSON object into `T` (serde would also read a
+/// struct from an array by position; kerbside does not accept that).
+pub(crate) fn parse_object<'a, T: Deserialize<'a>>(
+    field: &str,
+    raw: &'a RawValue,
+) -> Result<T, Refusal> {
+    if raw.get().starts_with('{') {
+        parse(raw.get())
+    } else {
+        Err(Refusal::wrong_type(field, "an object", raw_type_name(raw)))
     }
 }
 

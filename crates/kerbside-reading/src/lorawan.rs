@@ -17,7 +17,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::loose::{Loose, parse, req_str};
+use crate::loose::{Loose, parse, parse_object, req_str};
 use crate::refusal::{Refusal, RefusalReason, excerpt};
 use crate::topic::Topic;
 
@@ -33,7 +33,7 @@ pub(crate) struct Uplink<'a> {
 #[derive(Deserialize)]
 struct ChirpStackUp<'a> {
     #[serde(rename = "deviceInfo", borrow)]
-    device_info: Option<ChirpStackDevice<'a>>,
+    device_info: Option<&'a RawValue>,
     #[serde(borrow)]
     time: Option<Loose<'a>>,
     #[serde(rename = "fCnt", borrow)]
@@ -53,11 +53,11 @@ struct ChirpStackDevice<'a> {
 #[derive(Deserialize)]
 struct TtsUp<'a> {
     #[serde(borrow)]
-    end_device_ids: Option<TtsIds<'a>>,
+    end_device_ids: Option<&'a RawValue>,
     #[serde(borrow)]
     received_at: Option<Loose<'a>>,
     #[serde(borrow)]
-    uplink_message: Option<TtsMessage<'a>>,
+    uplink_message: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -81,9 +81,11 @@ pub(crate) fn envelope<'a>(topic: &Topic<'_>, text: &'a str) -> Result<Uplink<'a
     match *topic {
         Topic::ChirpStack { dev_eui, .. } => {
             let up: ChirpStackUp<'a> = parse(text)?;
-            let info = up
-                .device_info
-                .ok_or_else(|| Refusal::missing("deviceInfo"))?;
+            let info: ChirpStackDevice<'a> = parse_object(
+                "deviceInfo",
+                up.device_info
+                    .ok_or_else(|| Refusal::missing("deviceInfo"))?,
+            )?;
             let eui = req_str("deviceInfo.devEui", &info.dev_eui)?;
             if !eui.eq_ignore_ascii_case(dev_eui) {
                 return Err(Refusal::new(
@@ -107,9 +109,11 @@ pub(crate) fn envelope<'a>(topic: &Topic<'_>, text: &'a str) -> Result<Uplink<'a
             ..
         } => {
             let up: TtsUp<'a> = parse(text)?;
-            let ids = up
-                .end_device_ids
-                .ok_or_else(|| Refusal::missing("end_device_ids"))?;
+            let ids: TtsIds<'a> = parse_object(
+                "end_device_ids",
+                up.end_device_ids
+                    .ok_or_else(|| Refusal::missing("end_device_ids"))?,
+            )?;
             let device_id = req_str("end_device_ids.device_id", &ids.device_id)?.to_owned();
             if device_id != topic_id {
                 return Err(Refusal::new(
@@ -120,9 +124,11 @@ pub(crate) fn envelope<'a>(topic: &Topic<'_>, text: &'a str) -> Result<Uplink<'a
                     ),
                 ));
             }
-            let msg = up
-                .uplink_message
-                .ok_or_else(|| Refusal::missing("uplink_message"))?;
+            let msg: TtsMessage<'a> = parse_object(
+                "uplink_message",
+                up.uplink_message
+                    .ok_or_else(|| Refusal::missing("uplink_message"))?,
+            )?;
             Ok(Uplink {
                 device_id,
                 ts: msg.received_at.or(up.received_at),

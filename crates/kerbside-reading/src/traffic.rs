@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::loose::{Fields, LaneFields, parse, req_f64, req_u64};
+use crate::loose::{Fields, LaneFields, parse, parse_object, req_f64, req_u64};
 use crate::refusal::{Refusal, RefusalReason};
 
 /// Most lanes one counter reports.
@@ -48,14 +48,7 @@ pub(crate) fn decode(f: &Fields<'_>) -> Result<TrafficReading, Refusal> {
     let max_vehicles = u64::from(interval_s) * 3;
     let mut lanes = Vec::with_capacity(items.len());
     for item in items {
-        if !item.get().starts_with('{') {
-            return Err(Refusal::wrong_type(
-                "lanes[]",
-                "an object",
-                crate::loose::raw_type_name(item),
-            ));
-        }
-        let l: LaneFields<'_> = parse(item.get())?;
+        let l: LaneFields<'_> = parse_object("lanes[]", item)?;
         let lane = Lane {
             lane: req_u64("lane", &l.lane, 1, MAX_LANES as u64)? as u8,
             vehicles: req_u64("vehicles", &l.vehicles, 0, max_vehicles)? as u32,

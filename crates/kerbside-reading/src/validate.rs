@@ -131,6 +131,7 @@ impl Validator {
                 format!("invalid UTF-8 at byte {}", e.valid_up_to()),
             )
         })?;
+        let top = scan(text, cfg)?;
         if let Topic::Status { device_id } = topic {
             out.push(Verdict::Status(self.status(
                 device_id,
@@ -139,7 +140,6 @@ impl Validator {
             )?));
             return Ok(());
         }
-        let top = scan(text, cfg)?;
         match topic {
             Topic::Reading { kind, device_id } => match top {
                 TopLevel::Object => {
@@ -214,6 +214,7 @@ impl Validator {
         uplink: Option<lorawan::Uplink<'_>>,
         received_at: EventTime,
     ) -> Result<EnrichedReading, Refusal> {
+        let text = text.trim_start();
         if !text.starts_with('{') {
             parse::<Loose<'_>>(text)?;
             return Err(Refusal::new(
@@ -292,6 +293,10 @@ impl Validator {
                 .and_then(EventTime::from_millis)
                 .ok_or_else(|| bad_epoch(*ms as f64))?,
             Some(Loose::I64(ms)) => return Err(bad_epoch(*ms as f64)),
+            // Whole milliseconds written as a float (`1795338900000.0`), as for `seq`.
+            Some(Loose::F64(ms)) if ms.fract() == 0.0 => {
+                EventTime::from_millis(*ms as i64).ok_or_else(|| bad_epoch(*ms))?
+            }
             Some(Loose::F64(ms)) => return Err(bad_epoch(*ms)),
             Some(other) => {
                 return Err(Refusal::wrong_type(
@@ -329,23 +334,22 @@ impl Validator {
         text: &str,
         received_at: EventTime,
     ) -> Result<StatusUpdate, Refusal> {
-        let word = match text.trim() {
-            t if t.starts_with('{') => {
-                #[derive(Deserialize)]
-                struct S<'a> {
-                    #[serde(borrow)]
-                    status: Option<Loose<'a>>,
-                }
-                if t.len() > self.config.max_string_bytes {
-                    return Err(Refusal::new(
-                        RefusalReason::PayloadTooLarge,
-                        "a status message is a word or a small object",
-                    ));
-                }
+        #[derive(Deserialize)]
+        struct S<'a> {
+            #[serde(borrow)]
+            status: Option<Loose<'a>>,
+        }
+        let t = text.trim();
+        let word = match t.as_bytes().first() {
+            Some(b'{') => {
                 let s: S<'_> = parse(t)?;
                 req_str("status", &s.status)?.to_owned()
             }
-            t => t.trim_matches('"').to_owned(),
+            Some(b'"') => match parse::<Loose<'_>>(t)? {
+                Loose::Str(w) => w.into_owned(),
+                other => return Err(Refusal::wrong_type("status", "a string", other.type_name())),
+            },
+            _ => t.to_owned(),
         };
         let online = match word.as_str() {
             "online" => true,
