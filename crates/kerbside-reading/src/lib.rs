@@ -25,6 +25,7 @@
 pub mod air;
 pub mod assets;
 pub mod bin;
+pub mod clock;
 pub mod config;
 pub mod deadletter;
 pub mod error;
@@ -47,6 +48,7 @@ pub mod test_helpers;
 mod tests;
 
 pub use assets::{Asset, AssetAttrs, AssetRegister};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::ValidationConfig;
 pub use deadletter::{DeadLetter, ReplayLine};
 pub use error::{AssetError, Result};

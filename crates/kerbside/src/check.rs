@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use kerbside_reading::{
-    AssetRegister, EnrichedReading, EventTime, RefusalReason, StatusUpdate, Validator, Verdict,
+    AssetRegister, Clock as _, EnrichedReading, EventTime, RefusalReason, StatusUpdate,
+    SystemClock, Validator, Verdict,
 };
 use serde::Serialize;
 
@@ -38,15 +39,6 @@ pub fn load_assets(path: &Path) -> anyhow::Result<AssetRegister> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the asset register {}", path.display()))?;
     AssetRegister::parse(&text).with_context(|| format!("in {}", path.display()))
-}
-
-/// The wall clock, the one place `check` reads it.
-fn wall_clock() -> EventTime {
-    #[allow(clippy::disallowed_methods)] // the CLI's edge: the injected clock's source
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    EventTime::from_millis(now).expect("the wall clock is between 1970 and 3000")
 }
 
 /// One verdict as the JSON object `check` prints.
@@ -123,7 +115,7 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let validator = Validator::new(cfg.validation.clone(), Arc::new(assets));
-    let now = args.now.unwrap_or_else(wall_clock);
+    let now = args.now.unwrap_or_else(|| SystemClock.now());
     let verdicts = validator.validate(&args.topic, &payload, now);
     let accepted = verdicts.iter().all(|v| v.refusal().is_none());
     let out = match verdicts.as_slice() {

@@ -1,0 +1,332 @@
+//! The MQTT side: one rumqttc event loop, MQTT 5 or 3.1.1, polled continuously in
+//! its own task. It subscribes at QoS 1 (again whenever the broker reports no
+//! session), hands each PUBLISH to the pipeline through a bounded channel, and
+//! reconnects with capped exponential backoff. Acknowledgements are manual: nothing
+//! is acked until [`MqttClient::ack`] is called.
+
+use std::time::{Duration, Instant};
+
+use rumqttc::v5;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{MqttConfig, MqttVersion};
+use crate::metrics::IngestMetrics;
+
+/// What is needed to acknowledge one message later.
+#[derive(Debug, Clone)]
+pub enum AckHandle {
+    /// An MQTT 3.1.1 PUBLISH.
+    V311(rumqttc::Publish),
+    /// An MQTT 5 PUBLISH.
+    V5(v5::mqttbytes::v5::Publish),
+}
+
+/// One received message.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The topic it was published on.
+    pub topic: String,
+    /// The payload.
+    pub payload: bytes::Bytes,
+    /// For the acknowledgement.
+    pub handle: AckHandle,
+    /// When it was received (monotonic, for the latency histogram).
+    pub received: Instant,
+}
+
+/// The client half: acknowledgements and disconnect.
+#[derive(Debug, Clone)]
+pub enum MqttClient {
+    /// MQTT 3.1.1.
+    V311(rumqttc::AsyncClient),
+    /// MQTT 5.
+    V5(v5::AsyncClient),
+}
+
+impl MqttClient {
+    /// Sends the PUBACK for `h`. Returns false if the event loop is gone (the broker
+    /// will redeliver the message to the next session).
+    pub async fn ack(&self, h: &AckHandle) -> bool {
+        match (self, h) {
+            (MqttClient::V311(c), AckHandle::V311(p)) => c.ack(p).await.is_ok(),
+            (MqttClient::V5(c), AckHandle::V5(p)) => c.ack(p).await.is_ok(),
+            _ => false,
+        }
+    }
+
+    /// Asks the event loop to send DISCONNECT.
+    pub async fn disconnect(&self) {
+        let _ = match self {
+            MqttClient::V311(c) => c.disconnect().await.map_err(|_| ()),
+            MqttClient::V5(c) => c.disconnect().await.map_err(|_| ()),
+        };
+    }
+}
+
+/// One event of either protocol version, reduced to what ingest acts on.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once per message straight into the channel; boxing would add an allocation per message"
+)]
+enum Event {
+    /// Connected; whether the broker still had our session.
+    Connected { session_present: bool },
+    /// A PUBLISH.
+    Message(Incoming),
+    /// Our DISCONNECT went out.
+    Disconnected,
+    /// Anything else.
+    Other,
+}
+
+/// The protocol-specific half of the event loop.
+trait Session {
+    /// The next event, or a connection error as text.
+    async fn next(&mut self) -> Result<Event, String>;
+    /// Queues the subscriptions (non-blocking: called from the loop that drains them).
+    fn subscribe(&self, filters: &[String]);
+}
+
+/// MQTT 5.
+struct V5Session {
+    el: v5::EventLoop,
+    client: v5::AsyncClient,
+}
+
+impl Session for V5Session {
+    async fn next(&mut self) -> Result<Event, String> {
+        Ok(match self.el.poll().await.map_err(|e| e.to_string())? {
+            v5::Event::Incoming(v5::Incoming::ConnAck(a)) => Event::Connected {
+                session_present: a.session_present,
+            },
+            v5::Event::Incoming(v5::Incoming::Publish(p)) => Event::Message(Incoming {
+                topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                payload: p.payload.clone(),
+                handle: AckHandle::V5(p),
+                received: Instant::now(),
+            }),
+            v5::Event::Outgoing(rumqttc::Outgoing::Disconnect) => Event::Disconnected,
+            _ => Event::Other,
+        })
+    }
+
+    fn subscribe(&self, filters: &[String]) {
+        for f in filters {
+            if let Err(e) = self
+                .client
+                .try_subscribe(f.clone(), v5::mqttbytes::QoS::AtLeastOnce)
+            {
+                warn!(error = %e, filter = %f, "mqtt subscribe request failed");
+            }
+        }
+    }
+}
+
+/// MQTT 3.1.1.
+struct V311Session {
+    el: rumqttc::EventLoop,
+    client: rumqttc::AsyncClient,
+}
+
+impl Session for V311Session {
+    async fn next(&mut self) -> Result<Event, String> {
+        Ok(match self.el.poll().await.map_err(|e| e.to_string())? {
+            rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(a)) => Event::Connected {
+                session_present: a.session_present,
+            },
+            rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => Event::Message(Incoming {
+                topic: p.topic.clone(),
+                payload: p.payload.clone(),
+                handle: AckHandle::V311(p),
+                received: Instant::now(),
+            }),
+            rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect) => Event::Disconnected,
+            _ => Event::Other,
+        })
+    }
+
+    fn subscribe(&self, filters: &[String]) {
+        for f in filters {
+            if let Err(e) = self
+                .client
+                .try_subscribe(f.clone(), rumqttc::QoS::AtLeastOnce)
+            {
+                warn!(error = %e, filter = %f, "mqtt subscribe request failed");
+            }
+        }
+    }
+}
+
+/// When the event loop stops taking messages and when it stops altogether.
+#[derive(Debug, Clone, Default)]
+pub struct Stops {
+    /// Once cancelled, new PUBLISHes are left unacknowledged at the broker (they come
+    /// back to the next session) instead of being handed on; the loop keeps polling
+    /// so the PUBACKs of messages already taken still go out.
+    pub stop_taking: CancellationToken,
+    /// Once cancelled, the loop lets queued requests (PUBACKs, DISCONNECT) out for up
+    /// to two seconds and ends.
+    pub stop: CancellationToken,
+}
+
+/// Connects (lazily: the event loop connects on its first poll) and spawns the event
+/// loop task. Returns the client, the stream of messages and the task.
+pub fn start(
+    cfg: &MqttConfig,
+    max_in_flight: u16,
+    metrics: IngestMetrics,
+    stops: Stops,
+) -> (MqttClient, mpsc::Receiver<Incoming>, JoinHandle<()>) {
+    let cap = usize::from(max_in_flight.max(1));
+    let (tx, rx) = mpsc::channel(cap);
+    let subs = cfg.subscriptions();
+    let backoff = Backoff::new(cfg.reconnect_min_ms, cfg.reconnect_max_ms);
+    let keep_alive = Duration::from_secs(u64::from(cfg.keep_alive_secs));
+    match cfg.version {
+        MqttVersion::V5 => {
+            let mut o = v5::MqttOptions::new(&cfg.client_id, &cfg.host, cfg.port);
+            o.set_keep_alive(keep_alive)
+                .set_clean_start(false)
+                .set_session_expiry_interval(Some(cfg.session_expiry_secs))
+                .set_manual_acks(true)
+                .set_receive_maximum(Some(max_in_flight.max(1)))
+                .set_max_packet_size(Some(cfg.max_packet_bytes))
+                .set_request_channel_capacity(cap);
+            if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+                o.set_credentials(u, p);
+            }
+            let (client, el) = v5::AsyncClient::new(o, cap);
+            let session = V5Session {
+                el,
+                client: client.clone(),
+            };
+            let task = tokio::spawn(event_loop(session, tx, subs, metrics, backoff, stops));
+            (MqttClient::V5(client), rx, task)
+        }
+        MqttVersion::V311 => {
+            let mut o = rumqttc::MqttOptions::new(&cfg.client_id, &cfg.host, cfg.port);
+            let max = cfg.max_packet_bytes as usize;
+            o.set_keep_alive(keep_alive)
+                .set_clean_session(false)
+                .set_manual_acks(true)
+                .set_max_packet_size(max, max)
+                .set_request_channel_capacity(cap);
+            if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+                o.set_credentials(u, p);
+            }
+            let (client, el) = rumqttc::AsyncClient::new(o, cap);
+            let session = V311Session {
+                el,
+                client: client.clone(),
+            };
+            let task = tokio::spawn(event_loop(session, tx, subs, metrics, backoff, stops));
+            (MqttClient::V311(client), rx, task)
+        }
+    }
+}
+
+/// Polls the session until shutdown, forwarding messages and resubscribing when the
+/// broker has lost the session; then lets queued PUBACKs and DISCONNECT out.
+async fn event_loop<S: Session>(
+    mut session: S,
+    tx: mpsc::Sender<Incoming>,
+    subs: Vec<String>,
+    metrics: IngestMetrics,
+    mut backoff: Backoff,
+    stops: Stops,
+) {
+    let Stops { stop_taking, stop } = stops;
+    let mut connections = 0u64;
+    loop {
+        let ev = tokio::select! {
+            ev = session.next() => ev,
+            () = stop.cancelled() => break,
+        };
+        match ev {
+            Ok(Event::Connected { session_present }) => {
+                backoff.reset();
+                connections += 1;
+                if connections > 1 {
+                    metrics.reconnects.inc();
+                }
+                info!(session_present, "mqtt connected");
+                if !session_present {
+                    session.subscribe(&subs);
+                }
+            }
+            Ok(Event::Message(m)) => {
+                if stop_taking.is_cancelled() {
+                    continue; // unacknowledged: the broker keeps it for the next session
+                }
+                tokio::select! {
+                    _ = tx.send(m) => {}
+                    () = stop_taking.cancelled() => {}
+                }
+            }
+            Ok(Event::Disconnected | Event::Other) => {}
+            Err(e) => {
+                metrics.connection_errors.inc();
+                warn!(error = %e, "mqtt connection error; reconnecting");
+                if backoff.wait(&stop).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let deadline = tokio::time::sleep(Duration::from_secs(2));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            ev = session.next() => match ev {
+                Ok(Event::Disconnected) | Err(_) => break,
+                Ok(_) => {}
+            },
+            () = &mut deadline => break,
+        }
+    }
+}
+
+/// Capped exponential backoff.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min_ms: u64,
+    max_ms: u64,
+    next_ms: u64,
+}
+
+impl Backoff {
+    /// Starts at `min_ms`, doubling up to `max_ms`.
+    pub fn new(min_ms: u64, max_ms: u64) -> Self {
+        let min_ms = min_ms.max(1);
+        Self {
+            min_ms,
+            max_ms: max_ms.max(min_ms),
+            next_ms: min_ms,
+        }
+    }
+
+    /// The delay to wait now, doubling the next one.
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next_ms;
+        self.next_ms = (self.next_ms * 2).min(self.max_ms);
+        Duration::from_millis(d)
+    }
+
+    /// Back to the shortest delay (after a success).
+    pub fn reset(&mut self) {
+        self.next_ms = self.min_ms;
+    }
+
+    /// Sleeps for the next delay; `Err` if `shutdown` fires first.
+    pub async fn wait(&mut self, shutdown: &CancellationToken) -> Result<(), ()> {
+        let d = self.next_delay();
+        tokio::select! {
+            () = tokio::time::sleep(d) => Ok(()),
+            () = shutdown.cancelled() => Err(()),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The pure part of ingest: one MQTT message in, the Kafka records it becomes and
+//! what to count, out. No sockets, no clock: the receive time is passed in.
+
+use kerbside_kafka::topics;
+use kerbside_reading::{
+    DeadLetter, EventTime, Kind, Refusal, RefusalReason, SeqOutcome, SeqTracker, Topic, Validator,
+    Verdict,
+};
+
+/// A record to produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Kafka topic.
+    pub topic: &'static str,
+    /// Record key: the device id (or the MQTT topic when no device is known).
+    pub key: String,
+    /// Record value: an enriched reading or a dead-letter record, as JSON.
+    pub value: Vec<u8>,
+}
+
+/// What one message produced and what to count for it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Records to produce, in order.
+    pub records: Vec<Outgoing>,
+    /// Accepted readings by kind.
+    pub accepted: Vec<Kind>,
+    /// Refusal reasons, one per refused reading or message.
+    pub refused: Vec<RefusalReason>,
+    /// `seq` values the devices skipped.
+    pub gaps: u64,
+    /// Counter restarts seen.
+    pub restarts: u64,
+    /// Status updates: `true` online, `false` offline.
+    pub status: Vec<bool>,
+}
+
+/// Validation plus the per-device `seq` state, applied message by message in
+/// arrival order.
+#[derive(Debug)]
+pub struct Pipeline {
+    validator: Validator,
+    seq: SeqTracker,
+    verdicts: Vec<Verdict>,
+}
+
+impl Pipeline {
+    /// A pipeline over `validator`, remembering `seq_horizon` values per device.
+    pub fn new(validator: Validator) -> Self {
+        let horizon = validator.config().seq_horizon;
+        Self {
+            validator,
+            seq: SeqTracker::new(horizon),
+            verdicts: Vec::with_capacity(4),
+        }
+    }
+
+    /// Judges one message received at `received_at`.
+    pub fn process(&mut self, topic: &str, payload: &[u8], received_at: EventTime) -> Outcome {
+        let mut out = Outcome::default();
+        self.verdicts.clear();
+        self.validator
+            .validate_into(topic, payload, received_at, &mut self.verdicts);
+        let batch = self.verdicts.len() > 1;
+        for (i, verdict) in self.verdicts.drain(..).enumerate() {
+            let refusal = match verdict {
+                Verdict::Accepted(r) => {
+                    match self
+                        .seq
+                        .observe(&r.reading.device_id, r.reading.seq, r.reading.ts)
+                    {
+                        SeqOutcome::Duplicate => Refusal::new(
+                            RefusalReason::DuplicateSeq,
+                            format!(
+                                "device `{}` already sent seq {}",
+                                r.reading.device_id, r.reading.seq.0
+                            ),
+                        ),
+                        other => {
+                            match other {
+                                SeqOutcome::Gap { missing } => out.gaps += missing,
+                                SeqOutcome::Restart => out.restarts += 1,
+                                _ => {}
+                            }
+                            out.accepted.push(r.reading.kind());
+                            out.records.push(Outgoing {
+                                topic: topics::READINGS,
+                                key: r.reading.device_id.to_string(),
+                                value: serde_json::to_vec(&r)
+                                    .expect("an enriched reading always serialises"),
+                            });
+                            continue;
+                        }
+                    }
+                }
+                Verdict::Status(s) => {
+                    out.status.push(s.online);
+                    continue;
+                }
+                Verdict::Refused(r) => r,
+            };
+            out.refused.push(refusal.reason);
+            let dl = DeadLetter::new(&refusal, topic, payload, received_at, batch.then_some(i));
+            out.records.push(Outgoing {
+                topic: topics::DEADLETTER,
+                key: deadletter_key(topic),
+                value: serde_json::to_vec(&dl).expect("a dead letter always serialises"),
+            });
+        }
+        out
+    }
+}
+
+/// The dead-letter key: the device the topic names, else the topic itself.
+fn deadletter_key(topic: &str) -> String {
+    match Topic::parse(topic) {
+        Ok(t) => t
+            .device_id()
+            .map_or_else(|| topic.to_owned(), str::to_owned),
+        Err(_) => topic.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,22 @@
+//! The log between kerbside's stages.
+//!
+//! [`Producer`] sends keyed records and hands back a future per record that resolves
+//! once the log has durably taken it (for Kafka: the broker's delivery report with
+//! `acks=all` on an idempotent producer). It runs over rdkafka or over
+//! [`MemoryLog`], an in-process log with the same interface for `demo`, `replay` and
+//! fast tests. [`AckTracker`] turns out-of-order completions into an in-order prefix:
+//! ingest acknowledges MQTT messages with it, the aggregator commits offsets with it.
+
+pub mod ack;
+pub mod admin;
+pub mod config;
+pub mod error;
+pub mod memory;
+pub mod producer;
+pub mod topics;
+
+pub use ack::{AckTracker, Ticket};
+pub use config::KafkaConfig;
+pub use error::{Error, Result};
+pub use memory::MemoryLog;
+pub use producer::{Delivered, DeliveryFuture, Producer};

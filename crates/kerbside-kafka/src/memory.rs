@@ -1,0 +1,123 @@
+//! An in-process log with Kafka's shape (topics, partitions by key, offsets), for
+//! `demo`, `replay` and tests that need no broker. Appends are durable for the life
+//! of the process, which is all those uses need.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::Mutex;
+
+use crate::producer::Delivered;
+
+/// One stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Offset within its partition.
+    pub offset: i64,
+    /// The key.
+    pub key: Vec<u8>,
+    /// The value.
+    pub value: Vec<u8>,
+}
+
+/// The in-process log.
+#[derive(Debug)]
+pub struct MemoryLog {
+    partitions: usize,
+    topics: Mutex<BTreeMap<String, Vec<Vec<StoredRecord>>>>,
+}
+
+impl MemoryLog {
+    /// A log whose topics have `partitions` partitions each.
+    pub fn new(partitions: usize) -> Self {
+        Self {
+            partitions: partitions.max(1),
+            topics: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The partition a key maps to (stable across runs).
+    pub fn partition_of(&self, key: &[u8]) -> usize {
+        // FNV-1a via a fixed hasher: deterministic, unlike std's RandomState.
+        let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+        key.hash(&mut h);
+        (h.finish() % self.partitions as u64) as usize
+    }
+
+    /// Appends a record to the partition of its key.
+    pub fn append(&self, topic: &str, key: &[u8], value: &[u8]) -> Delivered {
+        let p = self.partition_of(key);
+        let mut topics = self
+            .topics
+            .lock()
+            .expect("the log's lock is never poisoned");
+        let parts = topics
+            .entry(topic.to_owned())
+            .or_insert_with(|| vec![Vec::new(); self.partitions]);
+        let offset = parts[p].len() as i64;
+        parts[p].push(StoredRecord {
+            offset,
+            key: key.to_vec(),
+            value: value.to_vec(),
+        });
+        Delivered {
+            partition: p as i32,
+            offset,
+        }
+    }
+
+    /// Records of `topic`'s `partition` from `offset` on, at most `max`.
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: usize,
+        offset: i64,
+        max: usize,
+    ) -> Vec<StoredRecord> {
+        let topics = self
+            .topics
+            .lock()
+            .expect("the log's lock is never poisoned");
+        topics
+            .get(topic)
+            .and_then(|parts| parts.get(partition))
+            .map(|recs| {
+                recs.iter()
+                    .skip(offset.max(0) as usize)
+                    .take(max)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every record of `topic`, partition by partition.
+    pub fn all(&self, topic: &str) -> Vec<StoredRecord> {
+        let topics = self
+            .topics
+            .lock()
+            .expect("the log's lock is never poisoned");
+        topics
+            .get(topic)
+            .map(|parts| parts.iter().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of partitions per topic.
+    pub fn partitions(&self) -> usize {
+        self.partitions
+    }
+}
+
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
