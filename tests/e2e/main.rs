@@ -2,5 +2,6 @@
 //! `deploy/dev/services up` starts on loopback (addresses from the `KERBSIDE_TEST_*`
 //! variables, see `deploy/dev/README.md`) and fails, never skips, when one is down.
 
+mod ingest;
 mod smoke;
 mod support;

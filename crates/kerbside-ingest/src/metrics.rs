@@ -33,6 +33,8 @@ pub struct IngestMetrics {
     pub reconnects: IntCounter,
     /// MQTT connection errors.
     pub connection_errors: IntCounter,
+    /// 1 while connected to the broker, else 0 (drives `/readyz`).
+    pub mqtt_connected: IntGauge,
     /// Seconds from receipt to Kafka's confirmation of every record of a message.
     pub latency: Histogram,
 }
@@ -98,6 +100,14 @@ impl IngestMetrics {
                 "MQTT reconnections after the first connection",
             )?,
             connection_errors: counter("mqtt_connection_errors_total", "MQTT connection errors")?,
+            mqtt_connected: {
+                let g = IntGauge::new(
+                    "kerbside_ingest_mqtt_connected",
+                    "1 while connected to the MQTT broker",
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
             latency: {
                 let h = Histogram::with_opts(
                     HistogramOpts::new(

@@ -175,14 +175,24 @@ pub struct Stops {
 
 /// Connects (lazily: the event loop connects on its first poll) and spawns the event
 /// loop task. Returns the client, the stream of messages and the task.
+///
+/// The hand-off channel is unbounded on purpose: the event loop must never wait on
+/// the pipeline, or it stops polling, misses keep-alives and cannot send the PUBACKs
+/// the pipeline is waiting to queue (a deadlock the SIGKILL end-to-end test found).
+/// What bounds it is the broker: with manual acks it sends no more than its in-flight
+/// window (MQTT 5: the receive maximum, set to `max_in_flight`) before PUBACKs.
 pub fn start(
     cfg: &MqttConfig,
     max_in_flight: u16,
     metrics: IngestMetrics,
     stops: Stops,
-) -> (MqttClient, mpsc::Receiver<Incoming>, JoinHandle<()>) {
+) -> (
+    MqttClient,
+    mpsc::UnboundedReceiver<Incoming>,
+    JoinHandle<()>,
+) {
     let cap = usize::from(max_in_flight.max(1));
-    let (tx, rx) = mpsc::channel(cap);
+    let (tx, rx) = mpsc::unbounded_channel();
     let subs = cfg.subscriptions();
     let backoff = Backoff::new(cfg.reconnect_min_ms, cfg.reconnect_max_ms);
     let keep_alive = Duration::from_secs(u64::from(cfg.keep_alive_secs));
@@ -233,7 +243,7 @@ pub fn start(
 /// broker has lost the session; then lets queued PUBACKs and DISCONNECT out.
 async fn event_loop<S: Session>(
     mut session: S,
-    tx: mpsc::Sender<Incoming>,
+    tx: mpsc::UnboundedSender<Incoming>,
     subs: Vec<String>,
     metrics: IngestMetrics,
     mut backoff: Backoff,
@@ -249,6 +259,7 @@ async fn event_loop<S: Session>(
         match ev {
             Ok(Event::Connected { session_present }) => {
                 backoff.reset();
+                metrics.mqtt_connected.set(1);
                 connections += 1;
                 if connections > 1 {
                     metrics.reconnects.inc();
@@ -259,16 +270,13 @@ async fn event_loop<S: Session>(
                 }
             }
             Ok(Event::Message(m)) => {
-                if stop_taking.is_cancelled() {
+                if stop_taking.is_cancelled() || tx.send(m).is_err() {
                     continue; // unacknowledged: the broker keeps it for the next session
-                }
-                tokio::select! {
-                    _ = tx.send(m) => {}
-                    () = stop_taking.cancelled() => {}
                 }
             }
             Ok(Event::Disconnected | Event::Other) => {}
             Err(e) => {
+                metrics.mqtt_connected.set(0);
                 metrics.connection_errors.inc();
                 warn!(error = %e, "mqtt connection error; reconnecting");
                 if backoff.wait(&stop).await.is_err() {
@@ -288,6 +296,7 @@ async fn event_loop<S: Session>(
             () = &mut deadline => break,
         }
     }
+    metrics.mqtt_connected.set(0);
 }
 
 /// Capped exponential backoff.

@@ -33,7 +33,7 @@ enum Command {
     Config(ConfigCommand),
     /// The whole job on one machine with nothing installed (issue #8).
     Demo,
-    /// The ingest service: MQTT -> validated readings -> Kafka (issue #4).
+    /// The ingest service: MQTT -> validated readings -> Kafka, acknowledged after delivery.
     Ingest,
     /// The aggregator service: readings -> windows -> InfluxDB (issue #5).
     Aggregate,
@@ -91,11 +91,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::check::run(&cfg, &args)
         }
         Command::Demo => not_built("demo", 8, "kerbside demo: the whole job on one machine"),
-        Command::Ingest => not_built(
-            "ingest",
-            4,
-            "Ingest service: MQTT -> validated readings -> Kafka",
-        ),
+        Command::Ingest => {
+            let cfg = load(config.as_deref(), log_format)?;
+            runtime()?.block_on(crate::ingest::run(&cfg))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Aggregate => not_built(
             "aggregate",
             5,
@@ -111,6 +111,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             not_built(name, 9, "Collection rounds")
         }
     }
+}
+
+/// The async runtime for the long-running commands.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Loads the configuration for a command, then starts logging.

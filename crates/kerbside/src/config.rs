@@ -8,6 +8,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use kerbside_ingest::{IngestConfig, MqttConfig};
+use kerbside_kafka::KafkaConfig;
 use kerbside_reading::ValidationConfig;
 use serde::{Deserialize, Serialize};
 
@@ -30,16 +32,40 @@ pub struct AssetsConfig {
     pub path: Option<PathBuf>,
 }
 
+/// Where the Prometheus endpoint listens (the `[metrics]` section).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `host:port` serving `/metrics`, `/healthz` and `/readyz`; port 0 picks one.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Logging.
     pub log: LogConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
     /// The asset register.
     pub assets: AssetsConfig,
     /// Decoding limits and validation bounds.
     pub validation: ValidationConfig,
+    /// The MQTT broker ingest reads from.
+    pub mqtt: MqttConfig,
+    /// Kafka.
+    pub kafka: KafkaConfig,
+    /// The ingest pipeline.
+    pub ingest: IngestConfig,
 }
 
 /// One configuration problem, with the key it concerns.
@@ -128,7 +154,16 @@ fn merged_value(
 /// Deserialises section by section, collecting every error with its key path.
 fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
     let mut problems = Vec::new();
-    let known: BTreeSet<&str> = ["log", "assets", "validation"].into();
+    let known: BTreeSet<&str> = [
+        "log",
+        "metrics",
+        "assets",
+        "validation",
+        "mqtt",
+        "kafka",
+        "ingest",
+    ]
+    .into();
     if let Some(obj) = v.as_object_mut() {
         let unknown: Vec<String> = obj
             .keys()
@@ -148,13 +183,29 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
     }
     let mut take = |name: &str| v.get_mut(name).map(serde_json::Value::take);
     let log = section::<LogConfig>("log", take("log"), &mut problems);
+    let metrics = section::<MetricsConfig>("metrics", take("metrics"), &mut problems);
     let assets = section::<AssetsConfig>("assets", take("assets"), &mut problems);
     let validation = section::<ValidationConfig>("validation", take("validation"), &mut problems);
-    match (log, assets, validation) {
-        (Some(log), Some(assets), Some(validation)) if problems.is_empty() => Ok(Config {
+    let mqtt = section::<MqttConfig>("mqtt", take("mqtt"), &mut problems);
+    let kafka = section::<KafkaConfig>("kafka", take("kafka"), &mut problems);
+    let ingest = section::<IngestConfig>("ingest", take("ingest"), &mut problems);
+    match (log, metrics, assets, validation, mqtt, kafka, ingest) {
+        (
+            Some(log),
+            Some(metrics),
+            Some(assets),
+            Some(validation),
+            Some(mqtt),
+            Some(kafka),
+            Some(ingest),
+        ) if problems.is_empty() => Ok(Config {
             log,
+            metrics,
             assets,
             validation,
+            mqtt,
+            kafka,
+            ingest,
         }),
         _ => Err(Problems(problems)),
     }

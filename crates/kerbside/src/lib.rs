@@ -5,4 +5,6 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod ingest;
+pub mod serve;
 pub mod telemetry;

@@ -73,7 +73,7 @@ fn the_file_overrides_defaults_and_the_environment_overrides_the_file() {
 #[test]
 fn every_problem_is_reported_with_its_key() {
     let f = file(
-        "[log]\nformat = \"xml\"\ncolour = true\n[validation]\nmax_depth = \"deep\"\n[kafka]\nbrokers = \"x\"\n",
+        "[log]\nformat = \"xml\"\ncolour = true\n[validation]\nmax_depth = \"deep\"\n[kafak]\nbrokers = \"x\"\n",
     );
     let err = Config::load(
         Some(&f.0),
@@ -82,7 +82,7 @@ fn every_problem_is_reported_with_its_key() {
     .unwrap_err();
     let keys: Vec<&str> = err.0.iter().map(|p| p.key.as_str()).collect();
     for want in [
-        "kafka",
+        "kafak",
         "log.format",
         "log.colour",
         "validation.max_depth",

@@ -1,0 +1,328 @@
+//! The real `kerbside ingest` binary against Mosquitto and Tansu: killed with SIGKILL
+//! mid-stream and restarted, nothing is lost; SIGTERM drains and exits 0.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+
+use crate::support::{Server, http_client, unique_name, within};
+
+const READINGS: &str = "kerbside.readings.v1";
+
+/// The `kerbside` binary built beside this test binary (cargo builds it for the
+/// workspace's tests: `target/<profile>/kerbside`).
+fn kerbside_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let bin = dir.join("kerbside");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p kerbside` (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A port nothing listens on right now, for the metrics endpoint.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+struct Setup {
+    dir: PathBuf,
+    devices: Vec<String>,
+    config: PathBuf,
+    metrics_port: u16,
+}
+
+fn setup(mqtt: &str, kafka: &str, n: usize, shared: bool) -> Setup {
+    let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_ingest"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = unique_name("bin");
+    let devices: Vec<String> = (0..n).map(|i| format!("{base}-{i}")).collect();
+    let mut assets = std::fs::File::create(dir.join("assets.csv")).unwrap();
+    writeln!(
+        assets,
+        "device_id,kind,lat,lon,ward,capacity_l,stream,link,free_flow_kph,site,venue,room"
+    )
+    .unwrap();
+    for d in &devices {
+        writeln!(assets, "{d},bin,51.5,-0.12,Abbey,1100,general,,,,,").unwrap();
+    }
+    let (host, port) = mqtt.rsplit_once(':').unwrap();
+    let metrics_port = free_port();
+    let topics: Vec<String> = devices
+        .iter()
+        .map(|d| format!("\"kerbside/v1/bin/{d}\""))
+        .collect();
+    let config = dir.join("kerbside.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[log]
+format = "json"
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+[assets]
+path = "{assets}"
+[mqtt]
+host = "{host}"
+port = {port}
+client_id = "{client}"
+share_group = "{group}"
+topics = [{topics}]
+session_expiry_secs = 600
+[kafka]
+brokers = "{kafka}"
+partitions = 3
+linger_ms = 2
+[ingest]
+max_in_flight = 256
+drain_timeout_ms = 5000
+"#,
+            assets = dir.join("assets.csv").display(),
+            client = unique_name("ingest"),
+            group = if shared {
+                unique_name("grp")
+            } else {
+                String::new()
+            },
+            topics = topics.join(","),
+        ),
+    )
+    .unwrap();
+    Setup {
+        dir,
+        devices,
+        config,
+        metrics_port,
+    }
+}
+
+fn spawn(s: &Setup, log: &str) -> Child {
+    let log = std::fs::File::create(s.dir.join(log)).unwrap();
+    Command::new(kerbside_bin())
+        .args(["--config", s.config.to_str().unwrap(), "ingest"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start kerbside ingest")
+}
+
+/// Waits until `/readyz` says ready (connected to the broker).
+async fn ready(port: u16, child: &mut Child, s: &Setup) {
+    let client = http_client();
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = std::fs::read_to_string(s.dir.join("ingest-1.log")).unwrap_or_default();
+            panic!("kerbside ingest exited early ({status}):\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("kerbside ingest never became ready on port {port}");
+}
+
+/// A counter's value from the metrics endpoint.
+async fn metric(port: u16, name: &str) -> Option<f64> {
+    let text = http_client()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn now_ms() -> i64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "payload timestamps near the receive time"
+    )]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    now.as_millis() as i64
+}
+
+/// End offsets of every partition of `topic`.
+fn end_offsets(kafka: &str, topic: &str) -> Vec<(i32, i64)> {
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .set("group.id", unique_name("probe"))
+        .create()
+        .unwrap();
+    let md = c
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let parts = md.topics()[0].partitions().len() as i32;
+    (0..parts)
+        .map(|p| {
+            (
+                p,
+                c.fetch_watermarks(topic, p, Duration::from_secs(10))
+                    .unwrap()
+                    .1,
+            )
+        })
+        .collect()
+}
+
+/// Distinct (device, seq) readings of `devices` in `topic` after `from`, and how many
+/// records (distinct offsets) carried them.
+fn readings_since(
+    kafka: &str,
+    from: &[(i32, i64)],
+    devices: &BTreeSet<String>,
+    want: usize,
+) -> (BTreeSet<(String, u64)>, usize) {
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .set("group.id", unique_name("reader"))
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for (p, o) in from {
+        tpl.add_partition_offset(READINGS, *p, Offset::Offset(*o))
+            .unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut offsets = BTreeSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while seen.len() < want && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+            if devices.contains(&key) && offsets.insert((m.partition(), m.offset())) {
+                let v: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+                seen.insert((key, v["seq"].as_u64().unwrap()));
+            }
+        }
+    }
+    (seen, offsets.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_killed_with_sigkill_mid_stream_and_restarted_loses_no_reading() {
+    sigkill_mid_stream(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_on_a_shared_subscription_killed_with_sigkill_and_restarted_loses_no_reading() {
+    sigkill_mid_stream(true).await;
+}
+
+async fn sigkill_mid_stream(shared: bool) {
+    let mqtt = Server::Mqtt.require().await;
+    let kafka = Server::Kafka.require().await;
+    within(Duration::from_secs(240), "the SIGKILL test", async {
+        let s = setup(&mqtt, &kafka, 10, shared);
+        let mut first = spawn(&s, "ingest-1.log");
+        ready(s.metrics_port, &mut first, &s).await;
+        let from = end_offsets(&kafka, READINGS);
+
+        // Publish 1,500 readings at QoS 1 from a separate client, steadily.
+        let per_device = 150u64;
+        let (host, port) = mqtt.rsplit_once(':').unwrap();
+        let mut o = rumqttc::MqttOptions::new(unique_name("pub"), host, port.parse().unwrap());
+        o.set_keep_alive(Duration::from_secs(10)).set_inflight(100);
+        let (client, mut el) = rumqttc::AsyncClient::new(o, 256);
+        let total = per_device as usize * s.devices.len();
+        let poller = tokio::spawn(async move {
+            let mut acked = 0;
+            while acked < total {
+                match el.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
+                    Ok(_) => {}
+                    Err(e) => panic!("publisher lost Mosquitto: {e}"),
+                }
+            }
+        });
+        let devices = s.devices.clone();
+        let publisher = tokio::spawn(async move {
+            let ts = now_ms() - 60_000;
+            for seq in 0..per_device {
+                for d in &devices {
+                    let p = format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":42}}"#);
+                    client
+                        .publish(format!("kerbside/v1/bin/{d}"), rumqttc::QoS::AtLeastOnce, false, p)
+                        .await
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(4)).await;
+            }
+            client
+        });
+
+        // Kill it hard once it has acknowledged a few hundred.
+        let mut killed_at = 0.0;
+        for _ in 0..400 {
+            killed_at = metric(s.metrics_port, "kerbside_ingest_messages_acked_total").await.unwrap_or(0.0);
+            if killed_at >= 300.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(killed_at >= 300.0, "ingest acknowledged only {killed_at} before the kill");
+        first.kill().expect("SIGKILL ingest");
+        first.wait().unwrap();
+
+        // Restart with the same client id: the broker resumes the session.
+        let mut second = spawn(&s, "ingest-2.log");
+        ready(s.metrics_port, &mut second, &s).await;
+        let client = publisher.await.unwrap();
+        poller.await.unwrap();
+        client.disconnect().await.ok();
+
+        let keys: BTreeSet<String> = s.devices.iter().cloned().collect();
+        let (seen, records) = readings_since(&kafka, &from, &keys, total);
+        let missing: Vec<_> = s
+            .devices
+            .iter()
+            .flat_map(|d| (0..per_device).map(move |q| (d.clone(), q)))
+            .filter(|r| !seen.contains(r))
+            .take(10)
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{} of {total} readings missing after the SIGKILL (first: {missing:?}); killed at {killed_at} acked",
+            total - seen.len()
+        );
+        assert!(records >= total, "{records} records for {total} readings");
+
+        // SIGTERM: drains and exits 0.
+        let pid = second.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let exit = tokio::task::spawn_blocking(move || second.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(exit.success(), "ingest exited {exit} on SIGTERM");
+        let _ = std::fs::remove_dir_all(&s.dir);
+    })
+    .await;
+}
