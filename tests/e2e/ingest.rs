@@ -1,14 +1,13 @@
 //! The real `kerbside ingest` binary against Mosquitto and Tansu: killed with SIGKILL
 //! mid-stream and restarted, nothing is lost; SIGTERM drains and exits 0.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::{Message as _, Offset, TopicPartitionList};
+use kerbside_kafka::testing;
 
 use crate::support::{Server, http_client, unique_name, within};
 
@@ -169,61 +168,28 @@ fn now_ms() -> i64 {
     now.as_millis() as i64
 }
 
-/// End offsets of every partition of `topic`.
-fn end_offsets(kafka: &str, topic: &str) -> Vec<(i32, i64)> {
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", kafka)
-        .set("group.id", unique_name("probe"))
-        .create()
-        .unwrap();
-    let md = c
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let parts = md.topics()[0].partitions().len() as i32;
-    (0..parts)
-        .map(|p| {
-            (
-                p,
-                c.fetch_watermarks(topic, p, Duration::from_secs(10))
-                    .unwrap()
-                    .1,
-            )
-        })
-        .collect()
-}
-
-/// Distinct (device, seq) readings of `devices` in `topic` after `from`, and how many
-/// records (distinct offsets) carried them.
+/// Distinct (device, seq) readings of `devices` in the readings topic after `from`,
+/// and how many records (distinct offsets) carried them.
 fn readings_since(
     kafka: &str,
-    from: &[(i32, i64)],
+    from: &BTreeMap<i32, i64>,
     devices: &BTreeSet<String>,
     want: usize,
 ) -> (BTreeSet<(String, u64)>, usize) {
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", kafka)
-        .set("group.id", unique_name("reader"))
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for (p, o) in from {
-        tpl.add_partition_offset(READINGS, *p, Offset::Offset(*o))
-            .unwrap();
-    }
-    c.assign(&tpl).unwrap();
-    let mut seen = BTreeSet::new();
-    let mut offsets = BTreeSet::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while seen.len() < want && std::time::Instant::now() < deadline {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
-            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
-            if devices.contains(&key) && offsets.insert((m.partition(), m.offset())) {
-                let v: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
-                seen.insert((key, v["seq"].as_u64().unwrap()));
-            }
-        }
-    }
-    (seen, offsets.len())
+    let reading = |r: &testing::ReadRecord| {
+        let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
+        (r.key.clone(), v["seq"].as_u64().unwrap())
+    };
+    let records = testing::read_since(
+        kafka,
+        READINGS,
+        from,
+        devices,
+        Duration::from_secs(60),
+        |rs| rs.len() >= want && rs.iter().map(reading).collect::<BTreeSet<_>>().len() >= want,
+    );
+    let seen = records.iter().map(reading).collect();
+    (seen, records.len())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,7 +209,7 @@ async fn sigkill_mid_stream(shared: bool) {
         let s = setup(&mqtt, &kafka, 10, shared);
         let mut first = spawn(&s, "ingest-1.log");
         ready(s.metrics_port, &mut first, &s).await;
-        let from = end_offsets(&kafka, READINGS);
+        let from = testing::end_offsets(&kafka, READINGS);
 
         // Publish 1,500 readings at QoS 1 from a separate client, steadily.
         let per_device = 150u64;

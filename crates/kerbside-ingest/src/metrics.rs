@@ -33,7 +33,8 @@ pub struct IngestMetrics {
     pub reconnects: IntCounter,
     /// MQTT connection errors.
     pub connection_errors: IntCounter,
-    /// 1 while connected to the broker, else 0 (drives `/readyz`).
+    /// 1 while connected to the broker with the subscriptions in place, else 0
+    /// (drives `/readyz`).
     pub mqtt_connected: IntGauge,
     /// Seconds from receipt to Kafka's confirmation of every record of a message.
     pub latency: Histogram,
@@ -47,6 +48,11 @@ impl IngestMetrics {
             let c = IntCounter::new(format!("kerbside_ingest_{name}"), help)?;
             registry.register(Box::new(c.clone()))?;
             Ok(c)
+        };
+        let gauge = |name: &str, help: &str| -> prometheus::Result<IntGauge> {
+            let g = IntGauge::new(format!("kerbside_ingest_{name}"), help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
         };
         let vec = |name: &str, help: &str, label: &str| -> prometheus::Result<IntCounterVec> {
             let c =
@@ -87,27 +93,19 @@ impl IngestMetrics {
                 "messages_acked_total",
                 "MQTT messages acknowledged to the broker",
             )?,
-            in_flight: {
-                let g = IntGauge::new(
-                    "kerbside_ingest_in_flight_messages",
-                    "MQTT messages received and not yet acknowledged",
-                )?;
-                registry.register(Box::new(g.clone()))?;
-                g
-            },
+            in_flight: gauge(
+                "in_flight_messages",
+                "MQTT messages received and not yet acknowledged",
+            )?,
             reconnects: counter(
                 "mqtt_reconnects_total",
                 "MQTT reconnections after the first connection",
             )?,
             connection_errors: counter("mqtt_connection_errors_total", "MQTT connection errors")?,
-            mqtt_connected: {
-                let g = IntGauge::new(
-                    "kerbside_ingest_mqtt_connected",
-                    "1 while connected to the MQTT broker",
-                )?;
-                registry.register(Box::new(g.clone()))?;
-                g
-            },
+            mqtt_connected: gauge(
+                "mqtt_connected",
+                "1 while connected to the MQTT broker and subscribed",
+            )?,
             latency: {
                 let h = Histogram::with_opts(
                     HistogramOpts::new(

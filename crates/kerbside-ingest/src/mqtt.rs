@@ -77,6 +77,8 @@ enum Event {
     Connected { session_present: bool },
     /// A PUBLISH.
     Message(Incoming),
+    /// The broker granted our subscriptions (SUBACK).
+    Subscribed,
     /// Our DISCONNECT went out.
     Disconnected,
     /// Anything else.
@@ -109,6 +111,7 @@ impl Session for V5Session {
                 handle: AckHandle::V5(p),
                 received: Instant::now(),
             }),
+            v5::Event::Incoming(v5::Incoming::SubAck(_)) => Event::Subscribed,
             v5::Event::Outgoing(rumqttc::Outgoing::Disconnect) => Event::Disconnected,
             _ => Event::Other,
         })
@@ -144,6 +147,7 @@ impl Session for V311Session {
                 handle: AckHandle::V311(p),
                 received: Instant::now(),
             }),
+            rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) => Event::Subscribed,
             rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect) => Event::Disconnected,
             _ => Event::Other,
         })
@@ -259,13 +263,14 @@ async fn event_loop<S: Session>(
         match ev {
             Ok(Event::Connected { session_present }) => {
                 backoff.reset();
-                metrics.mqtt_connected.set(1);
                 connections += 1;
                 if connections > 1 {
                     metrics.reconnects.inc();
                 }
                 info!(session_present, "mqtt connected");
-                if !session_present {
+                if session_present {
+                    metrics.mqtt_connected.set(1);
+                } else {
                     session.subscribe(&subs);
                 }
             }
@@ -274,6 +279,7 @@ async fn event_loop<S: Session>(
                     continue; // unacknowledged: the broker keeps it for the next session
                 }
             }
+            Ok(Event::Subscribed) => metrics.mqtt_connected.set(1),
             Ok(Event::Disconnected | Event::Other) => {}
             Err(e) => {
                 metrics.mqtt_connected.set(0);

@@ -8,12 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kerbside_ingest::{Deps, IngestConfig, IngestMetrics, MqttConfig, MqttVersion};
-use kerbside_kafka::{KafkaConfig, Producer, topics};
+use kerbside_kafka::{KafkaConfig, Producer, testing, topics};
 use kerbside_reading::{
     AssetRegister, DeadLetter, EnrichedReading, SystemClock, ValidationConfig, Validator,
 };
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
-use rdkafka::{Message as _, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 fn mqtt_addr() -> (String, u16) {
@@ -105,61 +103,28 @@ impl SystemClockNow {
     }
 }
 
-/// The end offsets of a topic's partitions now, to read only what a test produces.
 fn end_offsets(topic: &str) -> BTreeMap<i32, i64> {
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", kafka_addr())
-        .set("group.id", unique("probe"))
-        .create()
-        .unwrap();
-    let md = c
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let parts = md.topics()[0].partitions().len() as i32;
-    (0..parts)
-        .map(|p| {
-            let (_, hi) = c
-                .fetch_watermarks(topic, p, Duration::from_secs(10))
-                .unwrap();
-            (p, hi)
-        })
-        .collect()
+    testing::end_offsets(&kafka_addr(), topic)
 }
 
-/// Every record of `topic` from `from` on whose key is one of `keys`, until `want`
-/// are found or the deadline passes. Each (partition, offset) is counted once: with
-/// Tansu 0.6, librdkafka's consumer sometimes hands an offset range out twice (seen
-/// here: the same offsets, not new copies), which says nothing about the log.
+/// `(key, value)` of the records of `topic` after `from` keyed by one of `keys`.
 fn read_from(
     topic: &str,
     from: &BTreeMap<i32, i64>,
     keys: &BTreeSet<String>,
     want: usize,
 ) -> Vec<(String, Vec<u8>)> {
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", kafka_addr())
-        .set("group.id", unique("reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for (p, o) in from {
-        tpl.add_partition_offset(topic, *p, Offset::Offset(*o))
-            .unwrap();
-    }
-    c.assign(&tpl).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut out = Vec::new();
-    let mut offsets = BTreeSet::new();
-    while out.len() < want && std::time::Instant::now() < deadline {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
-            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
-            if keys.contains(&key) && offsets.insert((m.partition(), m.offset())) {
-                out.push((key, m.payload().unwrap_or_default().to_vec()));
-            }
-        }
-    }
-    out
+    testing::read_since(
+        &kafka_addr(),
+        topic,
+        from,
+        keys,
+        Duration::from_secs(30),
+        |r| r.len() >= want,
+    )
+    .into_iter()
+    .map(|r| (r.key, r.value))
+    .collect()
 }
 
 async fn publish(messages: &[(String, String)], version_tag: &str) {
@@ -249,13 +214,11 @@ async fn every_valid_reading_reaches_kafka_and_every_refusal_the_dead_letter_top
             kerbside_ingest::run(&mqtt, &IngestConfig::default(), deps, shutdown).await
         })
     };
-    // Let the subscription land before publishing.
+    // Publish only once the subscription is in place (what /readyz reports).
     assert!(
-        wait_for(10, || metrics.connection_errors.get() == 0
-            && metrics.reconnects.get() == 0)
-        .await
+        wait_for(10, || metrics.mqtt_connected.get() == 1).await,
+        "ingest connected and subscribed"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut messages = Vec::new();
     let mut valid = 0;
@@ -368,7 +331,7 @@ async fn nothing_is_acknowledged_while_kafka_is_unreachable_and_nothing_is_lost_
         let (shutdown, mqtt, cfg) = (shutdown.clone(), mqtt.clone(), cfg.clone());
         tokio::spawn(async move { kerbside_ingest::run(&mqtt, &cfg, deps1, shutdown).await })
     };
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(wait_for(10, || metrics1.mqtt_connected.get() == 1).await);
     let messages: Vec<_> = (0..5)
         .map(|s| (topic.clone(), payload(&device, s)))
         .collect();

@@ -15,6 +15,9 @@ pub mod memory;
 pub mod producer;
 pub mod topics;
 
+#[cfg(feature = "test-helpers")]
+pub mod testing;
+
 pub use ack::{AckTracker, Ticket};
 pub use config::KafkaConfig;
 pub use error::{Error, Result};

@@ -65,6 +65,15 @@ impl MemoryLog {
         }
     }
 
+    /// Runs `f` over `topic`'s partitions, if the topic exists.
+    fn with_topic<R>(&self, topic: &str, f: impl FnOnce(&[Vec<StoredRecord>]) -> R) -> Option<R> {
+        let topics = self
+            .topics
+            .lock()
+            .expect("the log's lock is never poisoned");
+        topics.get(topic).map(|parts| f(parts))
+    }
+
     /// Records of `topic`'s `partition` from `offset` on, at most `max`.
     pub fn read(
         &self,
@@ -73,32 +82,21 @@ impl MemoryLog {
         offset: i64,
         max: usize,
     ) -> Vec<StoredRecord> {
-        let topics = self
-            .topics
-            .lock()
-            .expect("the log's lock is never poisoned");
-        topics
-            .get(topic)
-            .and_then(|parts| parts.get(partition))
-            .map(|recs| {
+        self.with_topic(topic, |parts| {
+            parts.get(partition).map_or_else(Vec::new, |recs| {
                 recs.iter()
                     .skip(offset.max(0) as usize)
                     .take(max)
                     .cloned()
                     .collect()
             })
-            .unwrap_or_default()
+        })
+        .unwrap_or_default()
     }
 
     /// Every record of `topic`, partition by partition.
     pub fn all(&self, topic: &str) -> Vec<StoredRecord> {
-        let topics = self
-            .topics
-            .lock()
-            .expect("the log's lock is never poisoned");
-        topics
-            .get(topic)
-            .map(|parts| parts.iter().flatten().cloned().collect())
+        self.with_topic(topic, |parts| parts.iter().flatten().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -119,5 +117,24 @@ impl std::hash::Hasher for Fnv {
             self.0 ^= u64::from(*b);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_always_lands_in_the_same_partition_with_consecutive_offsets() {
+        let log = MemoryLog::new(4);
+        let a = log.append("t", b"dev-1", b"1");
+        let b = log.append("t", b"dev-1", b"2");
+        assert_eq!(a.partition, b.partition);
+        assert_eq!((a.offset, b.offset), (0, 1));
+        let recs = log.read("t", a.partition as usize, 1, 10);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].value, b"2");
+        assert_eq!(log.all("t").len(), 2);
+        assert!(log.read("missing", 0, 0, 10).is_empty());
     }
 }
