@@ -11,11 +11,11 @@ use kerbside_kafka::testing;
 
 use crate::support::{Server, http_client, unique_name, within};
 
-const READINGS: &str = "kerbside.readings.v1";
+pub(crate) const READINGS: &str = "kerbside.readings.v1";
 
 /// The `kerbside` binary built beside this test binary (cargo builds it for the
 /// workspace's tests: `target/<profile>/kerbside`).
-fn kerbside_bin() -> PathBuf {
+pub(crate) fn kerbside_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let dir = exe
         .parent()
@@ -31,21 +31,21 @@ fn kerbside_bin() -> PathBuf {
 }
 
 /// A port nothing listens on right now, for the metrics endpoint.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
 }
 
-struct Setup {
-    dir: PathBuf,
-    devices: Vec<String>,
-    config: PathBuf,
-    metrics_port: u16,
+pub(crate) struct Setup {
+    pub(crate) dir: PathBuf,
+    pub(crate) devices: Vec<String>,
+    pub(crate) config: PathBuf,
+    pub(crate) metrics_port: u16,
 }
 
-fn setup(mqtt: &str, kafka: &str, n: usize, shared: bool) -> Setup {
+pub(crate) fn setup(mqtt: &str, kafka: &str, n: usize, shared: bool) -> Setup {
     let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_ingest"));
     std::fs::create_dir_all(&dir).unwrap();
     let base = unique_name("bin");
@@ -110,7 +110,7 @@ drain_timeout_ms = 5000
     }
 }
 
-fn spawn(s: &Setup, log: &str) -> Child {
+pub(crate) fn spawn(s: &Setup, log: &str) -> Child {
     let log = std::fs::File::create(s.dir.join(log)).unwrap();
     Command::new(kerbside_bin())
         .args(["--config", s.config.to_str().unwrap(), "ingest"])
@@ -121,7 +121,7 @@ fn spawn(s: &Setup, log: &str) -> Child {
 }
 
 /// Waits until `/readyz` says ready (connected to the broker).
-async fn ready(port: u16, child: &mut Child, s: &Setup) {
+pub(crate) async fn ready(port: u16, child: &mut Child, s: &Setup) {
     let client = http_client();
     for _ in 0..200 {
         if let Ok(r) = client
@@ -142,7 +142,7 @@ async fn ready(port: u16, child: &mut Child, s: &Setup) {
 }
 
 /// A counter's value from the metrics endpoint.
-async fn metric(port: u16, name: &str) -> Option<f64> {
+pub(crate) async fn metric(port: u16, name: &str) -> Option<f64> {
     let text = http_client()
         .get(format!("http://127.0.0.1:{port}/metrics"))
         .send()
@@ -157,7 +157,7 @@ async fn metric(port: u16, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     #[expect(
         clippy::disallowed_methods,
         reason = "payload timestamps near the receive time"
@@ -170,7 +170,7 @@ fn now_ms() -> i64 {
 
 /// Distinct (device, seq) readings of `devices` in the readings topic after `from`,
 /// and how many records (distinct offsets) carried them.
-fn readings_since(
+pub(crate) fn readings_since(
     kafka: &str,
     from: &BTreeMap<i32, i64>,
     devices: &BTreeSet<String>,

@@ -3,5 +3,6 @@
 //! variables, see `deploy/dev/README.md`) and fails, never skips, when one is down.
 
 mod ingest;
+mod outage;
 mod smoke;
 mod support;

@@ -1,0 +1,313 @@
+//! Broker outages under a running `kerbside ingest`: Mosquitto restarted mid-stream,
+//! Tansu (Kafka) down for 30 s. Each test starts its *own* broker on a free port with
+//! its state on disk, so stopping it disturbs no other test.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use kerbside_kafka::testing;
+
+use crate::ingest::{
+    READINGS, Setup, free_port, metric, now_ms, readings_since, ready, setup, spawn,
+};
+use crate::support::{Server, within};
+
+/// A broker process this test owns.
+struct Owned {
+    name: &'static str,
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Owned {
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it: SIGTERM (so Mosquitto writes its persistence file), then waits.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+async fn wait_port(o: &mut Owned) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(o.addr()).await.is_ok() {
+            return;
+        }
+        if let Some(Ok(Some(status))) = o.child.as_mut().map(Child::try_wait) {
+            let log =
+                std::fs::read_to_string(o.dir.join(format!("{}.log", o.name))).unwrap_or_default();
+            panic!("{} exited ({status}):\n{log}", o.name);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} did not listen on {}", o.name, o.addr());
+}
+
+/// Starts (or restarts, keeping `dir`) a Mosquitto with persistence and no queue-count limit.
+async fn mosquitto(dir: &Path, port: u16) -> Owned {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user {user}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+             persistence_location {}/\nmax_queued_messages 0\nmax_packet_size 1048576\n\
+             log_dest file {}\n",
+            dir.join("data").display(),
+            dir.join("mosquitto.log").display(),
+            user = user.trim(),
+        ),
+    )
+    .unwrap();
+    let child = Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto is installed by deploy/dev/services up");
+    let mut o = Owned {
+        name: "mosquitto",
+        port,
+        dir: dir.to_owned(),
+        child: Some(child),
+    };
+    wait_port(&mut o).await;
+    o
+}
+
+/// Starts (or restarts, keeping `dir`) a Tansu with SQLite storage, which keeps every
+/// record across a restart.
+async fn tansu(dir: &Path, port: u16) -> Owned {
+    std::fs::create_dir_all(dir).unwrap();
+    let tools = std::env::var("KERBSIDE_TOOLS").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/kerbside/tools"),
+        PathBuf::from,
+    );
+    let bin = tools.join("bin/tansu");
+    assert!(
+        bin.exists(),
+        "{} missing: run deploy/dev/services up",
+        bin.display()
+    );
+    let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(bin)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .args([
+            "broker",
+            "--cluster-id",
+            "kerbside-e2e",
+            "--listener-url",
+            &url,
+        ])
+        .args([
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "sqlite://tansu.db",
+        ])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start tansu");
+    let mut o = Owned {
+        name: "tansu",
+        port,
+        dir: dir.to_owned(),
+        child: Some(child),
+    };
+    wait_port(&mut o).await;
+    o
+}
+
+/// Publishes `seqs` for every device at QoS 1 and waits for every PUBACK.
+async fn publish(mqtt: &str, devices: &[String], seqs: std::ops::Range<u64>) {
+    let (host, port) = mqtt.rsplit_once(':').unwrap();
+    let mut o = rumqttc::MqttOptions::new(
+        crate::support::unique_name("pub"),
+        host,
+        port.parse().unwrap(),
+    );
+    o.set_keep_alive(Duration::from_secs(10));
+    let (client, mut el) = rumqttc::AsyncClient::new(o, 512);
+    let total = (seqs.end - seqs.start) as usize * devices.len();
+    let poller = tokio::spawn(async move {
+        let mut acked = 0;
+        while acked < total {
+            match el.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
+                Ok(_) => {}
+                Err(e) => panic!("publisher lost the broker: {e}"),
+            }
+        }
+    });
+    let ts = now_ms() - 60_000;
+    for seq in seqs {
+        for d in devices {
+            let p = format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":7}}"#);
+            client
+                .publish(
+                    format!("kerbside/v1/bin/{d}"),
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    p,
+                )
+                .await
+                .unwrap();
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(60), poller)
+        .await
+        .expect("the broker acknowledged every publish")
+        .unwrap();
+    client.disconnect().await.ok();
+}
+
+fn every(s: &Setup, seqs: std::ops::Range<u64>) -> BTreeSet<(String, u64)> {
+    s.devices
+        .iter()
+        .flat_map(|d| seqs.clone().map(move |q| (d.clone(), q)))
+        .collect()
+}
+
+fn assert_all_in_kafka(
+    kafka: &str,
+    from: &std::collections::BTreeMap<i32, i64>,
+    s: &Setup,
+    want: &BTreeSet<(String, u64)>,
+) {
+    let keys: BTreeSet<String> = s.devices.iter().cloned().collect();
+    let (seen, _) = readings_since(kafka, from, &keys, want.len());
+    let missing: Vec<_> = want.difference(&seen).take(10).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} readings missing (first: {missing:?})",
+        want.difference(&seen).count(),
+        want.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_restarted_mid_stream_loses_no_reading() {
+    let kafka = Server::Kafka.require().await;
+    within(
+        Duration::from_secs(180),
+        "the Mosquitto restart test",
+        async {
+            let dir =
+                std::env::temp_dir().join(crate::support::unique_name("kerbside_e2e_mqtt_restart"));
+            let port = free_port();
+            let mut broker = mosquitto(&dir.join("mosquitto"), port).await;
+            let s = setup(&broker.addr(), &kafka, 10, false);
+            let mut ingest = spawn(&s, "ingest-1.log");
+            ready(s.metrics_port, &mut ingest, &s).await;
+            let from = testing::end_offsets(&kafka, READINGS);
+
+            // 1,000 readings accepted by the broker, then the broker restarts while ingest
+            // is still working through them.
+            publish(&broker.addr(), &s.devices, 0..100).await;
+            broker.stop();
+            broker = mosquitto(&dir.join("mosquitto"), port).await;
+            // Ingest reconnects with its session; 500 more arrive after the restart.
+            publish(&broker.addr(), &s.devices, 100..150).await;
+            assert_all_in_kafka(&kafka, &from, &s, &every(&s, 0..150));
+            let reconnects = metric(s.metrics_port, "kerbside_ingest_mqtt_reconnects_total").await;
+            assert!(
+                reconnects >= Some(1.0),
+                "ingest never reconnected ({reconnects:?})"
+            );
+            let _ = ingest.kill();
+            let _ = ingest.wait();
+            drop(broker);
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(&s.dir);
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_acknowledged_while_tansu_is_down_for_30_s_and_nothing_is_lost_after() {
+    let mqtt = Server::Mqtt.require().await;
+    let outage = std::env::var("KERBSIDE_TEST_OUTAGE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30u64);
+    within(
+        Duration::from_secs(180 + outage),
+        "the Tansu outage test",
+        async {
+            let dir =
+                std::env::temp_dir().join(crate::support::unique_name("kerbside_e2e_kafka_down"));
+            let port = free_port();
+            let mut kafka = tansu(&dir.join("tansu"), port).await;
+            let s = setup(&mqtt, &kafka.addr(), 5, false);
+            let mut ingest = spawn(&s, "ingest-1.log");
+            ready(s.metrics_port, &mut ingest, &s).await;
+            let acked = |p| async move {
+                metric(p, "kerbside_ingest_messages_acked_total")
+                    .await
+                    .unwrap_or(0.0)
+            };
+
+            publish(&mqtt, &s.devices, 0..20).await;
+            let before = s.devices.len() as f64 * 20.0;
+            for _ in 0..200 {
+                if acked(s.metrics_port).await >= before {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            assert_eq!(
+                acked(s.metrics_port).await,
+                before,
+                "the first batch was acknowledged"
+            );
+
+            kafka.stop();
+            publish(&mqtt, &s.devices, 20..60).await;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(outage);
+            while tokio::time::Instant::now() < deadline {
+                let now = acked(s.metrics_port).await;
+                assert_eq!(
+                    now, before,
+                    "a message was acknowledged while Kafka was down"
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+
+            kafka = tansu(&dir.join("tansu"), port).await;
+            let from = std::collections::BTreeMap::from([(0, 0), (1, 0), (2, 0)]);
+            assert_all_in_kafka(&kafka.addr(), &from, &s, &every(&s, 0..60));
+            let _ = ingest.kill();
+            let _ = ingest.wait();
+            drop(kafka);
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(&s.dir);
+        },
+    )
+    .await;
+}
