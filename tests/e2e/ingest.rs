@@ -46,6 +46,17 @@ pub(crate) struct Setup {
 }
 
 pub(crate) fn setup(mqtt: &str, kafka: &str, n: usize, shared: bool) -> Setup {
+    setup_with(mqtt, kafka, n, shared, "")
+}
+
+/// As [`setup`], with extra lines for the `[mqtt]` section (TLS, credentials).
+pub(crate) fn setup_with(
+    mqtt: &str,
+    kafka: &str,
+    n: usize,
+    shared: bool,
+    mqtt_extra: &str,
+) -> Setup {
     let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_ingest"));
     std::fs::create_dir_all(&dir).unwrap();
     let base = unique_name("bin");
@@ -83,6 +94,7 @@ client_id = "{client}"
 share_group = "{group}"
 topics = [{topics}]
 session_expiry_secs = 600
+{mqtt_extra}
 [kafka]
 brokers = "{kafka}"
 partitions = 3

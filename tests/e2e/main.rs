@@ -2,6 +2,7 @@
 //! `deploy/dev/services up` starts on loopback (addresses from the `KERBSIDE_TEST_*`
 //! variables, see `deploy/dev/README.md`) and fails, never skips, when one is down.
 
+mod acl;
 mod ingest;
 mod outage;
 mod smoke;

@@ -15,7 +15,7 @@ use crate::ingest::{
 use crate::support::{Server, within};
 
 /// A broker process this test owns.
-struct Owned {
+pub(crate) struct Owned {
     name: &'static str,
     port: u16,
     dir: PathBuf,
@@ -23,7 +23,7 @@ struct Owned {
 }
 
 impl Owned {
-    fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -64,15 +64,20 @@ async fn wait_port(o: &mut Owned) {
 
 /// Starts (or restarts, keeping `dir`) a Mosquitto with persistence and no queue-count limit.
 async fn mosquitto(dir: &Path, port: u16) -> Owned {
+    mosquitto_with(dir, port, "allow_anonymous true\n").await
+}
+
+/// As [`mosquitto`], with `extra` configuration lines (TLS, passwords, ACL).
+pub(crate) async fn mosquitto_with(dir: &Path, port: u16, extra: &str) -> Owned {
     std::fs::create_dir_all(dir.join("data")).unwrap();
     let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
     let conf = dir.join("mosquitto.conf");
     std::fs::write(
         &conf,
         format!(
-            "user {user}\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
+            "user {user}\nper_listener_settings false\nlistener {port} 127.0.0.1\n{extra}persistence true\n\
              persistence_location {}/\nmax_queued_messages 0\nmax_packet_size 1048576\n\
-             log_dest file {}\n",
+             log_dest file {}\nlog_type all\n",
             dir.join("data").display(),
             dir.join("mosquitto.log").display(),
             user = user.trim(),

@@ -44,6 +44,13 @@ pub struct MqttConfig {
     pub username: Option<String>,
     /// Password (masked by `kerbside config check`; prefer `KERBSIDE__MQTT__PASSWORD`).
     pub password: Option<String>,
+    /// PEM file of the CA that signed the broker's certificate. Setting it turns TLS
+    /// on (rustls); the broker's name must match `host`.
+    pub tls_ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate, for brokers that require client authentication.
+    pub tls_client_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key of the client certificate.
+    pub tls_client_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for MqttConfig {
@@ -66,11 +73,41 @@ impl Default for MqttConfig {
             reconnect_max_ms: 30_000,
             username: None,
             password: None,
+            tls_ca_file: None,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
         }
     }
 }
 
 impl MqttConfig {
+    /// The TLS transport, if `tls_ca_file` is set; reads the PEM files.
+    pub fn transport(&self) -> Result<Option<rumqttc::Transport>, String> {
+        let Some(ca_path) = &self.tls_ca_file else {
+            return Ok(None);
+        };
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| format!("reading {}: {e}", p.display()))
+        };
+        let ca = read(ca_path)?;
+        let client_auth = match (&self.tls_client_cert_file, &self.tls_client_key_file) {
+            (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "tls_client_cert_file and tls_client_key_file must be set together".into(),
+                );
+            }
+        };
+        Ok(Some(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Simple {
+                ca,
+                alpn: None,
+                client_auth,
+            },
+        )))
+    }
+
     /// The filters actually subscribed, with the shared-subscription prefix.
     pub fn subscriptions(&self) -> Vec<String> {
         self.topics

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{MqttConfig, MqttVersion};
+use crate::error::Error;
 use crate::metrics::IngestMetrics;
 
 /// What is needed to acknowledge one message later.
@@ -190,11 +191,15 @@ pub fn start(
     max_in_flight: u16,
     metrics: IngestMetrics,
     stops: Stops,
-) -> (
-    MqttClient,
-    mpsc::UnboundedReceiver<Incoming>,
-    JoinHandle<()>,
-) {
+) -> Result<
+    (
+        MqttClient,
+        mpsc::UnboundedReceiver<Incoming>,
+        JoinHandle<()>,
+    ),
+    Error,
+> {
+    let transport = cfg.transport().map_err(Error::MqttConfig)?;
     let cap = usize::from(max_in_flight.max(1));
     let (tx, rx) = mpsc::unbounded_channel();
     let subs = cfg.subscriptions();
@@ -213,13 +218,16 @@ pub fn start(
             if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
                 o.set_credentials(u, p);
             }
+            if let Some(t) = transport {
+                o.set_transport(t);
+            }
             let (client, el) = v5::AsyncClient::new(o, cap);
             let session = V5Session {
                 el,
                 client: client.clone(),
             };
             let task = tokio::spawn(event_loop(session, tx, subs, metrics, backoff, stops));
-            (MqttClient::V5(client), rx, task)
+            Ok((MqttClient::V5(client), rx, task))
         }
         MqttVersion::V311 => {
             let mut o = rumqttc::MqttOptions::new(&cfg.client_id, &cfg.host, cfg.port);
@@ -232,13 +240,16 @@ pub fn start(
             if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
                 o.set_credentials(u, p);
             }
+            if let Some(t) = transport {
+                o.set_transport(t);
+            }
             let (client, el) = rumqttc::AsyncClient::new(o, cap);
             let session = V311Session {
                 el,
                 client: client.clone(),
             };
             let task = tokio::spawn(event_loop(session, tx, subs, metrics, backoff, stops));
-            (MqttClient::V311(client), rx, task)
+            Ok((MqttClient::V311(client), rx, task))
         }
     }
 }

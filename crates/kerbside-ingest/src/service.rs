@@ -60,7 +60,7 @@ pub async fn run(
     } = deps;
     let stops = Stops::default();
     let (client, mut rx, task) =
-        mqtt::start(mqtt_cfg, cfg.max_in_flight, metrics.clone(), stops.clone());
+        mqtt::start(mqtt_cfg, cfg.max_in_flight, metrics.clone(), stops.clone())?;
     let max_in_flight = usize::from(cfg.max_in_flight.max(1));
     let mut pipeline = Pipeline::new(validator);
     let mut tracker: AckTracker<(AckHandle, Instant)> = AckTracker::new();
