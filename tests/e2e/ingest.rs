@@ -304,3 +304,123 @@ async fn sigkill_mid_stream(shared: bool) {
     })
     .await;
 }
+
+/// A second instance's config: the same subscription group, its own client id and port.
+fn second_instance(s: &Setup) -> (PathBuf, u16) {
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let port = free_port();
+    let client = text
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    let text = text
+        .replace(
+            &format!("client_id = \"{client}\""),
+            &format!("client_id = \"{client}-b\""),
+        )
+        .replace(
+            &format!("listen = \"127.0.0.1:{}\"", s.metrics_port),
+            &format!("listen = \"127.0.0.1:{port}\""),
+        );
+    let path = s.dir.join("kerbside-b.toml");
+    std::fs::write(&path, text).unwrap();
+    (path, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_a_shared_subscription_split_the_load_and_lose_nothing_when_one_is_killed()
+{
+    let mqtt = Server::Mqtt.require().await;
+    let kafka = Server::Kafka.require().await;
+    within(Duration::from_secs(240), "the two-instance test", async {
+        let s = setup(&mqtt, &kafka, 10, true);
+        let (config_b, port_b) = second_instance(&s);
+        let mut a = spawn(&s, "ingest-1.log");
+        ready(s.metrics_port, &mut a, &s).await;
+        let mut b = Command::new(kerbside_bin())
+            .args(["--config", config_b.to_str().unwrap(), "ingest"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(s.dir.join("ingest-b.log")).unwrap())
+            .spawn()
+            .unwrap();
+        ready(port_b, &mut b, &s).await;
+        let from = testing::end_offsets(&kafka, READINGS);
+
+        let (host, port) = mqtt.rsplit_once(':').unwrap();
+        let mut o = rumqttc::MqttOptions::new(unique_name("pub"), host, port.parse().unwrap());
+        o.set_keep_alive(Duration::from_secs(10)).set_inflight(100);
+        let (client, mut el) = rumqttc::AsyncClient::new(o, 256);
+        let per_device = 150u64;
+        let total = per_device as usize * s.devices.len();
+        let poller = tokio::spawn(async move {
+            let mut acked = 0;
+            while acked < total {
+                match el.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
+                    Ok(_) => {}
+                    Err(e) => panic!("publisher lost Mosquitto: {e}"),
+                }
+            }
+        });
+        let devices = s.devices.clone();
+        let publisher = tokio::spawn(async move {
+            let ts = now_ms() - 60_000;
+            for seq in 0..per_device {
+                for d in &devices {
+                    let p = format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":42}}"#);
+                    client
+                        .publish(
+                            format!("kerbside/v1/bin/{d}"),
+                            rumqttc::QoS::AtLeastOnce,
+                            false,
+                            p,
+                        )
+                        .await
+                        .unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(4)).await;
+            }
+            client
+        });
+
+        // Both take a share of the stream, then A is killed.
+        let acked = |p| async move {
+            metric(p, "kerbside_ingest_messages_acked_total")
+                .await
+                .unwrap_or(0.0)
+        };
+        let mut split = (0.0, 0.0);
+        for _ in 0..400 {
+            split = (acked(s.metrics_port).await, acked(port_b).await);
+            if split.0 >= 150.0 && split.1 >= 150.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            split.0 >= 150.0 && split.1 >= 150.0,
+            "the load was not split: {split:?}"
+        );
+        a.kill().unwrap();
+        a.wait().unwrap();
+        let client = publisher.await.unwrap();
+        poller.await.unwrap();
+        client.disconnect().await.ok();
+
+        // Messages the broker had given A come back when A's session resumes (an
+        // orchestrator restarts it with the same client id).
+        let mut a = spawn(&s, "ingest-1b.log");
+        ready(s.metrics_port, &mut a, &s).await;
+        let keys: BTreeSet<String> = s.devices.iter().cloned().collect();
+        let (seen, _) = readings_since(&kafka, &from, &keys, total);
+        assert_eq!(seen.len(), total, "{} readings missing", total - seen.len());
+        for mut c in [a, b] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&s.dir);
+    })
+    .await;
+}
