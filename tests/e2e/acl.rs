@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rumqttc::v5;
 
-use crate::ingest::{free_port, metric, now_ms, ready, setup_with};
+use crate::ingest::{free_port, metric, now_ms, ready, setup_with, spawn_with};
 use crate::outage::mosquitto_with;
 use crate::support::{Server, unique_name, within};
 
@@ -129,15 +129,11 @@ async fn the_deploy_acl_stops_a_device_publishing_on_another_devices_topic() {
         )
         .await;
 
-        // The password reaches only this child, through the environment.
-        let mut ingest = {
-            let mut cmd = Command::new(crate::ingest::kerbside_bin());
-            cmd.env("KERBSIDE__MQTT__PASSWORD", "ingest-secret")
-                .args(["--config", s.config.to_str().unwrap(), "ingest"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::fs::File::create(s.dir.join("ingest-1.log")).unwrap());
-            cmd.spawn().expect("start kerbside ingest")
-        };
+        let mut ingest = spawn_with(
+            &s.config,
+            &s.dir.join("ingest-1.log"),
+            &[("KERBSIDE__MQTT__PASSWORD", "ingest-secret")],
+        );
         ready(s.metrics_port, &mut ingest, &s).await;
 
         let ca = std::fs::read(dir.join("ca.crt")).unwrap();

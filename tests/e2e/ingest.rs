@@ -122,18 +122,55 @@ drain_timeout_ms = 5000
     }
 }
 
-pub(crate) fn spawn(s: &Setup, log: &str) -> Child {
-    let log = std::fs::File::create(s.dir.join(log)).unwrap();
-    Command::new(kerbside_bin())
-        .args(["--config", s.config.to_str().unwrap(), "ingest"])
+/// A child process killed when dropped, so a failing test leaves nothing running.
+#[derive(Debug)]
+pub(crate) struct Proc(pub(crate) Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+pub(crate) fn spawn(s: &Setup, log: &str) -> Proc {
+    spawn_with(&s.config, &s.dir.join(log), &[])
+}
+
+/// Starts `kerbside --config CONFIG ingest` with extra environment, stderr to `log`.
+pub(crate) fn spawn_with(
+    config: &std::path::Path,
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> Proc {
+    let log = std::fs::File::create(log).unwrap();
+    let mut cmd = Command::new(kerbside_bin());
+    cmd.args(["--config", config.to_str().unwrap(), "ingest"])
         .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start kerbside ingest")
+        .stderr(log);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Proc(cmd.spawn().expect("start kerbside ingest"))
 }
 
 /// Waits until `/readyz` says ready (connected to the broker).
-pub(crate) async fn ready(port: u16, child: &mut Child, s: &Setup) {
+pub(crate) async fn ready(port: u16, child: &mut Proc, s: &Setup) {
     let client = http_client();
     for _ in 0..200 {
         if let Ok(r) = client
@@ -192,13 +229,17 @@ pub(crate) fn readings_since(
         let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
         (r.key.clone(), v["seq"].as_u64().unwrap())
     };
+    let mut distinct = BTreeSet::new();
     let records = testing::read_since(
         kafka,
         READINGS,
         from,
         devices,
         Duration::from_secs(60),
-        |rs| rs.len() >= want && rs.iter().map(reading).collect::<BTreeSet<_>>().len() >= want,
+        |r| {
+            distinct.insert(reading(r));
+            distinct.len() >= want
+        },
     );
     let seen = records.iter().map(reading).collect();
     (seen, records.len())
@@ -296,7 +337,7 @@ async fn sigkill_mid_stream(shared: bool) {
         let pid = second.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
-        let exit = tokio::task::spawn_blocking(move || second.wait().unwrap())
+        let exit = tokio::task::spawn_blocking(move || second.0.wait().unwrap())
             .await
             .unwrap();
         assert!(exit.success(), "ingest exited {exit} on SIGTERM");
@@ -339,12 +380,7 @@ async fn two_instances_on_a_shared_subscription_split_the_load_and_lose_nothing_
         let (config_b, port_b) = second_instance(&s);
         let mut a = spawn(&s, "ingest-1.log");
         ready(s.metrics_port, &mut a, &s).await;
-        let mut b = Command::new(kerbside_bin())
-            .args(["--config", config_b.to_str().unwrap(), "ingest"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(s.dir.join("ingest-b.log")).unwrap())
-            .spawn()
-            .unwrap();
+        let mut b = spawn_with(&config_b, &s.dir.join("ingest-b.log"), &[]);
         ready(port_b, &mut b, &s).await;
         let from = testing::end_offsets(&kafka, READINGS);
 

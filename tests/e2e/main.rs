@@ -5,5 +5,6 @@
 mod acl;
 mod ingest;
 mod outage;
+mod sim;
 mod smoke;
 mod support;

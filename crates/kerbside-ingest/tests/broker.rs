@@ -114,14 +114,13 @@ fn read_from(
     keys: &BTreeSet<String>,
     want: usize,
 ) -> Vec<(String, Vec<u8>)> {
-    testing::read_since(
-        &kafka_addr(),
-        topic,
-        from,
-        keys,
-        Duration::from_secs(30),
-        |r| r.len() >= want,
-    )
+    testing::read_since(&kafka_addr(), topic, from, keys, Duration::from_secs(30), {
+        let mut n = 0;
+        move |_| {
+            n += 1;
+            n >= want
+        }
+    })
     .into_iter()
     .map(|r| (r.key, r.value))
     .collect()

@@ -49,15 +49,15 @@ pub fn end_offsets(brokers: &str, topic: &str) -> BTreeMap<i32, i64> {
         .collect()
 }
 
-/// Records of `topic` after `from` whose key is in `keys`, until `done` says the
-/// records so far are enough or `timeout` passes.
+/// Records of `topic` after `from` whose key is in `keys`, until `done` (called once
+/// per new record, so the caller keeps its own tally) returns true or `timeout` passes.
 pub fn read_since(
     brokers: &str,
     topic: &str,
     from: &BTreeMap<i32, i64>,
     keys: &BTreeSet<String>,
     timeout: Duration,
-    mut done: impl FnMut(&[ReadRecord]) -> bool,
+    mut done: impl FnMut(&ReadRecord) -> bool,
 ) -> Vec<ReadRecord> {
     let c = consumer(brokers, "kerbside-test-reader");
     let mut tpl = TopicPartitionList::new();
@@ -69,16 +69,19 @@ pub fn read_since(
     let deadline = Instant::now() + timeout;
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    while !done(&out) && Instant::now() < deadline {
+    let mut finished = false;
+    while !finished && Instant::now() < deadline {
         if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
             let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
             if keys.contains(&key) && seen.insert((m.partition(), m.offset())) {
-                out.push(ReadRecord {
+                let r = ReadRecord {
                     partition: m.partition(),
                     offset: m.offset(),
                     key,
                     value: m.payload().unwrap_or_default().to_vec(),
-                });
+                };
+                finished = done(&r);
+                out.push(r);
             }
         }
     }
