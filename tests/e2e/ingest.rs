@@ -122,6 +122,72 @@ drain_timeout_ms = 5000
     }
 }
 
+/// A publisher streaming `fill_pct` readings for `devices`, one round per `seq`, at
+/// QoS 1 from its own client, counting the broker's PUBACKs.
+pub(crate) struct Stream {
+    publisher: tokio::task::JoinHandle<rumqttc::AsyncClient>,
+    poller: tokio::task::JoinHandle<()>,
+}
+
+impl Stream {
+    /// Starts publishing; `pause` is the wait between rounds.
+    pub(crate) fn start(
+        mqtt: &str,
+        devices: &[String],
+        seqs: std::ops::Range<u64>,
+        pause: Duration,
+    ) -> Self {
+        let (host, port) = mqtt.rsplit_once(':').unwrap();
+        let mut o = rumqttc::MqttOptions::new(unique_name("pub"), host, port.parse().unwrap());
+        o.set_keep_alive(Duration::from_secs(10)).set_inflight(100);
+        let (client, mut el) = rumqttc::AsyncClient::new(o, 256);
+        let total = (seqs.end - seqs.start) as usize * devices.len();
+        let poller = tokio::spawn(async move {
+            let mut acked = 0;
+            while acked < total {
+                match el.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
+                    Ok(_) => {}
+                    Err(e) => panic!("publisher lost the broker: {e}"),
+                }
+            }
+        });
+        let devices = devices.to_vec();
+        let publisher = tokio::spawn(async move {
+            let ts = now_ms() - 60_000;
+            for seq in seqs {
+                for d in &devices {
+                    let p = format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":42}}"#);
+                    client
+                        .publish(
+                            format!("kerbside/v1/bin/{d}"),
+                            rumqttc::QoS::AtLeastOnce,
+                            false,
+                            p,
+                        )
+                        .await
+                        .unwrap();
+                }
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+            client
+        });
+        Self { publisher, poller }
+    }
+
+    /// Waits for every PUBACK (bounded) and disconnects.
+    pub(crate) async fn finish(self) {
+        let client = self.publisher.await.unwrap();
+        tokio::time::timeout(Duration::from_secs(60), self.poller)
+            .await
+            .expect("the broker acknowledged every publish within 60 s")
+            .unwrap();
+        client.disconnect().await.ok();
+    }
+}
+
 /// A child process killed when dropped, so a failing test leaves nothing running.
 #[derive(Debug)]
 pub(crate) struct Proc(pub(crate) Child);
@@ -266,36 +332,8 @@ async fn sigkill_mid_stream(shared: bool) {
 
         // Publish 1,500 readings at QoS 1 from a separate client, steadily.
         let per_device = 150u64;
-        let (host, port) = mqtt.rsplit_once(':').unwrap();
-        let mut o = rumqttc::MqttOptions::new(unique_name("pub"), host, port.parse().unwrap());
-        o.set_keep_alive(Duration::from_secs(10)).set_inflight(100);
-        let (client, mut el) = rumqttc::AsyncClient::new(o, 256);
         let total = per_device as usize * s.devices.len();
-        let poller = tokio::spawn(async move {
-            let mut acked = 0;
-            while acked < total {
-                match el.poll().await {
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
-                    Ok(_) => {}
-                    Err(e) => panic!("publisher lost Mosquitto: {e}"),
-                }
-            }
-        });
-        let devices = s.devices.clone();
-        let publisher = tokio::spawn(async move {
-            let ts = now_ms() - 60_000;
-            for seq in 0..per_device {
-                for d in &devices {
-                    let p = format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":42}}"#);
-                    client
-                        .publish(format!("kerbside/v1/bin/{d}"), rumqttc::QoS::AtLeastOnce, false, p)
-                        .await
-                        .unwrap();
-                }
-                tokio::time::sleep(Duration::from_millis(4)).await;
-            }
-            client
-        });
+        let stream = Stream::start(&mqtt, &s.devices, 0..per_device, Duration::from_millis(4));
 
         // Kill it hard once it has acknowledged a few hundred.
         let mut killed_at = 0.0;
@@ -313,9 +351,7 @@ async fn sigkill_mid_stream(shared: bool) {
         // Restart with the same client id: the broker resumes the session.
         let mut second = spawn(&s, "ingest-2.log");
         ready(s.metrics_port, &mut second, &s).await;
-        let client = publisher.await.unwrap();
-        poller.await.unwrap();
-        client.disconnect().await.ok();
+        stream.finish().await;
 
         let keys: BTreeSet<String> = s.devices.iter().cloned().collect();
         let (seen, records) = readings_since(&kafka, &from, &keys, total);
@@ -384,42 +420,9 @@ async fn two_instances_on_a_shared_subscription_split_the_load_and_lose_nothing_
         ready(port_b, &mut b, &s).await;
         let from = testing::end_offsets(&kafka, READINGS);
 
-        let (host, port) = mqtt.rsplit_once(':').unwrap();
-        let mut o = rumqttc::MqttOptions::new(unique_name("pub"), host, port.parse().unwrap());
-        o.set_keep_alive(Duration::from_secs(10)).set_inflight(100);
-        let (client, mut el) = rumqttc::AsyncClient::new(o, 256);
         let per_device = 150u64;
         let total = per_device as usize * s.devices.len();
-        let poller = tokio::spawn(async move {
-            let mut acked = 0;
-            while acked < total {
-                match el.poll().await {
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
-                    Ok(_) => {}
-                    Err(e) => panic!("publisher lost Mosquitto: {e}"),
-                }
-            }
-        });
-        let devices = s.devices.clone();
-        let publisher = tokio::spawn(async move {
-            let ts = now_ms() - 60_000;
-            for seq in 0..per_device {
-                for d in &devices {
-                    let p = format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":42}}"#);
-                    client
-                        .publish(
-                            format!("kerbside/v1/bin/{d}"),
-                            rumqttc::QoS::AtLeastOnce,
-                            false,
-                            p,
-                        )
-                        .await
-                        .unwrap();
-                }
-                tokio::time::sleep(Duration::from_millis(4)).await;
-            }
-            client
-        });
+        let stream = Stream::start(&mqtt, &s.devices, 0..per_device, Duration::from_millis(4));
 
         // Both take a share of the stream, then A is killed.
         let acked = |p| async move {
@@ -441,9 +444,7 @@ async fn two_instances_on_a_shared_subscription_split_the_load_and_lose_nothing_
         );
         a.kill().unwrap();
         a.wait().unwrap();
-        let client = publisher.await.unwrap();
-        poller.await.unwrap();
-        client.disconnect().await.ok();
+        stream.finish().await;
 
         // Messages the broker had given A come back when A's session resumes (an
         // orchestrator restarts it with the same client id).

@@ -10,7 +10,7 @@ use std::time::Duration;
 use kerbside_kafka::testing;
 
 use crate::ingest::{
-    READINGS, Setup, free_port, metric, now_ms, readings_since, ready, setup, spawn,
+    READINGS, Setup, Stream, free_port, metric, readings_since, ready, setup, spawn,
 };
 use crate::support::{Server, within};
 
@@ -150,45 +150,9 @@ async fn tansu(dir: &Path, port: u16) -> Owned {
 
 /// Publishes `seqs` for every device at QoS 1 and waits for every PUBACK.
 async fn publish(mqtt: &str, devices: &[String], seqs: std::ops::Range<u64>) {
-    let (host, port) = mqtt.rsplit_once(':').unwrap();
-    let mut o = rumqttc::MqttOptions::new(
-        crate::support::unique_name("pub"),
-        host,
-        port.parse().unwrap(),
-    );
-    o.set_keep_alive(Duration::from_secs(10));
-    let (client, mut el) = rumqttc::AsyncClient::new(o, 512);
-    let total = (seqs.end - seqs.start) as usize * devices.len();
-    let poller = tokio::spawn(async move {
-        let mut acked = 0;
-        while acked < total {
-            match el.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
-                Ok(_) => {}
-                Err(e) => panic!("publisher lost the broker: {e}"),
-            }
-        }
-    });
-    let ts = now_ms() - 60_000;
-    for seq in seqs {
-        for d in devices {
-            let p = format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":7}}"#);
-            client
-                .publish(
-                    format!("kerbside/v1/bin/{d}"),
-                    rumqttc::QoS::AtLeastOnce,
-                    false,
-                    p,
-                )
-                .await
-                .unwrap();
-        }
-    }
-    tokio::time::timeout(Duration::from_secs(60), poller)
-        .await
-        .expect("the broker acknowledged every publish")
-        .unwrap();
-    client.disconnect().await.ok();
+    Stream::start(mqtt, devices, seqs, Duration::ZERO)
+        .finish()
+        .await;
 }
 
 fn every(s: &Setup, seqs: std::ops::Range<u64>) -> BTreeSet<(String, u64)> {
