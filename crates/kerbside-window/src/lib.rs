@@ -1,0 +1,308 @@
+//! Event-time tumbling windows, pure: no I/O, no clock.
+//!
+//! Records arrive with a partition, an event time, and (optionally) their position in
+//! the partition. Each partition keeps a watermark: the highest event time seen minus
+//! the allowed out-of-orderness. The engine's watermark is the lowest of the
+//! partitions' that are not idle (a quiet partition does not hold everything back).
+//! A window `[start, start + size)` is:
+//!
+//! - **open** while the watermark is below its end: records accumulate;
+//! - **emitted** once the watermark reaches its end ([`EmissionKind::First`]);
+//! - **correctable** until the watermark reaches `end + allowed_lateness`: a late
+//!   record lands in it and the window is emitted again ([`EmissionKind::Update`]);
+//!   the store overwrites the point, so re-emission is idempotent;
+//! - **dropped** after that: its state is freed, and a record for it is
+//!   [`Admit::TooLate`], for the caller to count and dead-letter.
+//!
+//! End of input ([`Windows::finish`]) sends a final far-future watermark that emits
+//! and drops everything. The watermark never goes back: a partition seen for the
+//! first time (or waking from idle) with older records finds their windows closed or
+//! gone, exactly as if it had been on time with them. A live service shutting down does not: it writes what has
+//! closed and leaves the rest to be rebuilt from uncommitted records.
+//! [`Windows::low_water`] says, per partition, the lowest position still held by a
+//! window that can change: committing below it never loses a record a restart would
+//! need to rebuild a window.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+
+/// Window length and lateness rules, in milliseconds of event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSpec {
+    /// Window length (tumbling, aligned to the Unix epoch).
+    pub size_ms: i64,
+    /// How far behind the newest event time a record may arrive and still count
+    /// towards the watermark's view of "on time".
+    pub out_of_orderness_ms: i64,
+    /// How long after a window's end it may still be corrected by late records.
+    pub allowed_lateness_ms: i64,
+}
+
+impl WindowSpec {
+    /// The start of the window holding `event_ms`.
+    pub fn start_of(&self, event_ms: i64) -> i64 {
+        event_ms.div_euclid(self.size_ms) * self.size_ms
+    }
+}
+
+/// What happened to a record offered to [`Windows::add`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Added to a window not yet emitted.
+    OnTime {
+        /// The window's start.
+        window: i64,
+    },
+    /// Added to a window the watermark has already closed, inside the allowed
+    /// lateness: it will be emitted (again).
+    Late {
+        /// The window's start.
+        window: i64,
+    },
+    /// Its window can no longer change: not added. Count it and dead-letter it.
+    TooLate {
+        /// The window it belonged to.
+        window: i64,
+        /// The watermark it was judged against.
+        watermark: i64,
+    },
+}
+
+/// Whether an emission is a window's first or a correction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmissionKind {
+    /// The window closed.
+    First,
+    /// A late record changed a window already emitted.
+    Update,
+}
+
+/// A window to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emission<K, A> {
+    /// The key (device, link, room ...).
+    pub key: K,
+    /// Window start, ms.
+    pub window: i64,
+    /// The accumulated state.
+    pub state: A,
+    /// First emission or a correction.
+    pub kind: EmissionKind,
+}
+
+#[derive(Debug, Clone)]
+struct Slot<A> {
+    state: A,
+    emitted: bool,
+    dirty: bool,
+    /// Lowest position held, per partition.
+    low: BTreeMap<u32, i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Partition {
+    max_event: Option<i64>,
+    idle: bool,
+    /// Highest position seen.
+    high: Option<i64>,
+}
+
+/// The window engine for one measurement: keys `K`, accumulator state `A`.
+#[derive(Debug)]
+pub struct Windows<K, A> {
+    spec: WindowSpec,
+    partitions: HashMap<u32, Partition>,
+    /// Window start → key → slot; ordered by start so closing walks the front.
+    slots: BTreeMap<i64, HashMap<K, Slot<A>>>,
+    open: usize,
+    finished: bool,
+    /// The highest watermark ever reached: the watermark never goes back (a partition
+    /// seen for the first time, or waking from idle, cannot reopen dropped windows).
+    reached: Option<i64>,
+}
+
+impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
+    /// An empty engine.
+    pub fn new(spec: WindowSpec) -> Self {
+        assert!(spec.size_ms > 0, "window size must be positive");
+        Self {
+            spec,
+            partitions: HashMap::new(),
+            slots: BTreeMap::new(),
+            open: 0,
+            finished: false,
+            reached: None,
+        }
+    }
+
+    /// The rules in force.
+    pub fn spec(&self) -> &WindowSpec {
+        &self.spec
+    }
+
+    /// Windows held (open or correctable).
+    pub fn held(&self) -> usize {
+        self.open
+    }
+
+    /// The current watermark: the lowest of the active partitions', never lower than
+    /// it has been (`None` before any record).
+    pub fn watermark(&self) -> Option<i64> {
+        if self.finished {
+            return Some(i64::MAX);
+        }
+        match (self.raw_watermark(), self.reached) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The partitions' watermark now, before the never-go-back rule.
+    fn raw_watermark(&self) -> Option<i64> {
+        let wm = |p: &Partition| p.max_event.map(|e| e - self.spec.out_of_orderness_ms);
+        let active = self
+            .partitions
+            .values()
+            .filter(|p| !p.idle)
+            .filter_map(wm)
+            .min();
+        // All idle: they hold nothing back; the highest of them stands.
+        active.or_else(|| self.partitions.values().filter_map(wm).max())
+    }
+
+    /// Offers one record from `partition` (at `position`, if it has one) with event
+    /// time `event_ms`; `update` folds it into the window's state unless it is too late.
+    pub fn add(
+        &mut self,
+        partition: u32,
+        position: Option<i64>,
+        key: K,
+        event_ms: i64,
+        update: impl FnOnce(&mut A),
+    ) -> Admit {
+        let window = self.spec.start_of(event_ms);
+        let end = window + self.spec.size_ms;
+        let wm = self.watermark();
+        if let Some(wm) = wm
+            && end.saturating_add(self.spec.allowed_lateness_ms) <= wm
+        {
+            self.note(partition, position, event_ms);
+            return Admit::TooLate {
+                window,
+                watermark: wm,
+            };
+        }
+        let by_key = self.slots.entry(window).or_default();
+        let slot = by_key.entry(key).or_insert_with(|| {
+            self.open += 1;
+            Slot {
+                state: A::default(),
+                emitted: false,
+                dirty: false,
+                low: BTreeMap::new(),
+            }
+        });
+        update(&mut slot.state);
+        slot.dirty = true;
+        if let Some(pos) = position {
+            let low = slot.low.entry(partition).or_insert(pos);
+            *low = (*low).min(pos);
+        }
+        // Late: its window has closed (emitted or not, if this key had nothing in it).
+        let late = slot.emitted || wm.is_some_and(|wm| end <= wm);
+        self.note(partition, position, event_ms);
+        if late {
+            Admit::Late { window }
+        } else {
+            Admit::OnTime { window }
+        }
+    }
+
+    fn note(&mut self, partition: u32, position: Option<i64>, event_ms: i64) {
+        let p = self.partitions.entry(partition).or_default();
+        p.idle = false;
+        p.max_event = Some(p.max_event.map_or(event_ms, |m| m.max(event_ms)));
+        if let Some(pos) = position {
+            p.high = Some(p.high.map_or(pos, |h| h.max(pos)));
+        }
+        self.reached = self.watermark();
+    }
+
+    /// Marks a partition idle (no records for a while): it stops holding the
+    /// watermark back until its next record.
+    pub fn set_idle(&mut self, partition: u32) {
+        self.partitions.entry(partition).or_default().idle = true;
+        self.reached = self.watermark();
+    }
+
+    /// Emits every window the watermark has closed and every correction since the
+    /// last call, and drops windows that can no longer change. Emissions are in
+    /// window order.
+    pub fn advance(&mut self) -> Vec<Emission<K, A>> {
+        let mut out = Vec::new();
+        let Some(wm) = self.watermark() else {
+            return out;
+        };
+        let size = self.spec.size_ms;
+        let lateness = self.spec.allowed_lateness_ms;
+        let mut drop_before = None;
+        for (&start, by_key) in self.slots.iter_mut() {
+            let end = start + size;
+            if end > wm {
+                break;
+            }
+            for (key, slot) in by_key.iter_mut() {
+                if slot.dirty {
+                    out.push(Emission {
+                        key: key.clone(),
+                        window: start,
+                        state: slot.state.clone(),
+                        kind: if slot.emitted {
+                            EmissionKind::Update
+                        } else {
+                            EmissionKind::First
+                        },
+                    });
+                    slot.emitted = true;
+                    slot.dirty = false;
+                }
+            }
+            if end.saturating_add(lateness) <= wm {
+                drop_before = Some(start);
+            }
+        }
+        if let Some(last) = drop_before {
+            let keep = self.slots.split_off(&(last + 1));
+            let dropped = std::mem::replace(&mut self.slots, keep);
+            self.open -= dropped.values().map(HashMap::len).sum::<usize>();
+        }
+        out
+    }
+
+    /// End of input: a final far-future watermark emits and drops every window.
+    pub fn finish(&mut self) -> Vec<Emission<K, A>> {
+        self.finished = true;
+        self.advance()
+    }
+
+    /// The lowest position on `partition` a restart would still need: the lowest held
+    /// by any window that can still change, or one past the highest seen when none
+    /// holds any. Commit up to (not including) this.
+    pub fn low_water(&self, partition: u32) -> Option<i64> {
+        let held = self
+            .slots
+            .values()
+            .flat_map(HashMap::values)
+            .filter_map(|s| s.low.get(&partition).copied())
+            .min();
+        held.or_else(|| {
+            self.partitions
+                .get(&partition)
+                .and_then(|p| p.high)
+                .map(|h| h + 1)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
