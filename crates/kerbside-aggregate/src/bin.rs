@@ -1,0 +1,187 @@
+//! `bin_fill`: per smart bin, 15 min windows.
+//!
+//! Tags: `device_id`, `ward`, `stream`. Fields: `fill_pct` (the latest reading in
+//! the window by event time), `fill_rate_pct_h`, `hours_to_full` and `battery_v`
+//! (latest reported in the window).
+//!
+//! **Fill rate.** Bins report every 15–60 min, so a window holds one reading or
+//! none and the rate needs the recent past: a [`BinHistory`] beside the window engine
+//! keeps each bin's readings of the last [`BinRateRule::lookback_h`] hours. When a
+//! bin's window closes (or is re-emitted) the service calls
+//! [`BinHistory::close_window`], which adds the window's readings and builds the
+//! row. The rate is the least-squares slope, in %/h, of the readings up to the
+//! window's end since the last **collection**: a fall of more than
+//! [`BinRateRule::reset_drop_pct`] points between consecutive readings starts the
+//! series again. It needs two readings at least [`BinRateRule::min_span_min`]
+//! apart. `hours_to_full` = (100 − `fill_pct`) / rate, only while the bin is
+//! filling (rate > 0).
+
+use std::collections::{BTreeMap, HashMap};
+
+use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
+
+use crate::measurements::{BIN_FILL, Row};
+
+/// How a bin's fill rate is worked out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BinRateRule {
+    /// A fall of more than this many points between readings is a collection: the
+    /// series restarts (default 20).
+    pub reset_drop_pct: f64,
+    /// Readings older than this before the window's end are not used, h (default 12).
+    pub lookback_h: f64,
+    /// The readings used must span at least this long, min (default 30).
+    pub min_span_min: f64,
+}
+
+impl Default for BinRateRule {
+    fn default() -> Self {
+        Self {
+            reset_drop_pct: 20.0,
+            lookback_h: 12.0,
+            min_span_min: 30.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Tags {
+    device_id: String,
+    ward: String,
+    stream: String,
+}
+
+/// The `bin_fill` accumulator for one bin and window.
+#[derive(Debug, Clone, Default)]
+pub struct BinFill {
+    tags: Option<Tags>,
+    /// Event time → fill %, every reading in the window.
+    fills: BTreeMap<i64, f64>,
+    /// Latest battery voltage: (event time, volts).
+    battery: Option<(i64, f64)>,
+}
+
+impl BinFill {
+    /// Folds in a reading; other kinds are ignored. A repeat (same event time)
+    /// replaces the same point. Returns whether it counted.
+    pub fn add(&mut self, r: &EnrichedReading) -> bool {
+        let Measurement::Bin(b) = &r.reading.data else {
+            return false;
+        };
+        if self.tags.is_none() {
+            let stream = match &r.asset.attrs {
+                AssetAttrs::Bin { stream, .. } => stream.clone(),
+                _ => String::new(),
+            };
+            self.tags = Some(Tags {
+                device_id: r.reading.device_id.as_str().to_owned(),
+                ward: r.asset.ward.clone(),
+                stream,
+            });
+        }
+        let ts = r.reading.ts.millis();
+        if b.fill_pct.is_finite() {
+            self.fills.insert(ts, b.fill_pct);
+        }
+        if let Some(v) = b.battery_v.filter(|v| v.is_finite())
+            && self.battery.is_none_or(|(t, _)| ts >= t)
+        {
+            self.battery = Some((ts, v));
+        }
+        true
+    }
+
+    /// The latest fill level by event time.
+    pub fn fill_pct(&self) -> Option<f64> {
+        self.fills.values().next_back().copied()
+    }
+
+    /// The latest battery voltage by event time.
+    pub fn battery_v(&self) -> Option<f64> {
+        self.battery.map(|(_, v)| v)
+    }
+}
+
+/// Recent readings per bin, for the fill rate.
+#[derive(Debug, Clone, Default)]
+pub struct BinHistory {
+    rule: BinRateRule,
+    devices: HashMap<String, BTreeMap<i64, f64>>,
+}
+
+impl BinHistory {
+    /// An empty history under `rule`.
+    pub fn new(rule: BinRateRule) -> Self {
+        Self {
+            rule,
+            devices: HashMap::new(),
+        }
+    }
+
+    /// Bins with history.
+    pub fn devices(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// Adds the readings of the closed window `[window_ms, window_ms + size_ms)` and
+    /// returns its row; `None` if the accumulator is empty.
+    pub fn close_window(&mut self, window_ms: i64, size_ms: i64, acc: &BinFill) -> Option<Row> {
+        let tags = acc.tags.as_ref()?;
+        let lookback_ms = (self.rule.lookback_h * 3_600_000.0) as i64;
+        let series = self.devices.entry(tags.device_id.clone()).or_default();
+        series.extend(acc.fills.iter().map(|(&t, &f)| (t, f)));
+        // Bounded: nothing older than the lookback before the newest reading.
+        let newest = series.keys().next_back().copied().unwrap_or(window_ms);
+        *series = series.split_off(&(newest - lookback_ms));
+
+        let end = window_ms + size_ms;
+        let rate = fill_rate(series, end - lookback_ms, end, &self.rule);
+        let fill = acc.fill_pct();
+        let to_full = match (fill, rate) {
+            (Some(f), Some(r)) if r > 0.0 => Some((100.0 - f).max(0.0) / r),
+            _ => None,
+        };
+        let mut row = Row::new(BIN_FILL, window_ms);
+        row.tag("device_id", &tags.device_id)
+            .tag("ward", &tags.ward)
+            .tag("stream", &tags.stream)
+            .float("fill_pct", fill)
+            .float("fill_rate_pct_h", rate)
+            .float("hours_to_full", to_full)
+            .float("battery_v", acc.battery_v());
+        Some(row)
+    }
+}
+
+/// The least-squares slope (%/h) of the readings in `[from, to)` since the last
+/// collection, if they span long enough.
+fn fill_rate(series: &BTreeMap<i64, f64>, from: i64, to: i64, rule: &BinRateRule) -> Option<f64> {
+    let pts: Vec<(i64, f64)> = series.range(from..to).map(|(&t, &f)| (t, f)).collect();
+    let start = pts
+        .windows(2)
+        .rposition(|w| w[0].1 - w[1].1 > rule.reset_drop_pct)
+        .map_or(0, |i| i + 1);
+    let seg = &pts[start..];
+    let (first, last) = (seg.first()?.0, seg.last()?.0);
+    if seg.len() < 2 || ((last - first) as f64) < rule.min_span_min * 60_000.0 {
+        return None;
+    }
+    // Hours relative to the first point keep the numbers small.
+    let xs: Vec<f64> = seg
+        .iter()
+        .map(|&(t, _)| (t - first) as f64 / 3_600_000.0)
+        .collect();
+    let n = seg.len() as f64;
+    let mx = xs.iter().sum::<f64>() / n;
+    let my = seg.iter().map(|&(_, f)| f).sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (x, &(_, y)) in xs.iter().zip(seg) {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+    }
+    let slope = sxy / sxx;
+    slope.is_finite().then_some(slope)
+}
+
+#[cfg(test)]
+mod tests;

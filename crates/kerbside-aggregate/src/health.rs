@@ -1,0 +1,102 @@
+//! `device_health`: per device, 15 min windows.
+//!
+//! Tags: `device_id`, `kind`. Fields: `readings` (accepted, each `seq` once),
+//! `refused` (dead-lettered for any reason but a duplicate `seq`), `duplicates`
+//! (refused as `duplicate_seq`, plus repeats of a `seq` within the window),
+//! `seq_gaps` (`seq` values skipped), `battery_v` (latest reported, by event time)
+//! and `last_seen_age_s` (window end minus the latest accepted reading's event time:
+//! event time, never the wall clock).
+//!
+//! How it is fed: accepted readings from `kerbside.readings.v1` at their event time
+//! ([`DeviceHealth::add_reading`]); dead letters from `kerbside.deadletter.v1` at
+//! their time received, since a refused reading may have no valid event time
+//! ([`DeviceHealth::add_refusal`]); gaps from the aggregator's own per-device
+//! `SeqTracker` over the readings ([`DeviceHealth::add_seq_outcome`]).
+
+use kerbside_reading::{EnrichedReading, Kind, Measurement, RefusalReason, SeqOutcome};
+
+use crate::measurements::{DEVICE_HEALTH, Row};
+use crate::seen::SeenSeqs;
+
+/// The `device_health` accumulator for one device and window.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceHealth {
+    device_id: Option<String>,
+    kind: Option<Kind>,
+    seen: SeenSeqs,
+    readings: u64,
+    refused: u64,
+    duplicates: u64,
+    seq_gaps: u64,
+    battery: Option<(i64, f64)>,
+    last_seen_ms: Option<i64>,
+}
+
+impl DeviceHealth {
+    fn identify(&mut self, device_id: &str, kind: Option<Kind>) {
+        if self.device_id.is_none() {
+            self.device_id = Some(device_id.to_owned());
+        }
+        if self.kind.is_none() {
+            self.kind = kind;
+        }
+    }
+
+    /// Counts an accepted reading (a repeated `seq` counts as a duplicate).
+    pub fn add_reading(&mut self, r: &EnrichedReading) {
+        let rd = &r.reading;
+        self.identify(rd.device_id.as_str(), Some(rd.kind()));
+        if !self.seen.insert(rd.seq.0) {
+            self.duplicates += 1;
+            return;
+        }
+        self.readings += 1;
+        let ts = rd.ts.millis();
+        self.last_seen_ms = Some(self.last_seen_ms.map_or(ts, |m| m.max(ts)));
+        if let Measurement::Bin(b) = &rd.data
+            && let Some(v) = b.battery_v.filter(|v| v.is_finite())
+            && self.battery.is_none_or(|(t, _)| ts >= t)
+        {
+            self.battery = Some((ts, v));
+        }
+    }
+
+    /// Counts a refused message from `device_id` (its kind, if the topic said).
+    pub fn add_refusal(&mut self, device_id: &str, kind: Option<Kind>, reason: RefusalReason) {
+        self.identify(device_id, kind);
+        if reason == RefusalReason::DuplicateSeq {
+            self.duplicates += 1;
+        } else {
+            self.refused += 1;
+        }
+    }
+
+    /// Counts what the per-device `seq` tracker said about a reading: only gaps
+    /// matter here (duplicates were refused upstream and arrive as refusals).
+    pub fn add_seq_outcome(&mut self, outcome: SeqOutcome) {
+        if let SeqOutcome::Gap { missing } = outcome {
+            self.seq_gaps += missing;
+        }
+    }
+
+    /// The row for the window `[window_ms, window_ms + size_ms)`, or `None` if
+    /// nothing was added.
+    pub fn row(&self, window_ms: i64, size_ms: i64) -> Option<Row> {
+        let device_id = self.device_id.as_ref()?;
+        let end = window_ms + size_ms;
+        let age = self.last_seen_ms.map(|t| (end - t).max(0) as f64 / 1000.0);
+        let mut row = Row::new(DEVICE_HEALTH, window_ms);
+        row.tag("device_id", device_id)
+            .tag("kind", self.kind.map_or("", Kind::as_str))
+            .uint("readings", self.readings)
+            .uint("refused", self.refused)
+            .uint("duplicates", self.duplicates)
+            .uint("seq_gaps", self.seq_gaps)
+            .float("battery_v", self.battery.map(|(_, v)| v))
+            .float("last_seen_age_s", age);
+        Some(row)
+    }
+}
+
+#[cfg(test)]
+mod tests;
