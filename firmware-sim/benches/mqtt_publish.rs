@@ -13,21 +13,10 @@ use kerbside_sim::mqtt::{MqttTarget, publish};
 use kerbside_sim::pace::Pacer;
 use kerbside_sim::{Fleet, Generator, Scenario, SimMessage, Speed};
 
-const SCENARIO: &str = r#"
-name = "bench-10k"
-duration_mins = 45
-[bins]
-count = 6000
-interval_secs = 900
-[traffic]
-count = 3000
-interval_s = 60
-[air]
-count = 1000
-interval_secs = 300
-[gateways]
-devices_per_gateway = 250
-"#;
+const SCENARIO: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/scenarios/bench-10k.toml"
+));
 
 fn bench(c: &mut Criterion) {
     let addr = std::env::var("KERBSIDE_TEST_MQTT").unwrap_or_else(|_| "127.0.0.1:18830".into());

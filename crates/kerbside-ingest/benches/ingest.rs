@@ -77,20 +77,10 @@ use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
 use tokio::runtime::Runtime;
 
 /// The fleet: 10,000 devices behind 35 MQTT clients, as in the simulator's publish bench.
-const SCENARIO: &str = r#"
-name = "bench-ingest-10k"
-[bins]
-count = 6000
-interval_secs = 900
-[traffic]
-count = 3000
-interval_s = 60
-[air]
-count = 1000
-interval_secs = 300
-[gateways]
-devices_per_gateway = 250
-"#;
+const SCENARIO: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../firmware-sim/scenarios/bench-10k.toml"
+));
 
 /// The MQTT topic filters every contender subscribes to: ingest's defaults.
 const FILTERS: [&str; 3] = [
