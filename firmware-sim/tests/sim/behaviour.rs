@@ -21,6 +21,24 @@ fn clean(f: impl FnOnce(&mut Scenario)) -> Scenario {
     s
 }
 
+/// Removes the traffic counters and their incidents.
+fn no_traffic(s: &mut Scenario) {
+    s.traffic.count = 0;
+    s.traffic.incidents.clear();
+}
+
+/// Removes the air nodes and their episodes.
+fn no_air(s: &mut Scenario) {
+    s.air.count = 0;
+    s.air.episodes.clear();
+}
+
+/// Removes the bins and the venues (what a traffic or air test does not need).
+fn no_bins_or_venues(s: &mut Scenario) {
+    s.bins.count = 0;
+    s.venues.clear();
+}
+
 /// Runs and decodes every message through the real validator (all must be accepted).
 fn readings(s: Scenario, seed: u64, rounds: &[RoundStop]) -> (Arc<Fleet>, Vec<EnrichedReading>) {
     let fleet = Arc::new(Fleet::build(s, seed).unwrap());
@@ -45,10 +63,8 @@ fn hour(ts: EventTime) -> usize {
 fn vehicles_per_hour(start: &str) -> [u64; 24] {
     let s = clean(|s| {
         s.start = EventTime::parse_rfc3339(start).unwrap();
-        s.bins.count = 0;
-        s.air.count = 0;
-        s.air.episodes.clear();
-        s.venues.clear();
+        no_bins_or_venues(s);
+        no_air(s);
         s.traffic.count = 24;
         s.traffic.incidents.clear();
     });
@@ -121,10 +137,8 @@ fn bins_only(count: u32) -> Scenario {
         s.bins.count = count;
         s.bins.dump_rate = 0.0;
         s.bins.failing_battery_share = 0.0;
-        s.traffic.count = 0;
-        s.traffic.incidents.clear();
-        s.air.count = 0;
-        s.air.episodes.clear();
+        no_traffic(s);
+        no_air(s);
         s.venues.clear();
     })
 }
@@ -248,10 +262,8 @@ fn speed_ratio(fleet: &Fleet, rs: &[EnrichedReading], counter: &str, from: i64, 
 #[test]
 fn a_lane_closure_slows_its_link_and_neighbours_only_while_it_lasts() {
     let s = clean(|s| {
-        s.bins.count = 0;
-        s.air.count = 0;
-        s.air.episodes.clear();
-        s.venues.clear();
+        no_bins_or_venues(s);
+        no_air(s);
     });
     let (fleet, rs) = readings(s, 10, &[]);
     let inc = &fleet.incidents[0];
@@ -292,8 +304,7 @@ fn a_lane_closure_slows_its_link_and_neighbours_only_while_it_lasts() {
 #[test]
 fn a_pollution_episode_raises_pm25_at_its_site_to_daqi_high() {
     let s = clean(|s| {
-        s.bins.count = 0;
-        s.venues.clear();
+        no_bins_or_venues(s);
         s.air.dropout_rate = 0.0;
     });
     let (fleet, rs) = readings(s, 12, &[]);
@@ -334,8 +345,7 @@ fn a_pollution_episode_raises_pm25_at_its_site_to_daqi_high() {
 #[test]
 fn air_no2_follows_the_traffic_day() {
     let s = clean(|s| {
-        s.bins.count = 0;
-        s.venues.clear();
+        no_bins_or_venues(s);
         s.air.dropout_rate = 0.0;
         s.air.episodes.clear();
         s.start = EventTime::parse_rfc3339("2026-11-24T00:00:00Z").unwrap();
@@ -364,10 +374,8 @@ fn air_no2_follows_the_traffic_day() {
 fn footfall_sees_visitors_only_around_opening_hours_and_pseudonyms_rotate_daily() {
     let s = clean(|s| {
         s.bins.count = 0;
-        s.traffic.count = 0;
-        s.traffic.incidents.clear();
-        s.air.count = 0;
-        s.air.episodes.clear();
+        no_traffic(s);
+        no_air(s);
         s.duration_mins = 2 * 1440;
         s.venues[0].randomised_mac_share = 0.0;
     });
@@ -410,10 +418,8 @@ fn phones_that_randomise_their_mac_show_a_new_pseudonym_each_interval() {
     let distinct = |share: f64| {
         let s = clean(|s| {
             s.bins.count = 0;
-            s.traffic.count = 0;
-            s.traffic.incidents.clear();
-            s.air.count = 0;
-            s.air.episodes.clear();
+            no_traffic(s);
+            no_air(s);
             s.venues[0].randomised_mac_share = share;
         });
         let (_, rs) = readings(s, 15, &[]);
