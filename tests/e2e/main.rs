@@ -4,7 +4,9 @@
 
 mod acl;
 mod ingest;
+mod oracle;
 mod outage;
+mod replay;
 mod sim;
 mod smoke;
 mod support;

@@ -23,7 +23,8 @@ use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
 use crate::measurements::{BIN_FILL, Row};
 
 /// How a bin's fill rate is worked out.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct BinRateRule {
     /// A fall of more than this many points between readings is a collection: the
     /// series restarts (default 20).

@@ -13,15 +13,25 @@
 
 pub mod air;
 pub mod bin;
+pub mod config;
 pub mod daqi;
+pub mod engine;
+pub mod error;
 pub mod footfall;
 pub mod health;
 pub mod measurements;
+pub mod metrics;
 mod seen;
+pub mod service;
 pub mod sketch;
 pub mod traffic;
 
 #[cfg(test)]
 mod testkit;
 
+pub use config::AggregateConfig;
+pub use engine::{Admission, Engine, EngineConfig, EngineStats, Source};
+pub use error::{Error, Result};
 pub use measurements::{FieldValue, Row};
+pub use metrics::AggregateMetrics;
+pub use service::{Deps, Summary, run};

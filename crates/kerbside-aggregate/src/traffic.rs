@@ -18,7 +18,8 @@ use crate::seen::SeenSeqs;
 /// When a link counts as congested: its speed ratio is below
 /// `max_speed_ratio` **or** its occupancy is above `max_occupancy_pct`. The alerts
 /// stage reuses it (with hysteresis on top).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct CongestionRule {
     /// Congested below this share of the free-flow speed (default 0.5).
     pub max_speed_ratio: f64,

@@ -3,8 +3,8 @@
 
 use kerbside_kafka::topics;
 use kerbside_reading::{
-    DeadLetter, EventTime, Kind, Refusal, RefusalReason, SeqOutcome, SeqTracker, Topic, Validator,
-    Verdict,
+    DeadLetter, EnrichedReading, EventTime, Kind, Refusal, RefusalReason, SeqOutcome, SeqTracker,
+    Topic, Validator, Verdict,
 };
 
 /// A record to produce.
@@ -55,60 +55,101 @@ impl Pipeline {
         }
     }
 
-    /// Judges one message received at `received_at`.
-    pub fn process(&mut self, topic: &str, payload: &[u8], received_at: EventTime) -> Outcome {
-        let mut out = Outcome::default();
+    /// Judges one message received at `received_at`: each reading after the
+    /// duplicate check, each status, each refusal, in order, to `each`.
+    pub fn judge(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        received_at: EventTime,
+        mut each: impl FnMut(Judged),
+    ) {
         self.verdicts.clear();
         self.validator
             .validate_into(topic, payload, received_at, &mut self.verdicts);
         let batch = self.verdicts.len() > 1;
         for (i, verdict) in self.verdicts.drain(..).enumerate() {
-            let refusal = match verdict {
+            let index = batch.then_some(i);
+            let judged = match verdict {
                 Verdict::Accepted(r) => {
                     match self
                         .seq
                         .observe(&r.reading.device_id, r.reading.seq, r.reading.ts)
                     {
-                        SeqOutcome::Duplicate => Refusal::new(
-                            RefusalReason::DuplicateSeq,
-                            format!(
-                                "device `{}` already sent seq {}",
-                                r.reading.device_id, r.reading.seq.0
+                        SeqOutcome::Duplicate => Judged::Refused {
+                            refusal: Refusal::new(
+                                RefusalReason::DuplicateSeq,
+                                format!(
+                                    "device `{}` already sent seq {}",
+                                    r.reading.device_id, r.reading.seq.0
+                                ),
                             ),
-                        ),
-                        other => {
-                            match other {
-                                SeqOutcome::Gap { missing } => out.gaps += missing,
-                                SeqOutcome::Restart => out.restarts += 1,
-                                _ => {}
-                            }
-                            out.accepted.push(r.reading.kind());
-                            out.records.push(Outgoing {
-                                topic: topics::READINGS,
-                                key: r.reading.device_id.to_string(),
-                                value: serde_json::to_vec(&r)
-                                    .expect("an enriched reading always serialises"),
-                            });
-                            continue;
-                        }
+                            index,
+                        },
+                        seq => Judged::Accepted { reading: r, seq },
                     }
                 }
-                Verdict::Status(s) => {
-                    out.status.push(s.online);
-                    continue;
-                }
-                Verdict::Refused(r) => r,
+                Verdict::Status(s) => Judged::Status { online: s.online },
+                Verdict::Refused(refusal) => Judged::Refused { refusal, index },
             };
-            out.refused.push(refusal.reason);
-            let dl = DeadLetter::new(&refusal, topic, payload, received_at, batch.then_some(i));
-            out.records.push(Outgoing {
-                topic: topics::DEADLETTER,
-                key: deadletter_key(topic),
-                value: serde_json::to_vec(&dl).expect("a dead letter always serialises"),
-            });
+            each(judged);
         }
+    }
+
+    /// Judges one message received at `received_at` into the records to produce.
+    pub fn process(&mut self, topic: &str, payload: &[u8], received_at: EventTime) -> Outcome {
+        let mut out = Outcome::default();
+        self.judge(topic, payload, received_at, |judged| match judged {
+            Judged::Accepted { reading: r, seq } => {
+                match seq {
+                    SeqOutcome::Gap { missing } => out.gaps += missing,
+                    SeqOutcome::Restart => out.restarts += 1,
+                    _ => {}
+                }
+                out.accepted.push(r.reading.kind());
+                out.records.push(Outgoing {
+                    topic: topics::READINGS,
+                    key: r.reading.device_id.to_string(),
+                    value: serde_json::to_vec(&r).expect("an enriched reading always serialises"),
+                });
+            }
+            Judged::Status { online } => out.status.push(online),
+            Judged::Refused { refusal, index } => {
+                out.refused.push(refusal.reason);
+                let dl = DeadLetter::new(&refusal, topic, payload, received_at, index);
+                out.records.push(Outgoing {
+                    topic: topics::DEADLETTER,
+                    key: deadletter_key(topic),
+                    value: serde_json::to_vec(&dl).expect("a dead letter always serialises"),
+                });
+            }
+        });
         out
     }
+}
+
+/// One verdict of [`Pipeline::judge`].
+#[derive(Debug, Clone)]
+pub enum Judged {
+    /// A valid reading, not a duplicate; what the `seq` tracker made of it.
+    Accepted {
+        /// The reading.
+        reading: EnrichedReading,
+        /// Gap, restart, in order ...
+        seq: SeqOutcome,
+    },
+    /// A status message.
+    Status {
+        /// `online` (true) or `offline`.
+        online: bool,
+    },
+    /// Refused (a duplicate `seq` included).
+    Refused {
+        /// Why.
+        refusal: Refusal,
+        /// The element of a gateway batch, if the message was one.
+        index: Option<usize>,
+    },
 }
 
 /// The dead-letter key: the device the topic names, else the topic itself.

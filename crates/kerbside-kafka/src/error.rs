@@ -26,6 +26,12 @@ pub enum Error {
         /// What the broker said.
         message: String,
     },
+    /// Consuming failed (the broker or the group).
+    #[error("consuming: {0}")]
+    Consume(String),
+    /// Committing offsets failed.
+    #[error("committing offsets: {0}")]
+    Commit(String),
     /// Flushing the producer did not finish in time.
     #[error("flushing the producer: {0}")]
     Flush(String),

@@ -10,6 +10,7 @@
 pub mod ack;
 pub mod admin;
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod memory;
 pub mod producer;
@@ -20,6 +21,7 @@ pub mod testing;
 
 pub use ack::{AckTracker, Ticket};
 pub use config::KafkaConfig;
+pub use consumer::{Committed, GroupConsumer, GroupSettings, Record};
 pub use error::{Error, Result};
 pub use memory::MemoryLog;
 pub use producer::{Delivered, DeliveryFuture, Producer};

@@ -96,6 +96,14 @@ reasons! {
     UndecodedUplink => "undecoded_uplink",
     /// A status message is neither `online` nor `offline`.
     BadStatus => "bad_status",
+    /// A reading reached the aggregator after its window was final (later than the
+    /// allowed lateness): it is not in the store's value. Given by the aggregator,
+    /// never by ingest.
+    TooLate => "too_late",
+    /// The time-series store refused a row (HTTP 400/422, e.g. a field type
+    /// conflict); the record is the line and the server's message. Given by the
+    /// aggregator, never by ingest.
+    StoreRefused => "store_refused",
 }
 
 impl fmt::Display for RefusalReason {

@@ -294,6 +294,9 @@ fn the_refusal_table_covers_every_reason() {
                     | RefusalReason::ArrayTooLong
                     | RefusalReason::TooManyFields
                     | RefusalReason::DuplicateSeq
+                    // Given by the aggregator's windows, not the validator.
+                    | RefusalReason::TooLate
+                    | RefusalReason::StoreRefused
             )
         })
         .collect();

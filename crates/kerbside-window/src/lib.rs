@@ -218,6 +218,21 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
         }
     }
 
+    /// Notes a record from `partition` that belongs to no window of this engine (a
+    /// reading of another kind): it moves the partition's watermark and position on
+    /// exactly as an added record would, so a partition is never held back by the
+    /// kinds it does not carry.
+    pub fn observe(&mut self, partition: u32, position: Option<i64>, event_ms: i64) {
+        self.note(partition, position, event_ms);
+    }
+
+    /// Notes a record at `position` that carries no usable event time: only the
+    /// partition's position moves (for [`Windows::low_water`]), not its watermark.
+    pub fn pass(&mut self, partition: u32, position: i64) {
+        let p = self.partitions.entry(partition).or_default();
+        p.high = Some(p.high.map_or(position, |h| h.max(position)));
+    }
+
     fn note(&mut self, partition: u32, position: Option<i64>, event_ms: i64) {
         let p = self.partitions.entry(partition).or_default();
         p.idle = false;

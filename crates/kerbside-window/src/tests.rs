@@ -194,3 +194,21 @@ proptest! {
         prop_assert_eq!(w.held(), 0);
     }
 }
+
+#[test]
+fn an_observed_record_moves_the_watermark_and_position_without_a_window() {
+    let mut w: Windows<&str, i64> = Windows::new(spec());
+    w.add(0, Some(1), "a", MIN, |s| *s += 1);
+    w.add(1, Some(1), "a", MIN, |s| *s += 1);
+    // Partition 1 carries only other kinds from now on: observing keeps it moving.
+    w.add(0, Some(2), "a", 20 * MIN, |s| *s += 1);
+    assert!(
+        w.advance().is_empty(),
+        "partition 1 holds the watermark back"
+    );
+    w.observe(1, Some(2), 20 * MIN);
+    assert_eq!(w.advance().len(), 1, "window 0 closes once 1 is observed");
+    assert_eq!(w.held(), 1, "observing adds no window");
+    w.finish();
+    assert_eq!(w.low_water(1), Some(3), "one past the observed position");
+}

@@ -35,10 +35,10 @@ enum Command {
     Demo,
     /// The ingest service: MQTT -> validated readings -> Kafka, acknowledged after delivery.
     Ingest,
-    /// The aggregator service: readings -> windows -> InfluxDB (issue #5).
+    /// The aggregator service: readings -> windows -> InfluxDB, offsets committed behind writes.
     Aggregate,
-    /// Validation, windows and alerts offline over a file of recorded messages (issue #5).
-    Replay,
+    /// Validation and windows offline over a file of recorded messages, into files.
+    Replay(crate::replay::ReplayArgs),
     /// Collection rounds (issue #9).
     #[command(subcommand)]
     Routes(RoutesCommand),
@@ -96,12 +96,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(crate::ingest::run(&cfg))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Aggregate => not_built(
-            "aggregate",
-            5,
-            "Aggregator: event-time windows into InfluxDB",
-        ),
-        Command::Replay => not_built("replay", 5, "Aggregator: event-time windows into InfluxDB"),
+        Command::Aggregate => {
+            let cfg = load(config.as_deref(), log_format)?;
+            runtime()?.block_on(crate::aggregate::run(&cfg))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay(args) => {
+            let cfg = load(config.as_deref(), log_format)?;
+            crate::replay::run(&cfg, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Routes(c) => {
             let name = match c {
                 RoutesCommand::Plan => "routes plan",

@@ -8,9 +8,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use kerbside_aggregate::AggregateConfig;
 use kerbside_ingest::{IngestConfig, MqttConfig};
 use kerbside_kafka::KafkaConfig;
 use kerbside_reading::ValidationConfig;
+use kerbside_store::StoreConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::telemetry::LogConfig;
@@ -66,6 +68,10 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// The ingest pipeline.
     pub ingest: IngestConfig,
+    /// The aggregator: its consumer group and windows.
+    pub aggregate: AggregateConfig,
+    /// Where the aggregator writes: InfluxDB v2 or v1 API, or daily files.
+    pub store: StoreConfig,
 }
 
 /// One configuration problem, with the key it concerns.
@@ -162,6 +168,8 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         "mqtt",
         "kafka",
         "ingest",
+        "aggregate",
+        "store",
     ]
     .into();
     if let Some(obj) = v.as_object_mut() {
@@ -189,25 +197,72 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
     let mqtt = section::<MqttConfig>("mqtt", take("mqtt"), &mut problems);
     let kafka = section::<KafkaConfig>("kafka", take("kafka"), &mut problems);
     let ingest = section::<IngestConfig>("ingest", take("ingest"), &mut problems);
-    match (log, metrics, assets, validation, mqtt, kafka, ingest) {
-        (
-            Some(log),
-            Some(metrics),
-            Some(assets),
-            Some(validation),
-            Some(mqtt),
-            Some(kafka),
-            Some(ingest),
-        ) if problems.is_empty() => Ok(Config {
-            log,
-            metrics,
-            assets,
-            validation,
-            mqtt,
-            kafka,
-            ingest,
-        }),
-        _ => Err(Problems(problems)),
+    let aggregate = section::<AggregateConfig>("aggregate", take("aggregate"), &mut problems);
+    let store = section::<StoreConfig>("store", take("store"), &mut problems);
+    let (
+        Some(log),
+        Some(metrics),
+        Some(assets),
+        Some(validation),
+        Some(mqtt),
+        Some(kafka),
+        Some(ingest),
+        Some(aggregate),
+        Some(store),
+    ) = (
+        log, metrics, assets, validation, mqtt, kafka, ingest, aggregate, store,
+    )
+    else {
+        return Err(Problems(problems));
+    };
+    let cfg = Config {
+        log,
+        metrics,
+        assets,
+        validation,
+        mqtt,
+        kafka,
+        ingest,
+        aggregate,
+        store,
+    };
+    problems.extend(cfg.semantic_problems());
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+impl Config {
+    /// Problems a well-typed configuration can still have: values out of range and
+    /// sections that disagree.
+    fn semantic_problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        let mut push = |section: &str, key: &str, message: String| {
+            out.push(Problem {
+                key: format!("{section}.{key}"),
+                message,
+            });
+        };
+        for (k, m) in self.aggregate.problems() {
+            push("aggregate", &k, m);
+        }
+        for (k, m) in self.store.validate() {
+            push("store", k, m);
+        }
+        let lateness = self.aggregate.windows.allowed_lateness_secs;
+        if lateness > self.validation.max_age_secs {
+            push(
+                "aggregate",
+                "windows.allowed_lateness_secs",
+                format!(
+                    "{lateness} s is more than validation.max_age_secs ({} s): ingest would refuse readings the windows still take",
+                    self.validation.max_age_secs
+                ),
+            );
+        }
+        out
     }
 }
 

@@ -2,9 +2,11 @@
 //! configuration, logging, and the wiring of the pipeline's crates into commands.
 //! `main.rs` is a shim over [`cli::main`]. This is the only crate that uses anyhow.
 
+pub mod aggregate;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod replay;
 pub mod serve;
 pub mod telemetry;

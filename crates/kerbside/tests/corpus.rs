@@ -29,7 +29,12 @@ const MIN_HOSTILE: usize = 80;
 const MIN_ACCEPTED: usize = 10;
 
 /// Refusals a single stateless `check` cannot produce.
-const STATEFUL: [RefusalReason; 1] = [RefusalReason::DuplicateSeq];
+const STATEFUL: [RefusalReason; 3] = [
+    RefusalReason::DuplicateSeq,
+    // Given downstream by the aggregator, never by validation.
+    RefusalReason::TooLate,
+    RefusalReason::StoreRefused,
+];
 
 /// One line of `cases.jsonl`.
 #[derive(Debug, Deserialize)]

@@ -50,7 +50,10 @@ fn the_checked_in_defaults_file_matches_the_code_defaults() {
 
 #[test]
 fn the_file_overrides_defaults_and_the_environment_overrides_the_file() {
-    let f = file("[validation]\nmax_depth = 10\nmax_age_secs = 60\n[log]\nformat = \"json\"\n");
+    let f = file(
+        "[validation]\nmax_depth = 10\nmax_age_secs = 600\n[log]\nformat = \"json\"\n\
+         [aggregate.windows]\nallowed_lateness_secs = 300\n",
+    );
     let cfg = Config::load(
         Some(&f.0),
         env(&[
@@ -61,7 +64,8 @@ fn the_file_overrides_defaults_and_the_environment_overrides_the_file() {
     )
     .unwrap();
     assert_eq!(cfg.validation.max_depth, 12);
-    assert_eq!(cfg.validation.max_age_secs, 60);
+    assert_eq!(cfg.validation.max_age_secs, 600);
+    assert_eq!(cfg.aggregate.windows.allowed_lateness_secs, 300);
     assert_eq!(cfg.validation.max_string_bytes, 1024);
     assert_eq!(cfg.log.format, crate::telemetry::LogFormat::Json);
     assert_eq!(
@@ -126,4 +130,13 @@ fn the_printed_configuration_loads_back_to_the_same_values() {
     let cfg = Config::load(Some(&f.0), env(&[])).unwrap();
     let printed = file(&cfg.to_masked_toml());
     assert_eq!(Config::load(Some(&printed.0), env(&[])).unwrap(), cfg);
+}
+
+#[test]
+fn sections_that_disagree_are_a_problem_with_both_keys_named() {
+    let f = file("[validation]\nmax_age_secs = 60\n[store]\napi = \"v2\"\nbucket = \"\"\n");
+    let err = Config::load(Some(&f.0), env(&[])).unwrap_err().to_string();
+    assert!(err.contains("aggregate.windows.allowed_lateness_secs"), "{err}");
+    assert!(err.contains("validation.max_age_secs"), "{err}");
+    assert!(err.contains("store.bucket"), "{err}");
 }

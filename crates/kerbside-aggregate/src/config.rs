@@ -1,0 +1,63 @@
+//! Configuration of `kerbside aggregate`: the `[aggregate]` section.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::EngineConfig;
+
+/// How the aggregator consumes and windows (the `[aggregate]` section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AggregateConfig {
+    /// Consumer group: instances with the same group split the partitions.
+    pub group_id: String,
+    /// Count refusals from `kerbside.deadletter.v1` in `device_health`.
+    pub dead_letters: bool,
+    /// A partition with no records for this long stops holding the watermark back,
+    /// seconds.
+    pub idle_after_secs: u32,
+    /// How long the broker waits for a silent member before rebalancing, ms.
+    pub session_timeout_ms: u32,
+    /// Longest gap between polls before the broker drops the member, ms.
+    pub max_poll_interval_ms: u32,
+    /// Records read while a store write is under way before reading pauses (the
+    /// store being slow or down then holds Kafka back instead of memory filling).
+    pub max_pending_records: usize,
+    /// The windows' rules.
+    pub windows: EngineConfig,
+}
+
+impl Default for AggregateConfig {
+    fn default() -> Self {
+        Self {
+            group_id: "kerbside-aggregate".into(),
+            dead_letters: true,
+            idle_after_secs: 30,
+            session_timeout_ms: 45_000,
+            max_poll_interval_ms: 300_000,
+            max_pending_records: 20_000,
+            windows: EngineConfig::default(),
+        }
+    }
+}
+
+impl AggregateConfig {
+    /// Problems with this section, as `(key within the section, message)`.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .windows
+            .problems()
+            .into_iter()
+            .map(|(k, m)| (format!("windows.{k}"), m))
+            .collect();
+        if self.group_id.trim().is_empty() {
+            out.push(("group_id".into(), "must not be empty".into()));
+        }
+        if self.idle_after_secs == 0 {
+            out.push(("idle_after_secs".into(), "must be at least 1".into()));
+        }
+        if self.max_pending_records == 0 {
+            out.push(("max_pending_records".into(), "must be at least 1".into()));
+        }
+        out
+    }
+}

@@ -1,0 +1,604 @@
+//! The aggregation engine: every measurement's windows in one place, fed records and
+//! giving rows. Pure (no I/O, no clock): `kerbside aggregate` feeds it from Kafka and
+//! `kerbside replay` from a file, so both compute the same values.
+//!
+//! **Windows.** `traffic_flow` 5 min per counter; `air_quality` 15 min and 1 h per
+//! node; `bin_fill` 15 min per bin; `footfall` 15 min and 1 h per room and, as an
+//! extra series without a `room` tag, per venue; `device_health` 15 min per device.
+//! Every reading moves every engine's watermark (a partition carrying only bins does
+//! not hold traffic back). Dead letters feed `device_health` only, at their receive
+//! time, from their own sources.
+//!
+//! **Commits.** [`Engine::commit_point`] is the offset a source may be committed to:
+//! below every record a window that can still change holds, and below every reading
+//! of the last [`Engine::history_span_ms`] of event time, because the running
+//! air-quality means and a bin's fill rate need that much history and a restart
+//! rebuilds it by reading those records again.
+//!
+//! **Restarts.** A restarted engine is told the watermark its predecessor had
+//! written everything up to ([`Engine::resume_after`], carried in the commit's
+//! metadata). It rebuilds windows and history from the records it reads again but
+//! does not write a window that was already final before the restart: those rows
+//! would be computed from a partial history and would overwrite correct ones. The
+//! rows it does write equal an uninterrupted run's, provided the sources it resumes
+//! were committed at watermarks within about an hour of each other (one instance,
+//! or a group whose partitions are not far apart in lag).
+
+use std::collections::{BTreeMap, HashMap};
+
+use kerbside_reading::{AssetAttrs, EnrichedReading, Kind, RefusalReason, SeqTracker};
+use kerbside_window::{Admit, Emission, EmissionKind, WindowSpec, Windows};
+use serde::{Deserialize, Serialize};
+
+use crate::air::{AirHistory, AirQuality};
+use crate::bin::{BinFill, BinHistory, BinRateRule};
+use crate::footfall::Footfall;
+use crate::health::DeviceHealth;
+use crate::measurements::{Row, WindowTag};
+use crate::traffic::{CongestionRule, TrafficFlow};
+
+const MIN_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MIN_MS;
+
+/// The engine's rules (the `[aggregate.windows]` section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// How far behind the newest event time a reading may arrive and still count as
+    /// on time (the watermark lags the newest event time by this), seconds.
+    pub out_of_orderness_secs: u32,
+    /// How long after a window's end a late reading still corrects it (the window is
+    /// written again), seconds. Later readings are dead-lettered as `too_late`.
+    pub allowed_lateness_secs: u32,
+    /// When a link counts as congested.
+    pub congestion: CongestionRule,
+    /// How a bin's fill rate is worked out.
+    pub bin_rate: BinRateRule,
+    /// `seq` values remembered per device for gap counting.
+    pub seq_horizon: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            out_of_orderness_secs: 60,
+            allowed_lateness_secs: 15 * 60,
+            congestion: CongestionRule::default(),
+            bin_rate: BinRateRule::default(),
+            seq_horizon: 1024,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Problems with these rules, as `(key, message)` with keys relative to the section.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let r = &self.congestion;
+        if !(r.max_speed_ratio > 0.0 && r.max_speed_ratio <= 1.0) {
+            out.push((
+                "congestion.max_speed_ratio",
+                format!("must be in (0, 1], found {}", r.max_speed_ratio),
+            ));
+        }
+        if !(r.max_occupancy_pct > 0.0 && r.max_occupancy_pct <= 100.0) {
+            out.push((
+                "congestion.max_occupancy_pct",
+                format!("must be in (0, 100], found {}", r.max_occupancy_pct),
+            ));
+        }
+        let b = &self.bin_rate;
+        for (key, v) in [
+            ("bin_rate.reset_drop_pct", b.reset_drop_pct),
+            ("bin_rate.lookback_h", b.lookback_h),
+            ("bin_rate.min_span_min", b.min_span_min),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                out.push((key, format!("must be a positive number, found {v}")));
+            }
+        }
+        if b.lookback_h > AirHistory::HOURS as f64 {
+            out.push((
+                "bin_rate.lookback_h",
+                format!(
+                    "at most {} hours (the history a restart rebuilds), found {}",
+                    AirHistory::HOURS,
+                    b.lookback_h
+                ),
+            ));
+        }
+        out
+    }
+
+    fn spec(&self, size_ms: i64) -> WindowSpec {
+        WindowSpec {
+            size_ms,
+            out_of_orderness_ms: i64::from(self.out_of_orderness_secs) * 1000,
+            allowed_lateness_ms: i64::from(self.allowed_lateness_secs) * 1000,
+        }
+    }
+}
+
+/// Where a record came from: a partition of the readings topic or of the
+/// dead-letter topic. Offsets are per source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A partition of `kerbside.readings.v1` (or the one stream of a replay).
+    Readings(u32),
+    /// A partition of `kerbside.deadletter.v1`.
+    DeadLetters(u32),
+}
+
+impl Source {
+    /// The window engines' partition number: dead-letter partitions are kept apart.
+    fn stream(self) -> u32 {
+        match self {
+            Source::Readings(p) => p & !DEAD_LETTER_BIT,
+            Source::DeadLetters(p) => p | DEAD_LETTER_BIT,
+        }
+    }
+}
+
+const DEAD_LETTER_BIT: u32 = 1 << 31;
+
+/// What happened to a reading offered to [`Engine::add_reading`], judged by its own
+/// measurement's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// In a window not yet written.
+    OnTime,
+    /// In a window already closed, within the allowed lateness: it is written again.
+    Late,
+    /// Its window was final: not counted. Dead-letter it as `too_late`.
+    TooLate {
+        /// The window's start, ms.
+        window: i64,
+        /// The watermark it was judged against, ms.
+        watermark: i64,
+    },
+}
+
+/// Running totals, for metrics and the replay summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Readings offered.
+    pub readings: u64,
+    /// Refusals offered (for `device_health`).
+    pub refusals: u64,
+    /// Readings that corrected a closed window.
+    pub late: u64,
+    /// Readings whose window was final.
+    pub too_late: u64,
+    /// Rows emitted when their window first closed.
+    pub emitted: u64,
+    /// Rows emitted again after a late reading.
+    pub re_emitted: u64,
+    /// Rows not emitted because they were final before a restart.
+    pub suppressed: u64,
+}
+
+/// The footfall key: a room, or (`room: None`) the venue rollup.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FootKey {
+    venue: String,
+    room: Option<String>,
+}
+
+/// Per reading source, the lowest offset of each hour of event time still inside the
+/// history span.
+#[derive(Debug, Default)]
+struct Retention {
+    hours: BTreeMap<i64, HashMap<u32, i64>>,
+}
+
+impl Retention {
+    fn note(&mut self, stream: u32, offset: i64, event_ms: i64) {
+        let hour = event_ms.div_euclid(HOUR_MS) * HOUR_MS;
+        let low = self
+            .hours
+            .entry(hour)
+            .or_default()
+            .entry(stream)
+            .or_insert(offset);
+        *low = (*low).min(offset);
+    }
+
+    fn prune(&mut self, keep_from: i64) {
+        let hour = keep_from.div_euclid(HOUR_MS) * HOUR_MS;
+        self.hours = self.hours.split_off(&hour);
+    }
+
+    fn low(&self, stream: u32) -> Option<i64> {
+        self.hours
+            .values()
+            .filter_map(|m| m.get(&stream))
+            .min()
+            .copied()
+    }
+}
+
+/// Every measurement's windows and the history beside them.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    traffic: Windows<String, TrafficFlow>,
+    air_15m: Windows<String, AirQuality>,
+    air_1h: Windows<String, AirQuality>,
+    bins: Windows<String, BinFill>,
+    foot_15m: Windows<FootKey, Footfall>,
+    foot_1h: Windows<FootKey, Footfall>,
+    health: Windows<String, DeviceHealth>,
+    air_history: AirHistory,
+    bin_history: BinHistory,
+    seqs: SeqTracker,
+    retention: Retention,
+    resume: Option<i64>,
+    stats: EngineStats,
+}
+
+/// `traffic_flow`'s window.
+pub const TRAFFIC_WINDOW_MS: i64 = 5 * MIN_MS;
+/// The quarter-hour window of the other measurements.
+pub const QUARTER_WINDOW_MS: i64 = 15 * MIN_MS;
+
+impl Engine {
+    /// An empty engine under `config`.
+    pub fn new(config: EngineConfig) -> Self {
+        let quarter = config.spec(QUARTER_WINDOW_MS);
+        let hour = config.spec(HOUR_MS);
+        Self {
+            traffic: Windows::new(config.spec(TRAFFIC_WINDOW_MS)),
+            air_15m: Windows::new(quarter),
+            air_1h: Windows::new(hour),
+            bins: Windows::new(quarter),
+            foot_15m: Windows::new(quarter),
+            foot_1h: Windows::new(hour),
+            health: Windows::new(quarter),
+            air_history: AirHistory::new(),
+            bin_history: BinHistory::new(config.bin_rate),
+            seqs: SeqTracker::new(config.seq_horizon),
+            retention: Retention::default(),
+            resume: None,
+            stats: EngineStats::default(),
+            config,
+        }
+    }
+
+    /// The rules in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// How much event time before the watermark a restart must read again to rebuild
+    /// the running means and fill rates: 24 h of history, the allowed lateness and
+    /// the longest window.
+    pub fn history_span_ms(&self) -> i64 {
+        AirHistory::HOURS * HOUR_MS + i64::from(self.config.allowed_lateness_secs) * 1000 + HOUR_MS
+    }
+
+    /// After a restart: windows that were final at `watermark` were written by the
+    /// predecessor; rebuild them (their history is needed) but do not emit them.
+    pub fn resume_after(&mut self, watermark: i64) {
+        self.resume = Some(watermark);
+    }
+
+    /// Running totals.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Windows held (open or still correctable), over every measurement.
+    pub fn windows_open(&self) -> usize {
+        self.traffic.held()
+            + self.air_15m.held()
+            + self.air_1h.held()
+            + self.bins.held()
+            + self.foot_15m.held()
+            + self.foot_1h.held()
+            + self.health.held()
+    }
+
+    /// Devices with history (running air means, bin fill series).
+    pub fn history_devices(&self) -> usize {
+        self.air_history.devices() + self.bin_history.devices()
+    }
+
+    /// The engine's watermark: everything emitted is final up to here, less the
+    /// allowed lateness. `None` before any record.
+    pub fn watermark(&self) -> Option<i64> {
+        [
+            self.traffic.watermark(),
+            self.air_15m.watermark(),
+            self.air_1h.watermark(),
+            self.bins.watermark(),
+            self.foot_15m.watermark(),
+            self.foot_1h.watermark(),
+            self.health.watermark(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Offers one accepted reading from `source` at `offset` (if it has one).
+    pub fn add_reading(
+        &mut self,
+        source: Source,
+        offset: Option<i64>,
+        r: &EnrichedReading,
+    ) -> Admission {
+        self.stats.readings += 1;
+        let p = source.stream();
+        let ts = r.reading.ts.millis();
+        let device = r.reading.device_id.as_str();
+        if let Some(o) = offset {
+            self.retention.note(p, o, ts);
+        }
+        let kind = r.reading.kind();
+        // The reading's own window decides: a reading too late for it counts nowhere
+        // (its dead letter is the record of it), not even in a longer window.
+        let (size, wm) = match kind {
+            Kind::Traffic => (TRAFFIC_WINDOW_MS, self.traffic.watermark()),
+            Kind::Air => (QUARTER_WINDOW_MS, self.air_15m.watermark()),
+            Kind::Bin => (QUARTER_WINDOW_MS, self.bins.watermark()),
+            Kind::Footfall => (QUARTER_WINDOW_MS, self.foot_15m.watermark()),
+        };
+        let window = ts.div_euclid(size) * size;
+        let lateness = i64::from(self.config.allowed_lateness_secs) * 1000;
+        if let Some(watermark) = wm
+            && window + size + lateness <= watermark
+        {
+            self.observe_all(p, offset, ts);
+            self.stats.too_late += 1;
+            return Admission::TooLate { window, watermark };
+        }
+        let key = || device.to_owned();
+        let admit = match kind {
+            Kind::Traffic => self.traffic.add(p, offset, key(), ts, |s| _ = s.add(r)),
+            _ => {
+                self.traffic.observe(p, offset, ts);
+                Admit::OnTime { window }
+            }
+        };
+        let admit = if kind == Kind::Air {
+            self.air_1h.add(p, offset, key(), ts, |s| _ = s.add(r));
+            self.air_15m.add(p, offset, key(), ts, |s| _ = s.add(r))
+        } else {
+            self.air_1h.observe(p, offset, ts);
+            self.air_15m.observe(p, offset, ts);
+            admit
+        };
+        let admit = if kind == Kind::Bin {
+            self.bins.add(p, offset, key(), ts, |s| _ = s.add(r))
+        } else {
+            self.bins.observe(p, offset, ts);
+            admit
+        };
+        let admit = if kind == Kind::Footfall {
+            self.add_footfall(p, offset, r)
+        } else {
+            self.observe_footfall(p, offset, ts);
+            admit
+        };
+        let outcome = self
+            .seqs
+            .observe(&r.reading.device_id, r.reading.seq, r.reading.ts);
+        self.health.add(p, offset, key(), ts, |s| {
+            s.add_reading(r);
+            s.add_seq_outcome(outcome);
+        });
+        match admit {
+            Admit::Late { .. } => {
+                self.stats.late += 1;
+                Admission::Late
+            }
+            // Judged above; the window engine agrees (same watermark and rule).
+            Admit::OnTime { .. } | Admit::TooLate { .. } => Admission::OnTime,
+        }
+    }
+
+    fn observe_all(&mut self, p: u32, offset: Option<i64>, ts: i64) {
+        self.traffic.observe(p, offset, ts);
+        self.air_15m.observe(p, offset, ts);
+        self.air_1h.observe(p, offset, ts);
+        self.bins.observe(p, offset, ts);
+        self.observe_footfall(p, offset, ts);
+        self.health.observe(p, offset, ts);
+    }
+
+    fn observe_footfall(&mut self, p: u32, offset: Option<i64>, ts: i64) {
+        for w in [&mut self.foot_15m, &mut self.foot_1h] {
+            w.observe(p, offset, ts);
+        }
+    }
+
+    /// Adds a footfall reading to its room and its venue, at both lengths; the
+    /// room's quarter hour decides the admission.
+    fn add_footfall(&mut self, p: u32, offset: Option<i64>, r: &EnrichedReading) -> Admit {
+        let ts = r.reading.ts.millis();
+        let (venue, room) = match &r.asset.attrs {
+            AssetAttrs::Footfall { venue, room } => (venue.clone(), room.clone()),
+            _ => (String::new(), String::new()),
+        };
+        let room_key = FootKey {
+            venue: venue.clone(),
+            room: Some(room),
+        };
+        let venue_key = FootKey { venue, room: None };
+        let a = self
+            .foot_15m
+            .add(p, offset, room_key.clone(), ts, |s| _ = s.add(r));
+        self.foot_15m
+            .add(p, offset, venue_key.clone(), ts, |s| _ = s.add(r));
+        self.foot_1h.add(p, offset, room_key, ts, |s| _ = s.add(r));
+        self.foot_1h.add(p, offset, venue_key, ts, |s| _ = s.add(r));
+        a
+    }
+
+    /// Offers a refusal of a message from `device_id` (its kind, if known), received
+    /// at `received_ms`, for `device_health`. Refusals the windows no longer take are
+    /// ignored: the dead letter itself is the record of them.
+    pub fn add_refusal(
+        &mut self,
+        source: Source,
+        offset: Option<i64>,
+        device_id: &str,
+        kind: Option<Kind>,
+        reason: RefusalReason,
+        received_ms: i64,
+    ) {
+        self.stats.refusals += 1;
+        let p = source.stream();
+        self.health
+            .add(p, offset, device_id.to_owned(), received_ms, |s| {
+                s.add_refusal(device_id, kind, reason);
+            });
+        if let Source::Readings(_) = source {
+            // A replay's refusals share the readings' stream: keep every engine in step.
+            self.traffic.observe(p, offset, received_ms);
+            self.air_15m.observe(p, offset, received_ms);
+            self.air_1h.observe(p, offset, received_ms);
+            self.bins.observe(p, offset, received_ms);
+            self.observe_footfall(p, offset, received_ms);
+        }
+    }
+
+    /// A record at `offset` that feeds no window (a dead letter without a device, an
+    /// undecodable record): it only moves the commit point on.
+    pub fn skip(&mut self, source: Source, offset: Option<i64>) {
+        let Some(o) = offset else { return };
+        let p = source.stream();
+        self.traffic.pass(p, o);
+        self.air_15m.pass(p, o);
+        self.air_1h.pass(p, o);
+        self.bins.pass(p, o);
+        self.foot_15m.pass(p, o);
+        self.foot_1h.pass(p, o);
+        self.health.pass(p, o);
+    }
+
+    /// `source` has had no records for a while: stop it holding the watermark back.
+    pub fn set_idle(&mut self, source: Source) {
+        let p = source.stream();
+        self.traffic.set_idle(p);
+        self.air_15m.set_idle(p);
+        self.air_1h.set_idle(p);
+        self.bins.set_idle(p);
+        self.foot_15m.set_idle(p);
+        self.foot_1h.set_idle(p);
+        self.health.set_idle(p);
+    }
+
+    /// The rows of every window the watermark has closed, and every correction.
+    pub fn advance(&mut self) -> Vec<Row> {
+        self.collect(false)
+    }
+
+    /// End of input: closes and emits every window.
+    pub fn finish(&mut self) -> Vec<Row> {
+        self.collect(true)
+    }
+
+    fn collect(&mut self, finish: bool) -> Vec<Row> {
+        fn take<K: Eq + std::hash::Hash + Clone, A: Default + Clone>(
+            w: &mut Windows<K, A>,
+            finish: bool,
+        ) -> Vec<Emission<K, A>> {
+            if finish { w.finish() } else { w.advance() }
+        }
+        let lateness = i64::from(self.config.allowed_lateness_secs) * 1000;
+        let resume = self.resume;
+        let mut out = Vec::new();
+        let mut stats = self.stats;
+        let mut keep = |row: Option<Row>, window: i64, size: i64, kind: EmissionKind| {
+            let Some(row) = row else { return };
+            if resume.is_some_and(|w| window + size + lateness <= w) {
+                stats.suppressed += 1;
+                return;
+            }
+            match kind {
+                EmissionKind::First => stats.emitted += 1,
+                EmissionKind::Update => stats.re_emitted += 1,
+            }
+            out.push(row);
+        };
+        let rule = self.config.congestion;
+        for e in take(&mut self.traffic, finish) {
+            keep(
+                e.state.row(e.window, &rule),
+                e.window,
+                TRAFFIC_WINDOW_MS,
+                e.kind,
+            );
+        }
+        for e in take(&mut self.air_15m, finish) {
+            keep(
+                e.state.row_15m(e.window),
+                e.window,
+                QUARTER_WINDOW_MS,
+                e.kind,
+            );
+        }
+        for e in take(&mut self.air_1h, finish) {
+            // History first, whether or not the row is written.
+            let row = self.air_history.close_hour(e.window, &e.state);
+            keep(row, e.window, HOUR_MS, e.kind);
+        }
+        for e in take(&mut self.bins, finish) {
+            let row = self
+                .bin_history
+                .close_window(e.window, QUARTER_WINDOW_MS, &e.state);
+            keep(row, e.window, QUARTER_WINDOW_MS, e.kind);
+        }
+        for (w, tag) in [
+            (&mut self.foot_15m, WindowTag::Min15),
+            (&mut self.foot_1h, WindowTag::Hour1),
+        ] {
+            for e in take(w, finish) {
+                let row = match e.key.room {
+                    Some(_) => e.state.row(e.window, tag),
+                    None => e.state.venue_row(e.window, tag),
+                };
+                keep(row, e.window, tag.size_ms(), e.kind);
+            }
+        }
+        for e in take(&mut self.health, finish) {
+            keep(
+                e.state.row(e.window, QUARTER_WINDOW_MS),
+                e.window,
+                QUARTER_WINDOW_MS,
+                e.kind,
+            );
+        }
+        self.stats = stats;
+        if let Some(wm) = self.watermark() {
+            self.retention
+                .prune(wm.saturating_sub(self.history_span_ms()));
+        }
+        out
+    }
+
+    /// The offset `source` may be committed to (the next one to read after a
+    /// restart): below everything a window that can change holds and below the
+    /// history span. `None` if the engine has seen nothing from it.
+    pub fn commit_point(&self, source: Source) -> Option<i64> {
+        let p = source.stream();
+        let windows = [
+            self.traffic.low_water(p),
+            self.air_15m.low_water(p),
+            self.air_1h.low_water(p),
+            self.bins.low_water(p),
+            self.foot_15m.low_water(p),
+            self.foot_1h.low_water(p),
+            self.health.low_water(p),
+        ];
+        windows
+            .into_iter()
+            .chain([self.retention.low(p)])
+            .flatten()
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests;

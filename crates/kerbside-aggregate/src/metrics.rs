@@ -1,0 +1,127 @@
+//! Every counter the aggregator promises, registered into a registry passed in from
+//! outside. Names follow `kerbside_aggregate_<thing>_<unit>`.
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+
+use crate::measurements::ALL;
+
+/// The aggregator's metrics.
+#[derive(Debug, Clone)]
+pub struct AggregateMetrics {
+    /// Records read from Kafka, by topic.
+    pub records: IntCounterVec,
+    /// Records that could not be decoded (dead-lettered as `malformed_json`).
+    pub undecodable: IntCounter,
+    /// Readings that corrected a window already written.
+    pub late: IntCounter,
+    /// Readings whose window was final (dead-lettered as `too_late`).
+    pub too_late: IntCounter,
+    /// Rows emitted (first emissions and corrections), by measurement.
+    pub emitted: IntCounterVec,
+    /// Rows emitted again after a late reading (also in `emitted`).
+    pub re_emitted: IntCounter,
+    /// Rows rebuilt after a restart but not written (final before it).
+    pub suppressed: IntCounter,
+    /// Windows held (open or correctable).
+    pub windows_open: IntGauge,
+    /// The engine's watermark, ms since the epoch.
+    pub watermark_ms: IntGauge,
+    /// Records not yet read, by partition of the readings topic.
+    pub lag: IntGaugeVec,
+    /// The offset last committed, by topic and partition.
+    pub committed: IntGaugeVec,
+    /// Offset commits that failed (retried with the next write).
+    pub commit_errors: IntCounter,
+    /// Rebalances seen (the engine is rebuilt from committed offsets after each).
+    pub rebalances: IntCounter,
+    /// Records held while a store write was under way.
+    pub pending: IntGauge,
+}
+
+impl AggregateMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn new(registry: &Registry) -> prometheus::Result<Self> {
+        let name = |n: &str| format!("kerbside_aggregate_{n}");
+        let counter = |n: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let c = IntCounter::new(name(n), help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let gauge = |n: &str, help: &str| -> prometheus::Result<IntGauge> {
+            let g = IntGauge::new(name(n), help)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let counters =
+            |n: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntCounterVec> {
+                let c = IntCounterVec::new(Opts::new(name(n), help), labels)?;
+                registry.register(Box::new(c.clone()))?;
+                Ok(c)
+            };
+        let gauges = |n: &str, help: &str, labels: &[&str]| -> prometheus::Result<IntGaugeVec> {
+            let g = IntGaugeVec::new(Opts::new(name(n), help), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let m = Self {
+            records: counters(
+                "records_total",
+                "Records read from Kafka, by topic",
+                &["topic"],
+            )?,
+            undecodable: counter(
+                "undecodable_records_total",
+                "Records that could not be decoded",
+            )?,
+            late: counter(
+                "late_readings_total",
+                "Readings that corrected a window already written",
+            )?,
+            too_late: counter(
+                "too_late_readings_total",
+                "Readings whose window was final (dead-lettered)",
+            )?,
+            emitted: counters(
+                "windows_emitted_total",
+                "Rows emitted, corrections included, by measurement",
+                &["measurement"],
+            )?,
+            re_emitted: counter(
+                "windows_re_emitted_total",
+                "Rows emitted again after a late reading",
+            )?,
+            suppressed: counter(
+                "windows_suppressed_total",
+                "Rows rebuilt after a restart and not written (final before it)",
+            )?,
+            windows_open: gauge("windows_open", "Windows held (open or correctable)")?,
+            watermark_ms: gauge("watermark_ms", "The engine's watermark, ms since the epoch")?,
+            lag: gauges(
+                "consumer_lag_records",
+                "Records not yet read, by partition",
+                &["topic", "partition"],
+            )?,
+            committed: gauges(
+                "committed_offset",
+                "The offset last committed, by partition",
+                &["topic", "partition"],
+            )?,
+            commit_errors: counter("commit_errors_total", "Offset commits that failed")?,
+            rebalances: counter("rebalances_total", "Consumer-group rebalances")?,
+            pending: gauge(
+                "pending_records",
+                "Records held while a store write is under way",
+            )?,
+        };
+        for t in [
+            kerbside_kafka::topics::READINGS,
+            kerbside_kafka::topics::DEADLETTER,
+        ] {
+            m.records.with_label_values(&[t]);
+        }
+        for meas in ALL {
+            m.emitted.with_label_values(&[meas]);
+        }
+        Ok(m)
+    }
+}

@@ -1,0 +1,529 @@
+//! The async shell of `kerbside aggregate`: Kafka records in, rows to the store,
+//! offsets committed only behind successful writes.
+//!
+//! The loop reads `kerbside.readings.v1` (and `kerbside.deadletter.v1` for
+//! `device_health`) as a consumer-group member, feeds the [`Engine`], and every
+//! `store.flush_interval_ms` (or sooner when `store.batch_max_points` rows are
+//! waiting) emits closed windows, writes them, and only then commits each partition
+//! at the engine's [`commit point`](Engine::commit_point) with the engine's watermark
+//! in the commit metadata (`wm=<ms>`).
+//!
+//! **Backpressure.** While a write is under way (or being retried because the store
+//! is down) the consumer keeps polling, so the group keeps the member, but it holds
+//! what it reads and pauses every partition once `max_pending_records` are held.
+//! Nothing is dropped; Kafka keeps the rest.
+//!
+//! **Rebalances and restarts.** After a rebalance the engine is rebuilt from the
+//! committed offsets (the eager protocol makes every member start there), resuming
+//! after the lowest committed watermark so windows final before are not written
+//! again from a partial re-read. A SIGKILL is the same thing without the last commit.
+//!
+//! **Refusals.** A reading whose window was final, a record that cannot be decoded,
+//! and a row the store refuses (400/422) are dead-lettered (`too_late`,
+//! `malformed_json`, `store_refused`) and counted. The aggregator's own dead letters
+//! are not counted again when it reads them back.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use kerbside_kafka::{GroupConsumer, GroupSettings, KafkaConfig, Producer, Record, topics};
+use kerbside_reading::{DeadLetter, EnrichedReading, EventTime, Refusal, RefusalReason, Topic};
+use kerbside_store::{Store, StoreConfig, StoreError};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::config::AggregateConfig;
+use crate::engine::{Admission, Engine, EngineStats, Source};
+use crate::error::{Error, Result};
+use crate::measurements::Row;
+use crate::metrics::AggregateMetrics;
+
+/// What the service needs from outside.
+#[derive(Debug)]
+pub struct Deps {
+    /// Where rows go.
+    pub store: Store,
+    /// Where the aggregator's own dead letters go.
+    pub producer: Producer,
+    /// Where counts go.
+    pub metrics: AggregateMetrics,
+}
+
+/// What a run did, for logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Records read.
+    pub records: u64,
+    /// Rows written.
+    pub rows_written: u64,
+    /// Successful commits.
+    pub commits: u64,
+}
+
+/// The commit metadata holding the watermark everything final was written up to.
+pub fn watermark_metadata(wm: i64) -> String {
+    format!("wm={wm}")
+}
+
+/// Reads [`watermark_metadata`] back.
+pub fn parse_watermark_metadata(s: &str) -> Option<i64> {
+    s.strip_prefix("wm=")?.parse().ok()
+}
+
+/// How long a drain on shutdown may spend writing what has closed.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+struct Seen {
+    at: Instant,
+    topic: String,
+    partition: i32,
+    offset: i64,
+}
+
+struct State {
+    engine: Engine,
+    generation: u64,
+    rows: Vec<Row>,
+    /// Per source: when its last record came, its topic, partition and offset.
+    seen: HashMap<Source, Seen>,
+    idle: HashMap<Source, bool>,
+    summary: Summary,
+    /// The engine's totals already counted in the metrics.
+    counted: EngineStats,
+}
+
+/// Runs the aggregator until `shutdown` is cancelled.
+pub async fn run(
+    cfg: &AggregateConfig,
+    kafka: &KafkaConfig,
+    store_cfg: &StoreConfig,
+    deps: Deps,
+    shutdown: CancellationToken,
+) -> Result<Summary> {
+    let Deps {
+        mut store,
+        producer,
+        metrics,
+    } = deps;
+    let mut topics_in = vec![topics::READINGS];
+    if cfg.dead_letters {
+        topics_in.push(topics::DEADLETTER);
+    }
+    let consumer = GroupConsumer::new(
+        kafka,
+        &GroupSettings {
+            group_id: cfg.group_id.clone(),
+            session_timeout_ms: cfg.session_timeout_ms,
+            max_poll_interval_ms: cfg.max_poll_interval_ms,
+        },
+        &topics_in,
+    )?;
+    let mut st = State {
+        engine: Engine::new(cfg.windows.clone()),
+        generation: u64::MAX,
+        rows: Vec::new(),
+        seen: HashMap::new(),
+        idle: HashMap::new(),
+        summary: Summary::default(),
+        counted: EngineStats::default(),
+    };
+    let flush_every = store_cfg.flush_interval();
+    let mut tick = tokio::time::interval(flush_every.min(Duration::from_secs(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_flush = Instant::now();
+    let mut last_lag = Instant::now();
+    let idle_after = Duration::from_secs(u64::from(cfg.idle_after_secs));
+    let mut since_advance = 0usize;
+    info!(group = %cfg.group_id, topics = ?topics_in, "aggregate started");
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            r = consumer.recv() => {
+                let rec = r?;
+                let generation = consumer.generation();
+                handle(&mut st, cfg, &consumer, &producer, &metrics, rec, generation).await?;
+                since_advance += 1;
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                for (src, seen) in &st.seen {
+                    let idle = now.duration_since(seen.at) >= idle_after;
+                    if idle && !st.idle.get(src).copied().unwrap_or(false) {
+                        debug!(?src, "source idle");
+                        st.engine.set_idle(*src);
+                    }
+                    st.idle.insert(*src, idle);
+                }
+                if now.duration_since(last_lag) >= Duration::from_secs(10) {
+                    last_lag = now;
+                    update_lag(&st, &consumer, &metrics);
+                }
+            }
+        }
+        // Emitting walks every closed window: do it in bulk, not per record.
+        if since_advance >= 10_000 || last_flush.elapsed() >= flush_every {
+            st.rows.extend(st.engine.advance());
+            since_advance = 0;
+        }
+        let due = st.rows.len() >= store_cfg.batch_max_points
+            || (last_flush.elapsed() >= flush_every && !st.rows.is_empty());
+        if due {
+            let written = flush(
+                &mut st, cfg, &consumer, &producer, &mut store, &metrics, &shutdown,
+            )
+            .await;
+            match written {
+                // Shutdown while the store was down or slow: the drain below tries again.
+                Err(Error::Store(StoreError::Cancelled)) if shutdown.is_cancelled() => break,
+                r => r?,
+            }
+            last_flush = Instant::now();
+        } else if last_flush.elapsed() >= flush_every {
+            // Nothing to write: commit what the windows no longer need.
+            commit(&mut st, &consumer, &metrics);
+            last_flush = Instant::now();
+        }
+        record_gauges(&mut st, &metrics);
+    }
+    info!("aggregate stopping: writing what has closed");
+    st.rows.extend(st.engine.advance());
+    let drain = CancellationToken::new();
+    let timer = {
+        let drain = drain.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+            drain.cancel();
+        })
+    };
+    let result = flush(
+        &mut st, cfg, &consumer, &producer, &mut store, &metrics, &drain,
+    )
+    .await;
+    timer.abort();
+    match result {
+        Ok(()) => info!(summary = ?st.summary, "aggregate stopped"),
+        Err(e) => {
+            warn!(error = %e, "aggregate stopped without writing everything (the next run rebuilds it)")
+        }
+    }
+    Ok(st.summary)
+}
+
+/// One record into the engine (rebuilding it first if the group rebalanced).
+async fn handle(
+    st: &mut State,
+    cfg: &AggregateConfig,
+    consumer: &GroupConsumer,
+    producer: &Producer,
+    metrics: &AggregateMetrics,
+    rec: Record,
+    generation: u64,
+) -> Result<()> {
+    if generation != st.generation {
+        rebuild(st, cfg, consumer, metrics)?;
+        st.generation = generation;
+    }
+    st.summary.records += 1;
+    metrics
+        .records
+        .with_label_values(&[rec.topic.as_str()])
+        .inc();
+    let source = if rec.topic == topics::DEADLETTER {
+        Source::DeadLetters(rec.partition as u32)
+    } else {
+        Source::Readings(rec.partition as u32)
+    };
+    st.seen.insert(
+        source,
+        Seen {
+            at: Instant::now(),
+            topic: rec.topic.clone(),
+            partition: rec.partition,
+            offset: rec.offset,
+        },
+    );
+    st.idle.insert(source, false);
+    let offset = Some(rec.offset);
+    match source {
+        Source::Readings(_) => {
+            let reading: EnrichedReading = match serde_json::from_slice(&rec.value) {
+                Ok(r) => r,
+                Err(e) => {
+                    metrics.undecodable.inc();
+                    let refusal = Refusal::new(
+                        RefusalReason::MalformedJson,
+                        format!(
+                            "record {}/{}/{} is not a reading: {e}",
+                            rec.topic, rec.partition, rec.offset
+                        ),
+                    );
+                    dead_letter(
+                        producer,
+                        &refusal,
+                        &rec,
+                        EventTime::from_millis(0).expect("epoch"),
+                    )
+                    .await?;
+                    st.engine.skip(source, offset);
+                    return Ok(());
+                }
+            };
+            match st.engine.add_reading(source, offset, &reading) {
+                Admission::OnTime => {}
+                Admission::Late => metrics.late.inc(),
+                Admission::TooLate { window, watermark } => {
+                    metrics.too_late.inc();
+                    let refusal = Refusal::new(
+                        RefusalReason::TooLate,
+                        format!(
+                            "window starting {} was final at watermark {}",
+                            fmt_ms(window),
+                            fmt_ms(watermark)
+                        ),
+                    );
+                    dead_letter(producer, &refusal, &rec, reading.received_at).await?;
+                }
+            }
+        }
+        Source::DeadLetters(_) => {
+            let counted = serde_json::from_slice::<DeadLetter>(&rec.value)
+                .ok()
+                .filter(|dl| {
+                    !matches!(
+                        dl.reason,
+                        RefusalReason::TooLate | RefusalReason::StoreRefused
+                    )
+                })
+                .and_then(|dl| {
+                    let topic = Topic::parse(&dl.topic).ok()?;
+                    let device = topic.device_id()?.to_owned();
+                    let kind = match topic {
+                        Topic::Reading { kind, .. } => Some(kind),
+                        _ => None,
+                    };
+                    Some((device, kind, dl.reason, dl.received_at.millis()))
+                });
+            match counted {
+                Some((device, kind, reason, at)) => {
+                    st.engine
+                        .add_refusal(source, offset, &device, kind, reason, at);
+                }
+                None => st.engine.skip(source, offset),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops the engine's state and starts again from the committed offsets.
+fn rebuild(
+    st: &mut State,
+    cfg: &AggregateConfig,
+    consumer: &GroupConsumer,
+    metrics: &AggregateMetrics,
+) -> Result<()> {
+    if st.generation != u64::MAX {
+        metrics.rebalances.inc();
+    }
+    st.engine = Engine::new(cfg.windows.clone());
+    st.counted = EngineStats::default();
+    st.seen.clear();
+    st.idle.clear();
+    let committed = tokio::task::block_in_place(|| consumer.committed(Duration::from_secs(10)))?;
+    let resume = committed
+        .iter()
+        .filter_map(|c| parse_watermark_metadata(&c.metadata))
+        .min();
+    if let Some(wm) = resume {
+        st.engine.resume_after(wm);
+    }
+    info!(
+        partitions = committed.len(),
+        resume_after = resume.map(fmt_ms),
+        "engine rebuilt from the committed offsets"
+    );
+    Ok(())
+}
+
+/// Writes every row waiting (reading on meanwhile, paused once too much is held),
+/// dead-letters what the store refused, then commits.
+async fn flush(
+    st: &mut State,
+    cfg: &AggregateConfig,
+    consumer: &GroupConsumer,
+    producer: &Producer,
+    store: &mut Store,
+    metrics: &AggregateMetrics,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    if st.rows.is_empty() {
+        commit(st, consumer, metrics);
+        return Ok(());
+    }
+    let rows = std::mem::take(&mut st.rows);
+    let mut held: Vec<(Record, u64)> = Vec::new();
+    let mut paused = false;
+    let report = {
+        let write = store.write(&rows, cancel);
+        tokio::pin!(write);
+        loop {
+            tokio::select! {
+                biased;
+                res = &mut write => break res,
+                r = consumer.recv(), if !paused => {
+                    held.push((r?, consumer.generation()));
+                    metrics.pending.set(held.len() as i64);
+                    if held.len() >= cfg.max_pending_records {
+                        warn!(held = held.len(), "store write slow: pausing reads");
+                        consumer.pause()?;
+                        paused = true;
+                    }
+                }
+            }
+        }
+    };
+    if paused {
+        consumer.resume()?;
+    }
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            // Cancelled (shutdown) or a configuration error: nothing committed; the
+            // next run reads these records again.
+            st.rows = rows;
+            return Err(Error::Store(e));
+        }
+    };
+    for r in &rows {
+        metrics.emitted.with_label_values(&[r.measurement]).inc();
+    }
+    st.summary.rows_written += report.written as u64;
+    for refused in &report.refused {
+        let refusal = Refusal::new(
+            RefusalReason::StoreRefused,
+            format!("HTTP {}: {}", refused.status, refused.message),
+        );
+        let dl = DeadLetter::new(
+            &refusal,
+            "store",
+            refused.line.as_bytes(),
+            EventTime::from_millis(0).expect("epoch"),
+            None,
+        );
+        let value = serde_json::to_vec(&dl).expect("a dead letter always serialises");
+        producer
+            .send(topics::DEADLETTER, b"store", &value)
+            .await
+            .await?;
+    }
+    // Durable before committing (fsync for the file store; HTTP writes are confirmed).
+    store.flush()?;
+    commit(st, consumer, metrics);
+    metrics.pending.set(0);
+    let generation = consumer.generation();
+    for (rec, g) in held {
+        if g == generation {
+            handle(st, cfg, consumer, producer, metrics, rec, g).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Commits every source at the engine's commit point, with its watermark.
+fn commit(st: &mut State, consumer: &GroupConsumer, metrics: &AggregateMetrics) {
+    let Some(wm) = st.engine.watermark() else {
+        return;
+    };
+    let offsets: Vec<(String, i32, i64)> = st
+        .seen
+        .iter()
+        .filter_map(|(src, seen)| {
+            st.engine
+                .commit_point(*src)
+                .map(|o| (seen.topic.clone(), seen.partition, o))
+        })
+        .collect();
+    match tokio::task::block_in_place(|| consumer.commit(&offsets, &watermark_metadata(wm))) {
+        Ok(()) => {
+            st.summary.commits += 1;
+            for (t, p, o) in &offsets {
+                metrics
+                    .committed
+                    .with_label_values(&[t.as_str(), &p.to_string()])
+                    .set(*o);
+            }
+        }
+        Err(e) => {
+            metrics.commit_errors.inc();
+            warn!(error = %e, "commit failed; the next write commits again");
+        }
+    }
+}
+
+fn update_lag(st: &State, consumer: &GroupConsumer, metrics: &AggregateMetrics) {
+    for seen in st.seen.values() {
+        let high = tokio::task::block_in_place(|| {
+            consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
+        });
+        if let Ok(high) = high {
+            metrics
+                .lag
+                .with_label_values(&[seen.topic.as_str(), &seen.partition.to_string()])
+                .set((high - seen.offset - 1).max(0));
+        }
+    }
+}
+
+fn record_gauges(st: &mut State, metrics: &AggregateMetrics) {
+    metrics.windows_open.set(st.engine.windows_open() as i64);
+    if let Some(wm) = st.engine.watermark() {
+        metrics.watermark_ms.set(wm);
+    }
+    let s = st.engine.stats();
+    metrics
+        .suppressed
+        .inc_by(s.suppressed.saturating_sub(st.counted.suppressed));
+    metrics
+        .re_emitted
+        .inc_by(s.re_emitted.saturating_sub(st.counted.re_emitted));
+    st.counted = s;
+}
+
+async fn dead_letter(
+    producer: &Producer,
+    refusal: &Refusal,
+    rec: &Record,
+    received_at: EventTime,
+) -> Result<()> {
+    let dl = DeadLetter::new(refusal, &rec.topic, &rec.value, received_at, None);
+    let value = serde_json::to_vec(&dl).expect("a dead letter always serialises");
+    let key = rec
+        .key
+        .clone()
+        .unwrap_or_else(|| rec.topic.clone().into_bytes());
+    producer
+        .send(topics::DEADLETTER, &key, &value)
+        .await
+        .await?;
+    Ok(())
+}
+
+fn fmt_ms(ms: i64) -> String {
+    EventTime::from_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watermark_metadata_round_trips() {
+        assert_eq!(
+            parse_watermark_metadata(&watermark_metadata(1_234)),
+            Some(1_234)
+        );
+        assert_eq!(parse_watermark_metadata(""), None);
+        assert_eq!(parse_watermark_metadata("wm=x"), None);
+    }
+}

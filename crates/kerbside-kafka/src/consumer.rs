@@ -1,0 +1,244 @@
+//! A consumer-group member with explicit commits: nothing is committed unless the
+//! caller says so, and a commit carries metadata (the aggregator puts its watermark
+//! there, so a successor knows which windows were already final).
+//!
+//! Rebalances bump a generation counter ([`GroupConsumer::generation`]); a caller that
+//! keeps state derived from its partitions drops it when the generation changes and
+//! rebuilds from the committed offsets, which the eager protocol makes every member
+//! resume from after a rebalance.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::Message as _;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tracing::{info, warn};
+
+use crate::config::KafkaConfig;
+use crate::error::{Error, Result};
+
+/// One record, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// Key, if any.
+    pub key: Option<Vec<u8>>,
+    /// Value (empty for a tombstone).
+    pub value: Vec<u8>,
+}
+
+/// A committed position: the next offset to read and the metadata stored with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Next offset to read; `None` if the group never committed here.
+    pub offset: Option<i64>,
+    /// The metadata committed with it (empty if none).
+    pub metadata: String,
+}
+
+/// Counts rebalances for the consumer's owner.
+#[derive(Debug, Default)]
+pub struct GroupContext {
+    generation: Arc<AtomicU64>,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            info!(partitions = tpl.count(), "partitions revoked");
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                info!(partitions = tpl.count(), "partitions assigned");
+                self.generation.fetch_add(1, Ordering::SeqCst);
+            }
+            Rebalance::Error(e) => warn!(error = %e, "rebalance error"),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+}
+
+/// A member of a consumer group over `topics`, committing only when told.
+pub struct GroupConsumer {
+    inner: StreamConsumer<GroupContext>,
+    generation: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for GroupConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupConsumer")
+            .field("generation", &self.generation())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a group member behaves, beyond the common `[kafka]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSettings {
+    /// The consumer group.
+    pub group_id: String,
+    /// How long the broker waits for a silent member before rebalancing, ms.
+    pub session_timeout_ms: u32,
+    /// How long the member may go between polls, ms. A consumer that stops reading
+    /// because its store is down keeps polling (paused), so this need not be large.
+    pub max_poll_interval_ms: u32,
+}
+
+impl GroupConsumer {
+    /// Joins `settings.group_id` and subscribes to `topics`. Offsets are never stored
+    /// or committed automatically; a partition the group never committed starts at
+    /// its beginning.
+    pub fn new(cfg: &KafkaConfig, settings: &GroupSettings, topics: &[&str]) -> Result<Self> {
+        let mut c = cfg.client_config();
+        c.set("group.id", &settings.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set(
+                "session.timeout.ms",
+                settings.session_timeout_ms.to_string(),
+            )
+            .set(
+                "max.poll.interval.ms",
+                settings.max_poll_interval_ms.to_string(),
+            );
+        for (k, v) in &cfg.librdkafka {
+            c.set(k, v);
+        }
+        let context = GroupContext::default();
+        let generation = Arc::clone(&context.generation);
+        let inner: StreamConsumer<GroupContext> = c
+            .create_with_context(context)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        inner
+            .subscribe(topics)
+            .map_err(|e| Error::Config(format!("subscribing to {topics:?}: {e}")))?;
+        Ok(Self { inner, generation })
+    }
+
+    /// Bumped on every revoke and assign.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// The next record.
+    pub async fn recv(&self) -> Result<Record> {
+        let m = self
+            .inner
+            .recv()
+            .await
+            .map_err(|e| Error::Consume(e.to_string()))?;
+        Ok(Record {
+            topic: m.topic().to_owned(),
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        })
+    }
+
+    /// The partitions assigned now.
+    pub fn assignment(&self) -> Result<Vec<(String, i32)>> {
+        let tpl = self
+            .inner
+            .assignment()
+            .map_err(|e| Error::Consume(e.to_string()))?;
+        Ok(tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect())
+    }
+
+    /// The group's committed positions for the current assignment (blocking: call
+    /// from a blocking context or accept a short stall).
+    pub fn committed(&self, timeout: Duration) -> Result<Vec<Committed>> {
+        let tpl = self
+            .inner
+            .committed(timeout)
+            .map_err(|e| Error::Consume(e.to_string()))?;
+        Ok(tpl
+            .elements()
+            .iter()
+            .map(|e| Committed {
+                topic: e.topic().to_owned(),
+                partition: e.partition(),
+                offset: match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                },
+                metadata: e.metadata().to_owned(),
+            })
+            .collect())
+    }
+
+    /// Commits `offsets` (`(topic, partition, next offset)`) with `metadata`,
+    /// synchronously: when it returns, the broker has them.
+    pub fn commit(&self, offsets: &[(String, i32, i64)], metadata: &str) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (t, p, o) in offsets {
+            tpl.add_partition(t, *p)
+                .set_offset(Offset::Offset(*o))
+                .map_err(|e| Error::Commit(e.to_string()))?;
+            tpl.find_partition(t, *p)
+                .expect("just added")
+                .set_metadata(metadata);
+        }
+        self.inner
+            .commit(&tpl, CommitMode::Sync)
+            .map_err(|e| Error::Commit(e.to_string()))
+    }
+
+    /// Stops fetching from every assigned partition (polling goes on, so the group
+    /// keeps the member).
+    pub fn pause(&self) -> Result<()> {
+        let tpl = self
+            .inner
+            .assignment()
+            .map_err(|e| Error::Consume(e.to_string()))?;
+        self.inner
+            .pause(&tpl)
+            .map_err(|e| Error::Consume(e.to_string()))
+    }
+
+    /// Fetches again from every assigned partition.
+    pub fn resume(&self) -> Result<()> {
+        let tpl = self
+            .inner
+            .assignment()
+            .map_err(|e| Error::Consume(e.to_string()))?;
+        self.inner
+            .resume(&tpl)
+            .map_err(|e| Error::Consume(e.to_string()))
+    }
+
+    /// The high watermark (next offset to be written) of a partition, for lag.
+    pub fn high_watermark(&self, topic: &str, partition: i32, timeout: Duration) -> Result<i64> {
+        self.inner
+            .fetch_watermarks(topic, partition, timeout)
+            .map(|(_, high)| high)
+            .map_err(|e| Error::Consume(e.to_string()))
+    }
+}

@@ -1,0 +1,262 @@
+//! The file store: one line-protocol file per measurement and UTC day,
+//! `{dir}/{measurement}/{YYYY-MM-DD}.lp`, with nanosecond timestamps so that
+//! `influx write` (or `curl --data-binary @file …/write`) imports a file as it is.
+//!
+//! Files are only appended to. A re-emitted window appends another line with the
+//! same series and timestamp; InfluxDB keeps the last one it reads, and so does
+//! [`read_points`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead as _, BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use crate::row::Row;
+use time::{Date, OffsetDateTime};
+
+use crate::error::StoreError;
+use crate::http::{Refused, WriteReport};
+use crate::lp::{self, Precision};
+use crate::point::Point;
+
+/// Most files kept open at once; opening one more closes them all first.
+const MAX_OPEN_FILES: usize = 16;
+
+/// Appends rows to daily line-protocol files under a directory.
+///
+/// Each [`FileSink::write`] ends by handing what it wrote to the operating system,
+/// so a crash of the process loses nothing that `write` reported written;
+/// [`FileSink::flush`] also waits for the disk.
+#[derive(Debug)]
+pub struct FileSink {
+    dir: PathBuf,
+    open: HashMap<(&'static str, Date), BufWriter<File>>,
+}
+
+impl FileSink {
+    /// A sink writing under `dir` (created when the first row is written).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            open: HashMap::new(),
+        }
+    }
+
+    /// The directory written to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends `rows`, each to its measurement's file for the UTC day of its time.
+    /// A row the encoder refuses (see [`crate::lp`]), or whose measurement cannot
+    /// name a directory, is not written and comes back refused. An I/O error stops
+    /// the write; writing the same rows again after it is harmless.
+    pub fn write(&mut self, rows: &[Row]) -> crate::Result<WriteReport> {
+        let mut report = WriteReport::default();
+        let mut line = Vec::with_capacity(256);
+        let mut touched: Vec<(&'static str, Date)> = Vec::new();
+        let result: crate::Result<()> = (|| {
+            for row in rows {
+                line.clear();
+                if let Err(e) = lp::encode(row, Precision::Ns, &mut line) {
+                    tracing::warn!(error = %e, "row refused by the line-protocol encoder");
+                    report.refused.push(Refused::unencodable(row, &e));
+                    continue;
+                }
+                if !usable_as_dir(row.measurement) {
+                    report.refused.push(Refused {
+                        line: String::from_utf8_lossy(&line).trim_end().to_owned(),
+                        status: Refused::NOT_SENT,
+                        message: format!(
+                            "measurement `{}` cannot name a directory",
+                            row.measurement
+                        ),
+                    });
+                    continue;
+                }
+                let key = (row.measurement, utc_day(row.time_ms));
+                let path = file_path(&self.dir, key.0, key.1);
+                let w = self.writer(key)?;
+                w.write_all(&line).map_err(|e| StoreError::io(&path, e))?;
+                if !touched.contains(&key) {
+                    touched.push(key);
+                }
+                report.written += 1;
+            }
+            Ok(())
+        })();
+        for key in touched {
+            if let Some(w) = self.open.get_mut(&key) {
+                w.flush()
+                    .map_err(|e| StoreError::io(file_path(&self.dir, key.0, key.1), e))?;
+            }
+        }
+        result.map(|()| report)
+    }
+
+    /// Writes out every buffer and waits until the files are on disk.
+    pub fn flush(&mut self) -> crate::Result<()> {
+        for ((m, day), w) in &mut self.open {
+            let path = file_path(&self.dir, m, *day);
+            w.flush().map_err(|e| StoreError::io(&path, e))?;
+            w.get_ref()
+                .sync_data()
+                .map_err(|e| StoreError::io(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The open file for `key`, opening it (and its directory) if needed.
+    fn writer(&mut self, key: (&'static str, Date)) -> crate::Result<&mut BufWriter<File>> {
+        if !self.open.contains_key(&key) {
+            if self.open.len() >= MAX_OPEN_FILES {
+                self.flush()?;
+                self.open.clear();
+            }
+            let path = file_path(&self.dir, key.0, key.1);
+            let parent = path.parent().expect("a file path has a parent");
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .read(true)
+                .open(&path)
+                .map_err(|e| StoreError::io(&path, e))?;
+            // A crash can leave a torn last line; start on a fresh line so that it
+            // does not swallow the next one.
+            if !ends_with_newline(&mut file).map_err(|e| StoreError::io(&path, e))? {
+                file.write_all(b"\n")
+                    .map_err(|e| StoreError::io(&path, e))?;
+            }
+            self.open
+                .insert(key, BufWriter::with_capacity(64 * 1024, file));
+        }
+        Ok(self.open.get_mut(&key).expect("inserted above"))
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        for ((m, day), w) in &mut self.open {
+            if let Err(e) = w.flush() {
+                tracing::error!(
+                    file = %file_path(&self.dir, m, *day).display(),
+                    error = %e,
+                    "line-protocol file not flushed"
+                );
+            }
+        }
+    }
+}
+
+/// True for an empty file or one whose last byte is a newline.
+fn ends_with_newline(file: &mut File) -> std::io::Result<bool> {
+    if file.metadata()?.len() == 0 {
+        return Ok(true);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8];
+    file.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+/// Whether `measurement` can be a directory name.
+fn usable_as_dir(measurement: &str) -> bool {
+    !matches!(measurement, "" | "." | "..") && !measurement.contains(['/', '\\', '\0'])
+}
+
+/// The UTC day of `time_ms` (the first or last day `time` knows, beyond them).
+fn utc_day(time_ms: i64) -> Date {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(time_ms) * 1_000_000).map_or(
+        if time_ms < 0 { Date::MIN } else { Date::MAX },
+        OffsetDateTime::date,
+    )
+}
+
+/// `{dir}/{measurement}/{YYYY-MM-DD}.lp`.
+pub fn file_path(dir: &Path, measurement: &str, day: Date) -> PathBuf {
+    dir.join(measurement).join(format!(
+        "{:04}-{:02}-{:02}.lp",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    ))
+}
+
+/// The day a file is for, from its name.
+fn day_of_file(name: &str) -> Option<Date> {
+    let stem = name.strip_suffix(".lp")?;
+    let mut parts = stem.splitn(3, '-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok()
+}
+
+/// The points of `measurement` with `from_ms <= time_ms < to_ms`, read from the files
+/// under `dir` that [`FileSink`] writes, sorted by time then tags. Where a series has
+/// several lines at one timestamp the fields are merged and the last line's value
+/// of each field wins, as InfluxDB does. Lines that cannot be read (a line torn by a
+/// crash) are skipped with a warning. A measurement with no directory has no points.
+pub fn read_points(
+    dir: &Path,
+    measurement: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> crate::Result<Vec<Point>> {
+    let mdir = dir.join(measurement);
+    if from_ms >= to_ms || !usable_as_dir(measurement) || !mdir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let (first, last) = (utc_day(from_ms), utc_day(to_ms - 1));
+    let mut files: Vec<(Date, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(&mdir).map_err(|e| StoreError::io(&mdir, e))? {
+        let entry = entry.map_err(|e| StoreError::io(&mdir, e))?;
+        let name = entry.file_name();
+        if let Some(day) = name.to_str().and_then(day_of_file)
+            && (first..=last).contains(&day)
+        {
+            files.push((day, entry.path()));
+        }
+    }
+    files.sort();
+    let mut points: BTreeMap<(i64, BTreeMap<String, String>), Point> = BTreeMap::new();
+    for (_, path) in files {
+        let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+        for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
+            let line = line.map_err(|e| StoreError::io(&path, e))?;
+            let Ok(text) = std::str::from_utf8(&line) else {
+                tracing::warn!(file = %path.display(), line = i + 1, "skipped a line that is not UTF-8");
+                continue;
+            };
+            let text = text.trim_end_matches('\r');
+            if text.trim().is_empty() || text.starts_with('#') {
+                continue;
+            }
+            let p = match lp::parse_line(text, Precision::Ns) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(file = %path.display(), line = i + 1, error = %e, "skipped an unreadable line");
+                    continue;
+                }
+            };
+            if p.measurement != measurement || p.time_ms < from_ms || p.time_ms >= to_ms {
+                continue;
+            }
+            match points.entry((p.time_ms, p.tags.clone())) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(p);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    o.get_mut().fields.extend(p.fields);
+                }
+            }
+        }
+    }
+    Ok(points.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests;

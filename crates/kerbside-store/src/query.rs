@@ -1,0 +1,164 @@
+//! InfluxQL over the v1 `/query` endpoint, which InfluxDB 1.x, 2.x (v1
+//! compatibility) and 3.x all answer (DESIGN §9): for the route planner and the tests.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{StoreError, truncate};
+use crate::point::{Point, Value};
+
+/// How long a query may take.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `query` against the database `db` (empty for statements that name none, such
+/// as `CREATE DATABASE`) of the InfluxDB at `url`, with `credentials` (username,
+/// password) as basic auth if given, and returns every row of every series as a
+/// [`Point`] with millisecond times (`epoch=ms`).
+///
+/// Reading the answer:
+/// - Tags come back as tags only with `GROUP BY *` (or `GROUP BY` the tag keys);
+///   otherwise InfluxDB returns them as columns, and they land among the fields as
+///   strings. Empty tag values (a series without that tag) are left out.
+/// - Null columns are left out of a point's fields.
+/// - JSON numbers without a fraction come back as [`Value::Int`], also when the field
+///   is a float whose value is whole (InfluxDB writes `72`, not `72.0`); compare
+///   numbers with [`Value::as_f64`].
+/// - A series without a `time` column (`SHOW …`) gives points at time 0.
+///
+/// The query goes as a POST, which every statement accepts.
+pub async fn influxql(
+    url: &str,
+    db: &str,
+    credentials: Option<(&str, &str)>,
+    query: &str,
+) -> crate::Result<Vec<Point>> {
+    let mut endpoint = reqwest::Url::parse(url)
+        .map_err(|e| StoreError::InvalidConfig(format!("url `{url}`: {e}")))?;
+    let base = endpoint.path().trim_end_matches('/').to_owned();
+    endpoint.set_path(&format!("{base}/query"));
+    {
+        let mut q = endpoint.query_pairs_mut();
+        if !db.is_empty() {
+            q.append_pair("db", db);
+        }
+        q.append_pair("epoch", "ms").append_pair("q", query);
+    }
+    let client = reqwest::Client::builder()
+        .timeout(QUERY_TIMEOUT)
+        .build()
+        .map_err(|e| StoreError::Client(e.to_string()))?;
+    let mut req = client.post(endpoint);
+    if let Some((u, p)) = credentials {
+        req = req.basic_auth(u, Some(p));
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| StoreError::Query(format!("{url}: {e}")))?;
+    let status = resp.status();
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| StoreError::Query(format!("{url}: reading the answer: {e}")))?;
+    let parsed: Response = serde_json::from_str(&body).map_err(|e| {
+        StoreError::Query(format!(
+            "{status}: not an InfluxQL answer ({e}): {}",
+            truncate(&body, 300)
+        ))
+    })?;
+    if let Some(e) = parsed.error {
+        return Err(StoreError::Query(format!("{status}: {e}")));
+    }
+    if !status.is_success() {
+        return Err(StoreError::Query(format!(
+            "{status}: {}",
+            truncate(&body, 300)
+        )));
+    }
+    points(parsed)
+}
+
+#[derive(Debug, Deserialize)]
+struct Response {
+    #[serde(default)]
+    results: Vec<StatementResult>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatementResult {
+    #[serde(default)]
+    series: Vec<Series>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Series {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    #[serde(default)]
+    columns: Vec<String>,
+    #[serde(default)]
+    values: Vec<Vec<serde_json::Value>>,
+}
+
+fn points(r: Response) -> crate::Result<Vec<Point>> {
+    let mut out = Vec::new();
+    for (i, result) in r.results.into_iter().enumerate() {
+        if let Some(e) = result.error {
+            return Err(StoreError::Query(format!("statement {i}: {e}")));
+        }
+        for s in result.series {
+            let time_col = s.columns.iter().position(|c| c == "time");
+            let tags: BTreeMap<String, String> =
+                s.tags.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+            for row in s.values {
+                let time_ms = match time_col.map(|t| &row[t]) {
+                    None => 0,
+                    Some(v) => v.as_i64().ok_or_else(|| {
+                        StoreError::Query(format!("time `{v}` is not epoch milliseconds"))
+                    })?,
+                };
+                let fields = s
+                    .columns
+                    .iter()
+                    .zip(&row)
+                    .enumerate()
+                    .filter(|(c, _)| Some(*c) != time_col)
+                    .filter_map(|(_, (k, v))| value(v).map(|v| (k.clone(), v)))
+                    .collect();
+                out.push(Point {
+                    measurement: s.name.clone(),
+                    tags: tags.clone(),
+                    fields,
+                    time_ms,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn value(v: &serde_json::Value) -> Option<Value> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::Bool(b) => Some(Value::Bool(*b)),
+        serde_json::Value::String(s) => Some(Value::Str(s.clone())),
+        serde_json::Value::Number(n) => Some(if let Some(i) = n.as_i64() {
+            Value::Int(i)
+        } else if let Some(u) = n.as_u64() {
+            Value::UInt(u)
+        } else {
+            Value::Float(n.as_f64()?)
+        }),
+        // Arrays and objects do not occur in InfluxQL answers.
+        other => Some(Value::Str(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests;

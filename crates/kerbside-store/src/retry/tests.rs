@@ -1,0 +1,83 @@
+use super::*;
+
+#[test]
+fn statuses_are_classified_by_what_the_caller_should_do_next() {
+    assert_eq!(classify(204), Class::Ok);
+    assert_eq!(classify(200), Class::Ok);
+    for s in [400, 413, 422] {
+        assert_eq!(classify(s), Class::Refused, "{s}");
+    }
+    assert_eq!(classify(429), Class::Transient(ErrorReason::Status429));
+    assert_eq!(classify(408), Class::Transient(ErrorReason::Timeout));
+    for s in [500, 502, 503, 504] {
+        assert_eq!(classify(s), Class::Transient(ErrorReason::Status5xx), "{s}");
+    }
+    for s in [301, 401, 403, 404, 405, 410] {
+        assert_eq!(classify(s), Class::Config, "{s}");
+    }
+}
+
+#[test]
+fn backoff_doubles_up_to_its_cap() {
+    let mut b = Backoff::new(Duration::from_millis(200), Duration::from_millis(1000));
+    let d: Vec<u128> = (0..6).map(|_| b.next_delay(None).as_millis()).collect();
+    assert_eq!(d, [200, 400, 800, 1000, 1000, 1000]);
+}
+
+#[test]
+fn a_longer_retry_after_wins_over_the_backoff_step_but_a_shorter_one_does_not() {
+    let mut b = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    assert_eq!(
+        b.next_delay(Some(Duration::from_secs(1))),
+        Duration::from_secs(1)
+    );
+    assert_eq!(
+        b.next_delay(Some(Duration::from_millis(10))),
+        Duration::from_millis(400)
+    );
+    assert_eq!(
+        b.next_delay(Some(Duration::from_secs(24 * 3600))),
+        MAX_RETRY_AFTER
+    );
+}
+
+#[test]
+fn retry_after_is_read_as_seconds_or_as_a_date_against_the_responses_date() {
+    assert_eq!(parse_retry_after("1", None), Some(Duration::from_secs(1)));
+    assert_eq!(
+        parse_retry_after(" 120 ", None),
+        Some(Duration::from_secs(120))
+    );
+    let date = "Sun, 22 Nov 2026 18:39:57 GMT";
+    assert_eq!(
+        parse_retry_after("Sun, 22 Nov 2026 18:40:27 GMT", Some(date)),
+        Some(Duration::from_secs(30))
+    );
+    assert_eq!(
+        parse_retry_after("Sun, 22 Nov 2026 18:00:00 GMT", Some(date)),
+        Some(Duration::ZERO),
+        "a date in the past means now"
+    );
+    assert_eq!(
+        parse_retry_after("Sun, 22 Nov 2026 18:40:27 GMT", None),
+        None
+    );
+    assert_eq!(parse_retry_after("soon", Some(date)), None);
+    assert_eq!(parse_retry_after("", None), None);
+    assert_eq!(parse_retry_after("-1", None), None);
+}
+
+#[test]
+fn every_reason_and_outcome_has_a_unique_snake_case_code() {
+    let codes: std::collections::BTreeSet<_> = ErrorReason::ALL.iter().map(|r| r.code()).collect();
+    assert_eq!(codes.len(), ErrorReason::ALL.len());
+    let outcomes: std::collections::BTreeSet<_> =
+        RequestOutcome::ALL.iter().map(|o| o.as_str()).collect();
+    assert_eq!(outcomes.len(), RequestOutcome::ALL.len());
+    for c in codes.iter().chain(outcomes.iter()) {
+        assert!(
+            c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! `kerbside replay`: the same validation, duplicate check and windows as the
+//! services, offline over a file of recorded MQTT messages (DESIGN §12).
+//!
+//! Time is the file's own: a line's `received_at` if it was recorded, otherwise the
+//! newest event time accepted so far (the file's clock). Until the first reading is
+//! accepted there is no clock, so timestamps are not judged for age or skew. Lateness
+//! is judged by the windows' watermark over the file's event times, so last year's
+//! data replays as it happened. At the end of the file every window is closed and
+//! written.
+//!
+//! Output in `--out`: one line-protocol file per measurement and day, every refused
+//! message in `deadletter.jsonl` (a line that is not a replay record is refused as
+//! `malformed_json` with the line itself as payload: nothing is lost), `alerts.jsonl`,
+//! and `summary.json`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use kerbside_aggregate::{Admission, Engine, EngineConfig, Row, Source};
+use kerbside_ingest::pipeline::{Judged, Pipeline};
+use kerbside_reading::{
+    AssetRegister, DeadLetter, EventTime, Refusal, RefusalReason, ReplayLine, Topic,
+    ValidationConfig, Validator,
+};
+use serde::Serialize;
+
+use crate::config::Config;
+
+/// Arguments of `kerbside replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The recorded messages: JSON lines `{"topic": ..., "payload": "...",
+    /// "received_at": ...}` (`received_at` optional). `-` reads standard input.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Asset register (CSV or GeoJSON); defaults to `assets.path` from the config.
+    #[arg(long)]
+    pub assets: Option<PathBuf>,
+    /// Output directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// What a replay did, also written to `summary.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReplaySummary {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that were not replay records (refused as `malformed_json`).
+    pub bad_lines: u64,
+    /// Readings accepted.
+    pub accepted: u64,
+    /// Status messages.
+    pub status: u64,
+    /// Refusals by reason code (`too_late` included).
+    pub refused: BTreeMap<String, u64>,
+    /// Accepted readings that corrected a closed window.
+    pub late: u64,
+    /// Rows written, by measurement (re-emissions included).
+    pub rows: BTreeMap<String, u64>,
+    /// Alerts raised (alert rules run once issue #6 lands; none before).
+    pub alerts: u64,
+    /// Earliest and latest accepted event time, RFC 3339.
+    pub event_time: Option<(String, String)>,
+    /// Wall-clock seconds the replay took.
+    pub seconds: f64,
+    /// Accepted readings per wall-clock second.
+    pub readings_per_second: f64,
+}
+
+/// Where a replay sends rows and refusals.
+pub trait ReplayOutput {
+    /// Rows to store.
+    fn rows(&mut self, rows: &[Row]) -> anyhow::Result<()>;
+    /// One refused message.
+    fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()>;
+}
+
+/// The replay over an already-open input: judges every line, runs the windows, sends
+/// rows and refusals to `out`, and closes every window at the end. `progress` is
+/// told the bytes consumed so far.
+pub fn replay_lines(
+    input: impl BufRead,
+    validation: ValidationConfig,
+    assets: Arc<AssetRegister>,
+    windows: EngineConfig,
+    out: &mut impl ReplayOutput,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<ReplaySummary> {
+    let started = Instant::now();
+    let mut pipeline = Pipeline::new(Validator::new(validation.clone(), Arc::clone(&assets)));
+    // Before the file has a clock: every timestamp is in range.
+    let mut unclocked = Pipeline::new(Validator::new(
+        ValidationConfig {
+            max_future_secs: u32::MAX,
+            max_age_secs: u32::MAX,
+            ..validation
+        },
+        assets,
+    ));
+    let mut engine = Engine::new(windows);
+    let mut summary = ReplaySummary::default();
+    let mut clock: Option<EventTime> = None;
+    let mut span: Option<(EventTime, EventTime)> = None;
+    let mut bytes = 0u64;
+    let mut judged = Vec::new();
+    let src = Source::Readings(0);
+    for (n, line) in input.lines().enumerate() {
+        let line = line.with_context(|| format!("reading line {}", n + 1))?;
+        bytes += line.len() as u64 + 1;
+        summary.lines += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: ReplayLine = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                summary.bad_lines += 1;
+                *summary.refused.entry("malformed_json".into()).or_default() += 1;
+                let refusal = Refusal::new(
+                    RefusalReason::MalformedJson,
+                    format!("line {} is not a replay record: {e}", n + 1),
+                );
+                let at = clock.unwrap_or(EventTime::from_millis(0).expect("epoch"));
+                out.dead_letter(&DeadLetter::new(&refusal, "", line.as_bytes(), at, None))?;
+                continue;
+            }
+        };
+        let p = if rec.received_at.is_some() || clock.is_some() {
+            &mut pipeline
+        } else {
+            &mut unclocked
+        };
+        let received_at = rec
+            .received_at
+            .or(clock)
+            .unwrap_or(EventTime::from_millis(0).expect("epoch"));
+        judged.clear();
+        p.judge(&rec.topic, rec.payload.as_bytes(), received_at, |j| {
+            judged.push(j)
+        });
+        let topic = Topic::parse(&rec.topic).ok();
+        for j in judged.drain(..) {
+            let refusal = match j {
+                Judged::Accepted { reading, .. } => {
+                    summary.accepted += 1;
+                    let ts = reading.reading.ts;
+                    clock = Some(clock.map_or(ts, |c| c.max(ts)));
+                    span = Some(span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
+                    match engine.add_reading(src, None, &reading) {
+                        Admission::OnTime => continue,
+                        Admission::Late => {
+                            summary.late += 1;
+                            continue;
+                        }
+                        Admission::TooLate { window, watermark } => {
+                            // As the service does: the record is the reading itself.
+                            let refusal = Refusal::new(
+                                RefusalReason::TooLate,
+                                format!(
+                                    "window starting {} was final at watermark {}",
+                                    fmt_ms(window),
+                                    fmt_ms(watermark)
+                                ),
+                            );
+                            *summary.refused.entry("too_late".into()).or_default() += 1;
+                            let value = serde_json::to_vec(&reading)
+                                .expect("an enriched reading always serialises");
+                            out.dead_letter(&DeadLetter::new(
+                                &refusal,
+                                &rec.topic,
+                                &value,
+                                received_at,
+                                None,
+                            ))?;
+                            continue;
+                        }
+                    }
+                }
+                Judged::Status { .. } => {
+                    summary.status += 1;
+                    continue;
+                }
+                Judged::Refused { refusal, .. } => {
+                    if let Some(device) = topic.and_then(|t| t.device_id()) {
+                        let kind = match topic {
+                            Some(Topic::Reading { kind, .. }) => Some(kind),
+                            _ => None,
+                        };
+                        engine.add_refusal(
+                            src,
+                            None,
+                            device,
+                            kind,
+                            refusal.reason,
+                            received_at.millis(),
+                        );
+                    }
+                    refusal
+                }
+            };
+            *summary
+                .refused
+                .entry(refusal.reason.code().into())
+                .or_default() += 1;
+            let dl = DeadLetter::new(
+                &refusal,
+                &rec.topic,
+                rec.payload.as_bytes(),
+                received_at,
+                None,
+            );
+            out.dead_letter(&dl)?;
+        }
+        let rows = engine.advance();
+        count_rows(&mut summary, &rows);
+        out.rows(&rows)?;
+        if n % 4096 == 0 {
+            progress(bytes);
+        }
+    }
+    let rows = engine.finish();
+    count_rows(&mut summary, &rows);
+    out.rows(&rows)?;
+    progress(bytes);
+    summary.event_time = span.map(|(a, b)| (a.to_string(), b.to_string()));
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.readings_per_second = summary.accepted as f64 / summary.seconds.max(1e-9);
+    Ok(summary)
+}
+
+fn count_rows(summary: &mut ReplaySummary, rows: &[Row]) {
+    for r in rows {
+        *summary.rows.entry(r.measurement.to_owned()).or_default() += 1;
+    }
+}
+
+fn fmt_ms(ms: i64) -> String {
+    EventTime::from_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_string())
+}
+
+/// The replay's files in `--out`.
+struct DirOutput {
+    sink: kerbside_store::FileSink,
+    dead: BufWriter<File>,
+}
+
+impl ReplayOutput for DirOutput {
+    fn rows(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let report = self
+            .sink
+            .write(rows)
+            .context("writing line-protocol files")?;
+        for r in report.refused {
+            let refusal = Refusal::new(RefusalReason::StoreRefused, r.message);
+            let at = EventTime::from_millis(0).expect("epoch");
+            self.dead_letter(&DeadLetter::new(
+                &refusal,
+                "store",
+                r.line.as_bytes(),
+                at,
+                None,
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()> {
+        serde_json::to_writer(&mut self.dead, dl)?;
+        self.dead
+            .write_all(b"\n")
+            .context("writing deadletter.jsonl")
+    }
+}
+
+/// Runs `kerbside replay`.
+pub fn run(cfg: &Config, args: &ReplayArgs) -> anyhow::Result<()> {
+    let path =
+        args.assets.as_ref().or(cfg.assets.path.as_ref()).context(
+            "no asset register: pass --assets FILE or set assets.path in the configuration",
+        )?;
+    let assets = Arc::new(crate::check::load_assets(path)?);
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let create = |name: &str| -> anyhow::Result<BufWriter<File>> {
+        let p = args.out.join(name);
+        Ok(BufWriter::new(
+            File::create(&p).with_context(|| format!("creating {}", p.display()))?,
+        ))
+    };
+    let mut out = DirOutput {
+        sink: kerbside_store::FileSink::new(&args.out),
+        dead: create("deadletter.jsonl")?,
+    };
+    // No alert rules before issue #6: the file exists and is empty.
+    create("alerts.jsonl")?.flush()?;
+
+    let (reader, total): (Box<dyn BufRead>, Option<u64>) = if args.input == Path::new("-") {
+        (Box::new(BufReader::new(std::io::stdin().lock())), None)
+    } else {
+        let f =
+            File::open(&args.input).with_context(|| format!("opening {}", args.input.display()))?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(BufReader::with_capacity(1 << 20, f)), len)
+    };
+    let bar = progress_bar(total, args.quiet);
+    let summary = replay_lines(
+        reader,
+        cfg.validation.clone(),
+        assets,
+        cfg.aggregate.windows.clone(),
+        &mut out,
+        |b| bar.set_position(b),
+    )?;
+    bar.finish_and_clear();
+    out.sink.flush().context("flushing line-protocol files")?;
+    out.dead.flush().context("writing deadletter.jsonl")?;
+    let json = serde_json::to_string_pretty(&summary)?;
+    std::fs::write(args.out.join("summary.json"), format!("{json}\n"))
+        .context("writing summary.json")?;
+    print_summary(&summary, &args.out);
+    Ok(())
+}
+
+fn progress_bar(total: Option<u64>, quiet: bool) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let bar = match total {
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::new_spinner(),
+    };
+    if quiet {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "replay {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("a valid template"),
+    );
+    bar
+}
+
+fn print_summary(s: &ReplaySummary, out: &Path) {
+    let refused: u64 = s.refused.values().sum();
+    println!(
+        "replayed {} lines in {:.1} s: {} readings accepted ({:.0}/s), {} refused, {} late corrections",
+        s.lines, s.seconds, s.accepted, s.readings_per_second, refused, s.late
+    );
+    if let Some((a, b)) = &s.event_time {
+        println!("event time {a} .. {b}");
+    }
+    for (m, n) in &s.rows {
+        println!("  {m:<14} {n} rows");
+    }
+    for (r, n) in &s.refused {
+        println!("  refused {r:<22} {n}");
+    }
+    println!("written to {}", out.display());
+}
