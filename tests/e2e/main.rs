@@ -3,6 +3,7 @@
 //! variables, see `deploy/dev/README.md`) and fails, never skips, when one is down.
 
 mod acl;
+mod aggregate;
 mod ingest;
 mod oracle;
 mod outage;

@@ -103,7 +103,7 @@ pub(crate) async fn mosquitto_with(dir: &Path, port: u16, extra: &str) -> Owned 
 
 /// Starts (or restarts, keeping `dir`) a Tansu with SQLite storage, which keeps every
 /// record across a restart.
-async fn tansu(dir: &Path, port: u16) -> Owned {
+pub(crate) async fn tansu(dir: &Path, port: u16) -> Owned {
     std::fs::create_dir_all(dir).unwrap();
     let tools = std::env::var("KERBSIDE_TOOLS").map_or_else(
         |_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/kerbside/tools"),

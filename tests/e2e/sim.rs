@@ -30,18 +30,104 @@ use crate::support::{Server, unique_name, within};
 /// Simulated seconds per wall-clock second.
 const SPEED: f64 = 480.0;
 
-/// Simulated time: `start` plus the wall time since `wall_start`, times `SPEED`.
+/// Simulated time: `start` plus the wall time since `wall_start`, times `speed`.
 #[derive(Debug)]
 struct SimClock {
     start_ms: i64,
     wall_start: std::time::Instant,
+    speed: f64,
 }
 
 impl Clock for SimClock {
     fn now(&self) -> EventTime {
-        let ms = self.wall_start.elapsed().as_secs_f64() * 1000.0 * SPEED;
+        let ms = self.wall_start.elapsed().as_secs_f64() * 1000.0 * self.speed;
         EventTime::from_millis(self.start_ms + ms as i64).expect("in range")
     }
+}
+
+/// Runs ingest in process (its clock simulated time at `speed` from `start`) between
+/// the broker on `port` and `kafka`, publishes `messages` paced the same way, and
+/// returns once every one is acknowledged.
+pub(crate) async fn publish_through_ingest(
+    fleet: &Fleet,
+    messages: Vec<kerbside_sim::SimMessage>,
+    start: EventTime,
+    speed: f64,
+    port: u16,
+    kafka: &str,
+    validation: ValidationConfig,
+) -> IngestMetrics {
+    let registry = prometheus::Registry::new();
+    let metrics = IngestMetrics::new(&registry).unwrap();
+    let clock = Arc::new(SimClock {
+        start_ms: start.millis(),
+        wall_start: std::time::Instant::now(),
+        speed,
+    });
+    let pacer = Pacer::new(Speed::Factor(speed), start);
+    let deps = Deps {
+        validator: Validator::new(validation, Arc::new(fleet.asset_register())),
+        producer: Producer::kafka(&KafkaConfig {
+            brokers: kafka.to_owned(),
+            linger_ms: 2,
+            ..KafkaConfig::default()
+        })
+        .unwrap(),
+        metrics: metrics.clone(),
+        clock,
+    };
+    let mqtt = MqttConfig {
+        host: "127.0.0.1".into(),
+        port,
+        client_id: unique_name("ingest"),
+        share_group: String::new(),
+        session_expiry_secs: 600,
+        ..MqttConfig::default()
+    };
+    let shutdown = CancellationToken::new();
+    let svc = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            kerbside_ingest::run(&mqtt, &IngestConfig::default(), deps, shutdown).await
+        })
+    };
+    for _ in 0..100 {
+        if metrics.mqtt_connected.get() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(metrics.mqtt_connected.get(), 1, "ingest subscribed");
+
+    let mut target = MqttTarget::parse(&format!("127.0.0.1:{port}")).unwrap();
+    target.qos = 1;
+    target.client_id_prefix = unique_name("sim");
+    let total = messages.len() as u64;
+    let report = kerbside_sim::mqtt::publish(
+        &target,
+        &fleet.gateways,
+        messages.into_iter(),
+        pacer,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.published, total);
+
+    for _ in 0..600 {
+        if metrics.acked.get() >= total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        metrics.acked.get(),
+        total,
+        "every published message acknowledged"
+    );
+    shutdown.cancel();
+    svc.await.unwrap().unwrap();
+    metrics
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,78 +207,16 @@ async fn every_simulated_reading_and_fault_lands_where_the_ground_truth_says() {
             let readings_from = testing::end_offsets(&kafka, topics::READINGS);
             let dead_from = testing::end_offsets(&kafka, topics::DEADLETTER);
 
-            let registry = prometheus::Registry::new();
-            let metrics = IngestMetrics::new(&registry).unwrap();
-            let clock = Arc::new(SimClock {
-                start_ms: start.millis(),
-                wall_start: std::time::Instant::now(),
-            });
-            let pacer = Pacer::new(Speed::Factor(SPEED), start);
-            let deps = Deps {
-                validator: Validator::new(
-                    ValidationConfig::default(),
-                    Arc::new(fleet.asset_register()),
-                ),
-                producer: Producer::kafka(&KafkaConfig {
-                    brokers: kafka.clone(),
-                    linger_ms: 2,
-                    ..KafkaConfig::default()
-                })
-                .unwrap(),
-                metrics: metrics.clone(),
-                clock,
-            };
-            let mqtt = MqttConfig {
-                host: "127.0.0.1".into(),
+            let metrics = publish_through_ingest(
+                &fleet,
+                messages,
+                start,
+                SPEED,
                 port,
-                client_id: unique_name("ingest"),
-                share_group: String::new(),
-                session_expiry_secs: 600,
-                ..MqttConfig::default()
-            };
-            let shutdown = CancellationToken::new();
-            let svc = {
-                let shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    kerbside_ingest::run(&mqtt, &IngestConfig::default(), deps, shutdown).await
-                })
-            };
-            for _ in 0..100 {
-                if metrics.mqtt_connected.get() == 1 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            assert_eq!(metrics.mqtt_connected.get(), 1, "ingest subscribed");
-
-            let mut target = MqttTarget::parse(&format!("127.0.0.1:{port}")).unwrap();
-            target.qos = 1;
-            target.client_id_prefix = unique_name("sim");
-            let total = messages.len() as u64;
-            let report = kerbside_sim::mqtt::publish(
-                &target,
-                &fleet.gateways,
-                messages.into_iter(),
-                pacer,
-                |_| {},
+                &kafka,
+                ValidationConfig::default(),
             )
-            .await
-            .unwrap();
-            assert_eq!(report.published, total);
-
-            for _ in 0..600 {
-                if metrics.acked.get() >= total {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            assert_eq!(
-                metrics.acked.get(),
-                total,
-                "every published message acknowledged"
-            );
-            shutdown.cancel();
-            svc.await.unwrap().unwrap();
+            .await;
 
             let keys: BTreeSet<String> = fleet.devices.iter().map(|d| d.id.to_string()).collect();
             // Only this run's readings: event times in its own simulated window.

@@ -22,6 +22,9 @@ pub struct AggregateConfig {
     /// Records read while a store write is under way before reading pauses (the
     /// store being slow or down then holds Kafka back instead of memory filling).
     pub max_pending_records: usize,
+    /// Where the checkpoint file goes (the watermark written up to, per partition;
+    /// see `kerbside_aggregate::checkpoint`).
+    pub state_dir: std::path::PathBuf,
     /// The windows' rules.
     pub windows: EngineConfig,
 }
@@ -35,6 +38,7 @@ impl Default for AggregateConfig {
             session_timeout_ms: 45_000,
             max_poll_interval_ms: 300_000,
             max_pending_records: 20_000,
+            state_dir: "state".into(),
             windows: EngineConfig::default(),
         }
     }

@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use kerbside_reading::{AssetAttrs, EnrichedReading, Kind, RefusalReason, SeqTracker};
+use kerbside_reading::{AssetAttrs, EnrichedReading, Kind, RefusalReason, SeqOutcome, SeqTracker};
 use kerbside_window::{Admit, Emission, EmissionKind, WindowSpec, Windows};
 use serde::{Deserialize, Serialize};
 
@@ -149,6 +149,9 @@ pub enum Admission {
     OnTime,
     /// In a window already closed, within the allowed lateness: it is written again.
     Late,
+    /// A copy of a reading already counted (by `device_id` and `seq`) whose window
+    /// is final: nothing to do (a copy in an open window is counted once there).
+    Duplicate,
     /// Its window was final: not counted. Dead-letter it as `too_late`.
     TooLate {
         /// The window's start, ms.
@@ -169,6 +172,8 @@ pub struct EngineStats {
     pub late: u64,
     /// Readings whose window was final.
     pub too_late: u64,
+    /// Copies of readings already counted.
+    pub duplicates: u64,
     /// Rows emitted when their window first closed.
     pub emitted: u64,
     /// Rows emitted again after a late reading.
@@ -335,22 +340,36 @@ impl Engine {
             self.retention.note(p, o, ts);
         }
         let kind = r.reading.kind();
-        // The reading's own window decides: a reading too late for it counts nowhere
-        // (its dead letter is the record of it), not even in a longer window.
-        let (size, wm) = match kind {
-            Kind::Traffic => (TRAFFIC_WINDOW_MS, self.traffic.watermark()),
-            Kind::Air => (QUARTER_WINDOW_MS, self.air_15m.watermark()),
-            Kind::Bin => (QUARTER_WINDOW_MS, self.bins.watermark()),
-            Kind::Footfall => (QUARTER_WINDOW_MS, self.foot_15m.watermark()),
+        // The reading's own window decides, judged by its own partition's watermark
+        // (the same verdict live and when catching up after a restart, whatever the
+        // interleaving of partitions). A reading too late for it counts nowhere (its
+        // dead letter is the record of it), not even in a longer window.
+        let size = match kind {
+            Kind::Traffic => TRAFFIC_WINDOW_MS,
+            Kind::Air | Kind::Bin | Kind::Footfall => QUARTER_WINDOW_MS,
         };
+        let wm = self.traffic.partition_watermark(p);
         let window = ts.div_euclid(size) * size;
         let lateness = i64::from(self.config.allowed_lateness_secs) * 1000;
+        let outcome = self
+            .seqs
+            .observe(&r.reading.device_id, r.reading.seq, r.reading.ts);
         if let Some(watermark) = wm
             && window + size + lateness <= watermark
         {
             self.observe_all(p, offset, ts);
+            // A second copy of a reading already counted (delivery is at least once;
+            // a broker may store a retried batch twice) is not a late reading.
+            if outcome == SeqOutcome::Duplicate {
+                self.stats.duplicates += 1;
+                return Admission::Duplicate;
+            }
             self.stats.too_late += 1;
             return Admission::TooLate { window, watermark };
+        }
+        if outcome == SeqOutcome::Duplicate {
+            // Counted once by the windows' own `seq` sets; device_health counts it.
+            self.stats.duplicates += 1;
         }
         let key = || device.to_owned();
         let admit = match kind {
@@ -380,20 +399,22 @@ impl Engine {
             self.observe_footfall(p, offset, ts);
             admit
         };
-        let outcome = self
-            .seqs
-            .observe(&r.reading.device_id, r.reading.seq, r.reading.ts);
         self.health.add(p, offset, key(), ts, |s| {
             s.add_reading(r);
             s.add_seq_outcome(outcome);
         });
         match admit {
+            Admit::OnTime { .. } => Admission::OnTime,
             Admit::Late { .. } => {
                 self.stats.late += 1;
                 Admission::Late
             }
-            // Judged above; the window engine agrees (same watermark and rule).
-            Admit::OnTime { .. } | Admit::TooLate { .. } => Admission::OnTime,
+            // On time for its partition, but its window was dropped already: the
+            // partition had been idle while the others moved on.
+            Admit::TooLate { window, watermark } => {
+                self.stats.too_late += 1;
+                Admission::TooLate { window, watermark }
+            }
         }
     }
 
@@ -460,6 +481,23 @@ impl Engine {
             self.air_1h.observe(p, offset, received_ms);
             self.bins.observe(p, offset, received_ms);
             self.observe_footfall(p, offset, received_ms);
+        }
+    }
+
+    /// Announces a source the engine will read (a consumer's assignment): the
+    /// watermarks wait for its first record, or for [`Engine::set_idle`], so a
+    /// consumer catching up never judges one partition by another's progress.
+    /// Dead-letter sources only hold `device_health` back.
+    pub fn expect(&mut self, source: Source) {
+        let p = source.stream();
+        self.health.register(p);
+        if let Source::Readings(_) = source {
+            self.traffic.register(p);
+            self.air_15m.register(p);
+            self.air_1h.register(p);
+            self.bins.register(p);
+            self.foot_15m.register(p);
+            self.foot_1h.register(p);
         }
     }
 

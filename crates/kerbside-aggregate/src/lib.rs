@@ -13,6 +13,7 @@
 
 pub mod air;
 pub mod bin;
+pub mod checkpoint;
 pub mod config;
 pub mod daqi;
 pub mod engine;

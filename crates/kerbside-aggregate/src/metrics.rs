@@ -16,6 +16,8 @@ pub struct AggregateMetrics {
     pub late: IntCounter,
     /// Readings whose window was final (dead-lettered as `too_late`).
     pub too_late: IntCounter,
+    /// Copies of readings already counted (at-least-once redelivery), by `seq`.
+    pub duplicates: IntCounter,
     /// Rows emitted (first emissions and corrections), by measurement.
     pub emitted: IntCounterVec,
     /// Rows emitted again after a late reading (also in `emitted`).
@@ -80,6 +82,10 @@ impl AggregateMetrics {
             too_late: counter(
                 "too_late_readings_total",
                 "Readings whose window was final (dead-lettered)",
+            )?,
+            duplicates: counter(
+                "duplicate_readings_total",
+                "Copies of readings already counted (redelivery)",
             )?,
             emitted: counters(
                 "windows_emitted_total",

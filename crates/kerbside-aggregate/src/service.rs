@@ -32,6 +32,7 @@ use kerbside_store::{Store, StoreConfig, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::checkpoint::Checkpoint;
 use crate::config::AggregateConfig;
 use crate::engine::{Admission, Engine, EngineStats, Source};
 use crate::error::{Error, Result};
@@ -146,15 +147,8 @@ pub async fn run(
                 since_advance += 1;
             }
             _ = tick.tick() => {
+                mark_idle(&mut st, &consumer, idle_after);
                 let now = Instant::now();
-                for (src, seen) in &st.seen {
-                    let idle = now.duration_since(seen.at) >= idle_after;
-                    if idle && !st.idle.get(src).copied().unwrap_or(false) {
-                        debug!(?src, "source idle");
-                        st.engine.set_idle(*src);
-                    }
-                    st.idle.insert(*src, idle);
-                }
                 if now.duration_since(last_lag) >= Duration::from_secs(10) {
                     last_lag = now;
                     update_lag(&st, &consumer, &metrics);
@@ -181,7 +175,7 @@ pub async fn run(
             last_flush = Instant::now();
         } else if last_flush.elapsed() >= flush_every {
             // Nothing to write: commit what the windows no longer need.
-            commit(&mut st, &consumer, &metrics);
+            commit(&mut st, cfg, &consumer, &metrics);
             last_flush = Instant::now();
         }
         record_gauges(&mut st, &metrics);
@@ -229,11 +223,7 @@ async fn handle(
         .records
         .with_label_values(&[rec.topic.as_str()])
         .inc();
-    let source = if rec.topic == topics::DEADLETTER {
-        Source::DeadLetters(rec.partition as u32)
-    } else {
-        Source::Readings(rec.partition as u32)
-    };
+    let source = source_of(&rec.topic, rec.partition);
     st.seen.insert(
         source,
         Seen {
@@ -270,7 +260,7 @@ async fn handle(
                 }
             };
             match st.engine.add_reading(source, offset, &reading) {
-                Admission::OnTime => {}
+                Admission::OnTime | Admission::Duplicate => {}
                 Admission::Late => metrics.late.inc(),
                 Admission::TooLate { window, watermark } => {
                     metrics.too_late.inc();
@@ -331,10 +321,34 @@ fn rebuild(
     st.seen.clear();
     st.idle.clear();
     let committed = tokio::task::block_in_place(|| consumer.committed(Duration::from_secs(10)))?;
+    let file = Checkpoint::load(&cfg.state_dir, &cfg.group_id);
+    // Per partition: the commit metadata, else the checkpoint file; the lowest wins.
     let resume = committed
         .iter()
-        .filter_map(|c| parse_watermark_metadata(&c.metadata))
+        .filter(|c| c.offset.is_some())
+        .filter_map(|c| {
+            parse_watermark_metadata(&c.metadata).or_else(|| {
+                file.watermarks
+                    .get(&Checkpoint::key(&c.topic, c.partition))
+                    .copied()
+            })
+        })
         .min();
+    // Every assigned partition holds the watermarks until heard from or idle.
+    let now = Instant::now();
+    for c in &committed {
+        let source = source_of(&c.topic, c.partition);
+        st.engine.expect(source);
+        st.seen.insert(
+            source,
+            Seen {
+                at: now,
+                topic: c.topic.clone(),
+                partition: c.partition,
+                offset: c.offset.unwrap_or(0) - 1,
+            },
+        );
+    }
     if let Some(wm) = resume {
         st.engine.resume_after(wm);
     }
@@ -358,7 +372,7 @@ async fn flush(
     cancel: &CancellationToken,
 ) -> Result<()> {
     if st.rows.is_empty() {
-        commit(st, consumer, metrics);
+        commit(st, cfg, consumer, metrics);
         return Ok(());
     }
     let rows = std::mem::take(&mut st.rows);
@@ -372,7 +386,11 @@ async fn flush(
                 biased;
                 res = &mut write => break res,
                 r = consumer.recv(), if !paused => {
-                    held.push((r?, consumer.generation()));
+                    let rec = r?;
+                    if let Some(seen) = st.seen.get_mut(&source_of(&rec.topic, rec.partition)) {
+                        seen.at = Instant::now();
+                    }
+                    held.push((rec, consumer.generation()));
                     metrics.pending.set(held.len() as i64);
                     if held.len() >= cfg.max_pending_records {
                         warn!(held = held.len(), "store write slow: pausing reads");
@@ -419,7 +437,7 @@ async fn flush(
     }
     // Durable before committing (fsync for the file store; HTTP writes are confirmed).
     store.flush()?;
-    commit(st, consumer, metrics);
+    commit(st, cfg, consumer, metrics);
     metrics.pending.set(0);
     let generation = consumer.generation();
     for (rec, g) in held {
@@ -431,7 +449,13 @@ async fn flush(
 }
 
 /// Commits every source at the engine's commit point, with its watermark.
-fn commit(st: &mut State, consumer: &GroupConsumer, metrics: &AggregateMetrics) {
+fn commit(
+    st: &mut State,
+    cfg: &AggregateConfig,
+    consumer: &GroupConsumer,
+    metrics: &AggregateMetrics,
+) {
+    let (state_dir, group) = (cfg.state_dir.as_path(), cfg.group_id.as_str());
     let Some(wm) = st.engine.watermark() else {
         return;
     };
@@ -444,6 +468,15 @@ fn commit(st: &mut State, consumer: &GroupConsumer, metrics: &AggregateMetrics) 
                 .map(|o| (seen.topic.clone(), seen.partition, o))
         })
         .collect();
+    // The file first: a watermark ahead of the committed offsets is harmless (the
+    // windows it covers were written), one behind only means rewriting some.
+    let mut file = Checkpoint::load(state_dir, group);
+    for (t, p, _) in &offsets {
+        file.watermarks.insert(Checkpoint::key(t, *p), wm);
+    }
+    if let Err(e) = file.save(state_dir) {
+        warn!(error = %e, dir = %state_dir.display(), "writing the checkpoint file failed");
+    }
     match tokio::task::block_in_place(|| consumer.commit(&offsets, &watermark_metadata(wm))) {
         Ok(()) => {
             st.summary.commits += 1;
@@ -458,6 +491,35 @@ fn commit(st: &mut State, consumer: &GroupConsumer, metrics: &AggregateMetrics) 
             metrics.commit_errors.inc();
             warn!(error = %e, "commit failed; the next write commits again");
         }
+    }
+}
+
+/// A source is idle when nothing came from it for `idle_after` **and** nothing is
+/// waiting in it (read up to its high watermark): a slow store write or a busy loop
+/// must not make a partition with records waiting look idle, or the others' progress
+/// would judge its records too late.
+fn mark_idle(st: &mut State, consumer: &GroupConsumer, idle_after: Duration) {
+    let now = Instant::now();
+    for (src, seen) in &st.seen {
+        if st.idle.get(src).copied().unwrap_or(false) || now.duration_since(seen.at) < idle_after {
+            continue;
+        }
+        let high = tokio::task::block_in_place(|| {
+            consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
+        });
+        if high.is_ok_and(|h| h <= seen.offset + 1) {
+            debug!(?src, "source idle");
+            st.engine.set_idle(*src);
+            st.idle.insert(*src, true);
+        }
+    }
+}
+
+fn source_of(topic: &str, partition: i32) -> Source {
+    if topic == topics::DEADLETTER {
+        Source::DeadLetters(partition as u32)
+    } else {
+        Source::Readings(partition as u32)
     }
 }
 
@@ -487,6 +549,9 @@ fn record_gauges(st: &mut State, metrics: &AggregateMetrics) {
     metrics
         .re_emitted
         .inc_by(s.re_emitted.saturating_sub(st.counted.re_emitted));
+    metrics
+        .duplicates
+        .inc_by(s.duplicates.saturating_sub(st.counted.duplicates));
     st.counted = s;
 }
 

@@ -105,6 +105,8 @@ struct Partition {
     idle: bool,
     /// Highest position seen.
     high: Option<i64>,
+    /// Announced by [`Windows::register`] before its first record.
+    registered: bool,
 }
 
 /// The window engine for one measurement: keys `K`, accumulator state `A`.
@@ -157,8 +159,16 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
         }
     }
 
-    /// The partitions' watermark now, before the never-go-back rule.
+    /// The partitions' watermark now, before the never-go-back rule. A registered
+    /// partition that is neither idle nor heard from yet holds it back entirely.
     fn raw_watermark(&self) -> Option<i64> {
+        if self
+            .partitions
+            .values()
+            .any(|p| !p.idle && p.max_event.is_none() && p.registered)
+        {
+            return None;
+        }
         let wm = |p: &Partition| p.max_event.map(|e| e - self.spec.out_of_orderness_ms);
         let active = self
             .partitions
@@ -241,6 +251,27 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             p.high = Some(p.high.map_or(pos, |h| h.max(pos)));
         }
         self.reached = self.watermark();
+    }
+
+    /// One partition's own watermark: its newest event time less the allowed
+    /// out-of-orderness (`None` before its first record). Unlike [`Windows::watermark`]
+    /// it depends only on that partition's records in their order, so judging
+    /// lateness by it gives the same verdict however partitions interleave (a
+    /// consumer catching up after a restart reads them in a different interleaving
+    /// than it did live).
+    pub fn partition_watermark(&self, partition: u32) -> Option<i64> {
+        self.partitions
+            .get(&partition)
+            .and_then(|p| p.max_event)
+            .map(|e| e - self.spec.out_of_orderness_ms)
+    }
+
+    /// Announces a partition that will deliver records (a consumer's assignment):
+    /// until its first record, or until it is marked idle, the watermark waits for
+    /// it. Without this, a consumer catching up would judge a partition it has not
+    /// read yet against the others' progress and find its records too late.
+    pub fn register(&mut self, partition: u32) {
+        self.partitions.entry(partition).or_default().registered = true;
     }
 
     /// Marks a partition idle (no records for a while): it stops holding the

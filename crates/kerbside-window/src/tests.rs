@@ -212,3 +212,28 @@ fn an_observed_record_moves_the_watermark_and_position_without_a_window() {
     w.finish();
     assert_eq!(w.low_water(1), Some(3), "one past the observed position");
 }
+
+#[test]
+fn a_registered_partition_holds_the_watermark_until_it_is_heard_from_or_idle() {
+    let mut w: Windows<&str, i64> = Windows::new(spec());
+    w.register(0);
+    w.register(1);
+    // Catching up: partition 0 read far ahead before partition 1's first record.
+    w.add(0, Some(0), "a", 60 * MIN, |s| *s += 1);
+    assert_eq!(w.watermark(), None, "partition 1 not heard from yet");
+    assert_eq!(
+        w.add(1, Some(0), "b", MIN, |s| *s += 1),
+        Admit::OnTime { window: 0 },
+        "its old records are on time, not judged against partition 0"
+    );
+    assert_eq!(w.watermark(), Some(0));
+    w.register(2);
+    assert_eq!(w.watermark(), Some(0), "the watermark never goes back");
+    w.set_idle(2);
+    w.add(1, Some(1), "b", 30 * MIN, |s| *s += 1);
+    assert_eq!(
+        w.watermark(),
+        Some(29 * MIN),
+        "an idle registered partition holds nothing"
+    );
+}

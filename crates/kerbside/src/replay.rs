@@ -156,7 +156,7 @@ pub fn replay_lines(
                     clock = Some(clock.map_or(ts, |c| c.max(ts)));
                     span = Some(span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
                     match engine.add_reading(src, None, &reading) {
-                        Admission::OnTime => continue,
+                        Admission::OnTime | Admission::Duplicate => continue,
                         Admission::Late => {
                             summary.late += 1;
                             continue;

@@ -136,7 +136,10 @@ fn the_printed_configuration_loads_back_to_the_same_values() {
 fn sections_that_disagree_are_a_problem_with_both_keys_named() {
     let f = file("[validation]\nmax_age_secs = 60\n[store]\napi = \"v2\"\nbucket = \"\"\n");
     let err = Config::load(Some(&f.0), env(&[])).unwrap_err().to_string();
-    assert!(err.contains("aggregate.windows.allowed_lateness_secs"), "{err}");
+    assert!(
+        err.contains("aggregate.windows.allowed_lateness_secs"),
+        "{err}"
+    );
     assert!(err.contains("validation.max_age_secs"), "{err}");
     assert!(err.contains("store.bucket"), "{err}");
 }

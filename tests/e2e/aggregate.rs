@@ -1,0 +1,246 @@
+//! The whole path: the simulated fleet → Mosquitto → ingest → Tansu → the real
+//! `kerbside aggregate` binary → InfluxDB 1.6, read back with InfluxQL and compared
+//! with the oracle computed from the readings ingest accepted. The aggregator is
+//! killed with SIGKILL in the middle of the day and restarted: the store must still
+//! end with exactly the oracle's values, nothing missing, nothing counted twice.
+//!
+//! Its own Mosquitto and Tansu keep other tests' records (the simulator reuses device
+//! ids) out of the topics, and a database of its own keeps the store clean.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kerbside_kafka::testing;
+use kerbside_reading::{DeadLetter, EnrichedReading, ValidationConfig};
+use kerbside_sim::Generator;
+
+use crate::ingest::{Proc, free_port, kerbside_bin, metric};
+use crate::oracle;
+use crate::outage::{mosquitto_with, tansu};
+use crate::replay::{MEASUREMENTS, fleet};
+use crate::sim::publish_through_ingest;
+use crate::support::{Server, unique_name, within};
+
+/// Simulated seconds per wall-clock second: a day in a minute.
+const SPEED: f64 = 1440.0;
+const OUT_OF_ORDERNESS_MS: i64 = 60_000;
+
+fn write_config(
+    dir: &Path,
+    kafka: &str,
+    influx: &str,
+    db: &str,
+    metrics_port: u16,
+) -> std::path::PathBuf {
+    let path = dir.join("aggregate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[log]\nformat = \"json\"\nlevel = \"info,rdkafka=warn\"\n\
+             [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
+             [kafka]\nbrokers = \"{kafka}\"\npartitions = 3\nlinger_ms = 2\n\
+             [aggregate]\ngroup_id = \"{group}\"\nidle_after_secs = 2\nsession_timeout_ms = 6000\nstate_dir = \"{state}\"\n\
+             [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\nflush_interval_ms = 300\n",
+            group = unique_name("agg"),
+            state = dir.join("state").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn spawn_aggregate(config: &Path, log: &Path) -> Proc {
+    let log = std::fs::File::create(log).unwrap();
+    Proc(
+        std::process::Command::new(kerbside_bin())
+            .args(["--config", config.to_str().unwrap(), "aggregate"])
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start kerbside aggregate"),
+    )
+}
+
+/// Every record of `topic` (keys: device ids, device topics, `store`).
+fn read_all(kafka: &str, topic: &str, keys: &BTreeSet<String>) -> Vec<testing::ReadRecord> {
+    let end = testing::end_offsets(kafka, topic);
+    let total: i64 = end.values().sum();
+    let from: BTreeMap<i32, i64> = end.keys().map(|p| (*p, 0)).collect();
+    let mut n = 0;
+    testing::read_since(kafka, topic, &from, keys, Duration::from_secs(60), |_| {
+        n += 1;
+        n >= total
+    })
+}
+
+async fn influxql(url: &str, db: &str, q: &str) -> Vec<kerbside_store::Point> {
+    kerbside_store::query::influxql(url, db, None, q)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill() {
+    let influx = Server::InfluxV1.require().await;
+    within(
+        Duration::from_secs(420),
+        "the whole-path oracle test",
+        async {
+            let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_aggregate"));
+            let mqtt_port = free_port();
+            let kafka_port = free_port();
+            let _broker =
+                mosquitto_with(&dir.join("mosquitto"), mqtt_port, "allow_anonymous true\n").await;
+            let _kafka_server = tansu(&dir.join("tansu"), kafka_port).await;
+            let kafka = format!("127.0.0.1:{kafka_port}");
+            let db = unique_name("kerbside_e2e");
+            influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
+
+            let fleet = fleet(24);
+            let start = fleet.scenario.start;
+            let messages: Vec<_> = Generator::new(Arc::clone(&fleet), &[]).unwrap().collect();
+            kerbside_kafka::admin::ensure_topics(
+                &kerbside_kafka::KafkaConfig {
+                    brokers: kafka.clone(),
+                    partitions: 3,
+                    ..kerbside_kafka::KafkaConfig::default()
+                },
+                &[
+                    kerbside_kafka::topics::READINGS,
+                    kerbside_kafka::topics::DEADLETTER,
+                ],
+            )
+            .await
+            .unwrap();
+
+            let metrics_port = free_port();
+            let config = write_config(&dir, &kafka, &influx, &db, metrics_port);
+            let mut agg = spawn_aggregate(&config, &dir.join("aggregate-1.log"));
+
+            // Kill the aggregator mid-day: once it has read a third of the day's messages.
+            let killer = {
+                let third = messages.len() as f64 / 3.0;
+                let log = dir.join("aggregate-1.log");
+                tokio::spawn(async move {
+                    let name = "kerbside_aggregate_records_total{topic=\"kerbside.readings.v1\"}";
+                    loop {
+                        if metric(metrics_port, name).await.is_some_and(|n| n >= third) {
+                            break;
+                        }
+                        if let Ok(Some(status)) = agg.try_wait() {
+                            panic!(
+                                "kerbside aggregate exited early ({status}):\n{}",
+                                std::fs::read_to_string(&log).unwrap_or_default()
+                            );
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    agg.kill().unwrap(); // SIGKILL
+                    agg.wait().unwrap();
+                    Instant::now()
+                })
+            };
+            // Ingest's default bounds matter here: a reading stamped in the future
+            // (clock skew) would move the watermark on and make everything else late,
+            // so `max_future_secs` keeps it out.
+            let validation = ValidationConfig::default();
+            publish_through_ingest(
+                &fleet, messages, start, SPEED, mqtt_port, &kafka, validation,
+            )
+            .await;
+            let killed_at = killer.await.unwrap();
+            // A restart after the group has expired the killed member (a broker gives a
+            // dead member's partitions away only after its session timeout).
+            tokio::time::sleep(Duration::from_secs(7).saturating_sub(killed_at.elapsed())).await;
+            let _agg = spawn_aggregate(&config, &dir.join("aggregate-2.log"));
+
+            // What ingest accepted, and what the aggregator refused as too late.
+            let keys: BTreeSet<String> = fleet
+                .devices
+                .iter()
+                .flat_map(|d| [d.id.to_string(), d.topic.clone()])
+                .chain(["store".to_owned()])
+                .collect();
+            let readings: Vec<EnrichedReading> =
+                read_all(&kafka, kerbside_kafka::topics::READINGS, &keys)
+                    .iter()
+                    .map(|r| serde_json::from_slice(&r.value).unwrap())
+                    .collect();
+            assert!(readings.len() > 10_000, "{} readings", readings.len());
+            let last_ts = readings
+                .iter()
+                .map(|r| r.reading.ts.millis())
+                .max()
+                .unwrap();
+
+            // Wait for the restarted aggregator to catch up: its watermark reaches the
+            // last reading's (all partitions idle), then its writes settle.
+            let want_wm = last_ts - OUT_OF_ORDERNESS_MS;
+            let deadline = Instant::now() + Duration::from_secs(180);
+            loop {
+                let wm = metric(metrics_port, "kerbside_aggregate_watermark_ms")
+                    .await
+                    .unwrap_or(0.0);
+                if wm as i64 >= want_wm {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "watermark {wm} never reached {want_wm}"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let dls: Vec<DeadLetter> = read_all(&kafka, kerbside_kafka::topics::DEADLETTER, &keys)
+                .iter()
+                .map(|r| serde_json::from_slice(&r.value).unwrap())
+                .collect();
+            let too_late = crate::replay::too_late_readings(&dls);
+            let accepted: Vec<EnrichedReading> = readings
+                .into_iter()
+                .filter(|r| !too_late.contains(&(r.reading.device_id.to_string(), r.reading.seq.0)))
+                .collect();
+
+            // Only windows the final watermark closed are final in the store.
+            let mut want = oracle::expected(&accepted);
+            let size = |m: &str| {
+                if m == "traffic_flow" {
+                    5 * 60_000
+                } else {
+                    15 * 60_000
+                }
+            };
+            want.retain(|(m, _, t), _| t + size(m) <= want_wm);
+            let mut points = Vec::new();
+            for m in MEASUREMENTS {
+                points.extend(
+                    influxql(&influx, &db, &format!("SELECT * FROM \"{m}\" GROUP BY *"))
+                        .await
+                        .into_iter()
+                        .filter(|p| p.time_ms + size(m) <= want_wm),
+                );
+            }
+            let diff = oracle::compare(&want, &points);
+            assert!(
+                diff.is_empty(),
+                "{} differences from the oracle (of {} windows), first: {:#?}",
+                diff.len(),
+                want.len(),
+                &diff[..diff.len().min(10)]
+            );
+            assert!(want.len() > 3000, "the oracle has {} windows", want.len());
+            // The restart rebuilt windows final before the kill without writing them.
+            let suppressed = metric(metrics_port, "kerbside_aggregate_windows_suppressed_total")
+                .await
+                .unwrap_or(0.0);
+            assert!(
+                suppressed > 0.0,
+                "the restart resumed after the committed watermark"
+            );
+            let _ = std::fs::remove_dir_all(&dir);
+        },
+    )
+    .await;
+}
