@@ -25,7 +25,7 @@ use crate::support::{Server, unique_name, within};
 
 /// Simulated seconds per wall-clock second: a day in a minute.
 const SPEED: f64 = 1440.0;
-const OUT_OF_ORDERNESS_MS: i64 = 60_000;
+pub(crate) const OUT_OF_ORDERNESS_MS: i64 = 60_000;
 
 fn write_config(
     dir: &Path,
@@ -34,6 +34,19 @@ fn write_config(
     db: &str,
     metrics_port: u16,
 ) -> std::path::PathBuf {
+    write_config_with(dir, kafka, influx, db, metrics_port, "", "")
+}
+
+/// As [`write_config`], with extra lines for the `[aggregate]` and `[store]` sections.
+pub(crate) fn write_config_with(
+    dir: &Path,
+    kafka: &str,
+    influx: &str,
+    db: &str,
+    metrics_port: u16,
+    aggregate_extra: &str,
+    store_extra: &str,
+) -> std::path::PathBuf {
     let path = dir.join("aggregate.toml");
     std::fs::write(
         &path,
@@ -41,8 +54,8 @@ fn write_config(
             "[log]\nformat = \"json\"\nlevel = \"info,rdkafka=warn\"\n\
              [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
              [kafka]\nbrokers = \"{kafka}\"\npartitions = 3\nlinger_ms = 2\n\
-             [aggregate]\ngroup_id = \"{group}\"\nidle_after_secs = 2\nsession_timeout_ms = 6000\nstate_dir = \"{state}\"\n\
-             [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\nflush_interval_ms = 300\n",
+             [aggregate]\ngroup_id = \"{group}\"\nidle_after_secs = 2\nsession_timeout_ms = 6000\nstate_dir = \"{state}\"\n{aggregate_extra}\
+             [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\nflush_interval_ms = 300\n{store_extra}",
             group = unique_name("agg"),
             state = dir.join("state").display(),
         ),
@@ -51,7 +64,7 @@ fn write_config(
     path
 }
 
-fn spawn_aggregate(config: &Path, log: &Path) -> Proc {
+pub(crate) fn spawn_aggregate(config: &Path, log: &Path) -> Proc {
     let log = std::fs::File::create(log).unwrap();
     Proc(
         std::process::Command::new(kerbside_bin())
@@ -64,7 +77,11 @@ fn spawn_aggregate(config: &Path, log: &Path) -> Proc {
 }
 
 /// Every record of `topic` (keys: device ids, device topics, `store`).
-fn read_all(kafka: &str, topic: &str, keys: &BTreeSet<String>) -> Vec<testing::ReadRecord> {
+pub(crate) fn read_all(
+    kafka: &str,
+    topic: &str,
+    keys: &BTreeSet<String>,
+) -> Vec<testing::ReadRecord> {
     let end = testing::end_offsets(kafka, topic);
     let total: i64 = end.values().sum();
     let from: BTreeMap<i32, i64> = end.keys().map(|p| (*p, 0)).collect();
@@ -75,7 +92,7 @@ fn read_all(kafka: &str, topic: &str, keys: &BTreeSet<String>) -> Vec<testing::R
     })
 }
 
-async fn influxql(url: &str, db: &str, q: &str) -> Vec<kerbside_store::Point> {
+pub(crate) async fn influxql(url: &str, db: &str, q: &str) -> Vec<kerbside_store::Point> {
     kerbside_store::query::influxql(url, db, None, q)
         .await
         .unwrap()

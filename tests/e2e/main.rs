@@ -10,4 +10,5 @@ mod outage;
 mod replay;
 mod sim;
 mod smoke;
+mod store_outage;
 mod support;

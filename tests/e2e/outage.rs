@@ -28,7 +28,7 @@ impl Owned {
     }
 
     /// Stops it: SIGTERM (so Mosquitto writes its persistence file), then waits.
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &c.id().to_string()])
@@ -146,6 +146,69 @@ pub(crate) async fn tansu(dir: &Path, port: u16) -> Owned {
     };
     wait_port(&mut o).await;
     o
+}
+
+/// Starts (or restarts, keeping `dir`) an InfluxDB 1.x on `http_port` (its RPC
+/// service on `rpc_port`), configured as `deploy/dev/services` configures the shared
+/// one but with its meta, data and WAL under `dir`. Returns once `/ping` answers 204.
+pub(crate) async fn influxd(dir: &Path, http_port: u16, rpc_port: u16) -> Owned {
+    for sub in ["meta", "data", "wal"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let conf = dir.join("influxdb.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "reporting-enabled = false\nbind-address = \"127.0.0.1:{rpc_port}\"\n\
+             [meta]\n  dir = \"{meta}\"\n\
+             [data]\n  dir = \"{data}\"\n  wal-dir = \"{wal}\"\n  query-log-enabled = false\n\
+             [monitor]\n  store-enabled = false\n\
+             [subscriber]\n  enabled = false\n\
+             [http]\n  enabled = true\n  bind-address = \"127.0.0.1:{http_port}\"\n  auth-enabled = false\n  \
+             log-enabled = false\n  pprof-enabled = false\n  unix-socket-enabled = false\n\
+             [ifql]\n  enabled = false\n\
+             [[graphite]]\n  enabled = false\n\
+             [[collectd]]\n  enabled = false\n\
+             [[opentsdb]]\n  enabled = false\n\
+             [[udp]]\n  enabled = false\n\
+             [continuous_queries]\n  enabled = false\n",
+            meta = dir.join("meta").display(),
+            data = dir.join("data").display(),
+            wal = dir.join("wal").display(),
+        ),
+    )
+    .unwrap();
+    // Appended, so the log of a restart follows the first run's.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("influxd.log"))
+        .unwrap();
+    let child = Command::new("influxd")
+        .arg("-config")
+        .arg(&conf)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("influxd (InfluxDB 1.x) is installed by deploy/dev/services up");
+    let mut o = Owned {
+        name: "influxd",
+        port: http_port,
+        dir: dir.to_owned(),
+        child: Some(child),
+    };
+    wait_port(&mut o).await;
+    let ping = format!("http://{}/ping", o.addr());
+    let client = crate::support::http_client();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(&ping).send().await
+            && r.status() == reqwest::StatusCode::NO_CONTENT
+        {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("influxd on {} never answered /ping with 204", o.addr());
 }
 
 /// Publishes `seqs` for every device at QoS 1 and waits for every PUBACK.

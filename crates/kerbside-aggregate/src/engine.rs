@@ -371,24 +371,23 @@ impl Engine {
             // Counted once by the windows' own `seq` sets; device_health counts it.
             self.stats.duplicates += 1;
         }
-        let key = || device.to_owned();
         let admit = match kind {
-            Kind::Traffic => self.traffic.add(p, offset, key(), ts, |s| _ = s.add(r)),
+            Kind::Traffic => self.traffic.add(p, offset, device, ts, |s| _ = s.add(r)),
             _ => {
                 self.traffic.observe(p, offset, ts);
                 Admit::OnTime { window }
             }
         };
         let admit = if kind == Kind::Air {
-            self.air_1h.add(p, offset, key(), ts, |s| _ = s.add(r));
-            self.air_15m.add(p, offset, key(), ts, |s| _ = s.add(r))
+            self.air_1h.add(p, offset, device, ts, |s| _ = s.add(r));
+            self.air_15m.add(p, offset, device, ts, |s| _ = s.add(r))
         } else {
             self.air_1h.observe(p, offset, ts);
             self.air_15m.observe(p, offset, ts);
             admit
         };
         let admit = if kind == Kind::Bin {
-            self.bins.add(p, offset, key(), ts, |s| _ = s.add(r))
+            self.bins.add(p, offset, device, ts, |s| _ = s.add(r))
         } else {
             self.bins.observe(p, offset, ts);
             admit
@@ -399,7 +398,7 @@ impl Engine {
             self.observe_footfall(p, offset, ts);
             admit
         };
-        self.health.add(p, offset, key(), ts, |s| {
+        self.health.add(p, offset, device, ts, |s| {
             s.add_reading(r);
             s.add_seq_outcome(outcome);
         });
@@ -448,11 +447,12 @@ impl Engine {
         let venue_key = FootKey { venue, room: None };
         let a = self
             .foot_15m
-            .add(p, offset, room_key.clone(), ts, |s| _ = s.add(r));
+            .add(p, offset, &room_key, ts, |s| _ = s.add(r));
         self.foot_15m
-            .add(p, offset, venue_key.clone(), ts, |s| _ = s.add(r));
-        self.foot_1h.add(p, offset, room_key, ts, |s| _ = s.add(r));
-        self.foot_1h.add(p, offset, venue_key, ts, |s| _ = s.add(r));
+            .add(p, offset, &venue_key, ts, |s| _ = s.add(r));
+        self.foot_1h.add(p, offset, &room_key, ts, |s| _ = s.add(r));
+        self.foot_1h
+            .add(p, offset, &venue_key, ts, |s| _ = s.add(r));
         a
     }
 
@@ -470,10 +470,9 @@ impl Engine {
     ) {
         self.stats.refusals += 1;
         let p = source.stream();
-        self.health
-            .add(p, offset, device_id.to_owned(), received_ms, |s| {
-                s.add_refusal(device_id, kind, reason);
-            });
+        self.health.add(p, offset, device_id, received_ms, |s| {
+            s.add_refusal(device_id, kind, reason);
+        });
         if let Source::Readings(_) = source {
             // A replay's refusals share the readings' stream: keep every engine in step.
             self.traffic.observe(p, offset, received_ms);

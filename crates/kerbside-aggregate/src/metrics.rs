@@ -34,6 +34,8 @@ pub struct AggregateMetrics {
     pub committed: IntGaugeVec,
     /// Offset commits that failed (retried with the next write).
     pub commit_errors: IntCounter,
+    /// Errors reading from Kafka (not fatal: the client reconnects and rejoins).
+    pub consume_errors: IntCounter,
     /// Rebalances seen (the engine is rebuilt from committed offsets after each).
     pub rebalances: IntCounter,
     /// Records held while a store write was under way.
@@ -113,6 +115,10 @@ impl AggregateMetrics {
                 &["topic", "partition"],
             )?,
             commit_errors: counter("commit_errors_total", "Offset commits that failed")?,
+            consume_errors: counter(
+                "consume_errors_total",
+                "Errors reading from Kafka (the client reconnects and rejoins)",
+            )?,
             rebalances: counter("rebalances_total", "Consumer-group rebalances")?,
             pending: gauge(
                 "pending_records",

@@ -140,13 +140,16 @@ pub async fn run(
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            r = consumer.recv() => {
-                let rec = r?;
-                let generation = consumer.generation();
-                handle(&mut st, cfg, &consumer, &producer, &metrics, rec, generation).await?;
-                since_advance += 1;
-            }
+            r = consumer.recv() => match r {
+                Ok(rec) => {
+                    let generation = consumer.generation();
+                    handle(&mut st, cfg, &consumer, &producer, &metrics, rec, generation).await?;
+                    since_advance += 1;
+                }
+                Err(e) => consume_error(&metrics, &e).await,
+            },
             _ = tick.tick() => {
+                record_gauges(&mut st, &metrics);
                 mark_idle(&mut st, &consumer, idle_after);
                 let now = Instant::now();
                 if now.duration_since(last_lag) >= Duration::from_secs(10) {
@@ -178,7 +181,6 @@ pub async fn run(
             commit(&mut st, cfg, &consumer, &metrics);
             last_flush = Instant::now();
         }
-        record_gauges(&mut st, &metrics);
     }
     info!("aggregate stopping: writing what has closed");
     st.rows.extend(st.engine.advance());
@@ -224,15 +226,23 @@ async fn handle(
         .with_label_values(&[rec.topic.as_str()])
         .inc();
     let source = source_of(&rec.topic, rec.partition);
-    st.seen.insert(
-        source,
-        Seen {
-            at: Instant::now(),
-            topic: rec.topic.clone(),
-            partition: rec.partition,
-            offset: rec.offset,
-        },
-    );
+    match st.seen.get_mut(&source) {
+        Some(seen) => {
+            seen.at = Instant::now();
+            seen.offset = rec.offset;
+        }
+        None => {
+            st.seen.insert(
+                source,
+                Seen {
+                    at: Instant::now(),
+                    topic: rec.topic.clone(),
+                    partition: rec.partition,
+                    offset: rec.offset,
+                },
+            );
+        }
+    }
     st.idle.insert(source, false);
     let offset = Some(rec.offset);
     match source {
@@ -381,23 +391,31 @@ async fn flush(
     let report = {
         let write = store.write(&rows, cancel);
         tokio::pin!(write);
+        let every = Duration::from_secs(10);
+        let mut lag_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 biased;
                 res = &mut write => break res,
-                r = consumer.recv(), if !paused => {
-                    let rec = r?;
-                    if let Some(seen) = st.seen.get_mut(&source_of(&rec.topic, rec.partition)) {
-                        seen.at = Instant::now();
+                // Polling goes on while paused: the group keeps the member however long
+                // the store stays down (librdkafka's max.poll.interval.ms).
+                r = consumer.recv() => match r {
+                    Ok(rec) => {
+                        if let Some(seen) = st.seen.get_mut(&source_of(&rec.topic, rec.partition)) {
+                            seen.at = Instant::now();
+                        }
+                        held.push((rec, consumer.generation()));
+                        metrics.pending.set(held.len() as i64);
+                        if !paused && held.len() >= cfg.max_pending_records {
+                            warn!(held = held.len(), "store write slow: pausing reads");
+                            consumer.pause()?;
+                            paused = true;
+                        }
                     }
-                    held.push((rec, consumer.generation()));
-                    metrics.pending.set(held.len() as i64);
-                    if held.len() >= cfg.max_pending_records {
-                        warn!(held = held.len(), "store write slow: pausing reads");
-                        consumer.pause()?;
-                        paused = true;
-                    }
-                }
+                    Err(e) => consume_error(metrics, &e).await,
+                },
+                // The lag keeps being reported while the store is down, when it matters.
+                _ = lag_tick.tick() => update_lag(st, consumer, metrics),
             }
         }
     };
@@ -553,6 +571,15 @@ fn record_gauges(st: &mut State, metrics: &AggregateMetrics) {
         .duplicates
         .inc_by(s.duplicates.saturating_sub(st.counted.duplicates));
     st.counted = s;
+}
+
+/// A consume error is not fatal: librdkafka reconnects and rejoins the group by
+/// itself (a rebalance then rebuilds the engine). Counted, logged, and a short pause so
+/// a broker that is down does not spin the loop.
+async fn consume_error(metrics: &AggregateMetrics, e: &kerbside_kafka::Error) {
+    metrics.consume_errors.inc();
+    warn!(error = %e, "consuming from Kafka failed; carrying on");
+    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 async fn dead_letter(

@@ -42,7 +42,7 @@ fn bench(c: &mut Criterion) {
             });
             let mut emitted = 0usize;
             for (i, &(dev, t, veh, speed)) in records.iter().enumerate() {
-                w.add(dev % 6, Some(i as i64), dev, t, |s| {
+                w.add(dev % 6, Some(i as i64), &dev, t, |s| {
                     s.vehicles += veh;
                     s.speed_sum += speed * veh as f64;
                     s.readings += 1;

@@ -23,7 +23,8 @@
 //! window that can change: committing below it never loses a record a restart would
 //! need to rebuild a window.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 
 /// Window length and lateness rules, in milliseconds of event time.
@@ -118,6 +119,11 @@ pub struct Windows<K, A> {
     slots: BTreeMap<i64, HashMap<K, Slot<A>>>,
     open: usize,
     finished: bool,
+    /// Windows starting before this have been closed by [`Windows::advance`]; it only
+    /// looks at later ones, plus `late_dirty`.
+    next_unpassed: i64,
+    /// Starts of closed windows a late record has changed since the last advance.
+    late_dirty: BTreeSet<i64>,
     /// The highest watermark ever reached: the watermark never goes back (a partition
     /// seen for the first time, or waking from idle, cannot reopen dropped windows).
     reached: Option<i64>,
@@ -133,6 +139,8 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             slots: BTreeMap::new(),
             open: 0,
             finished: false,
+            next_unpassed: i64::MIN,
+            late_dirty: BTreeSet::new(),
             reached: None,
         }
     }
@@ -182,14 +190,21 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
 
     /// Offers one record from `partition` (at `position`, if it has one) with event
     /// time `event_ms`; `update` folds it into the window's state unless it is too late.
-    pub fn add(
+    ///
+    /// The key is borrowed (a `&str` for `String` keys): it is copied only when the
+    /// window has no slot for it yet.
+    pub fn add<Q>(
         &mut self,
         partition: u32,
         position: Option<i64>,
-        key: K,
+        key: &Q,
         event_ms: i64,
         update: impl FnOnce(&mut A),
-    ) -> Admit {
+    ) -> Admit
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let window = self.spec.start_of(event_ms);
         let end = window + self.spec.size_ms;
         let wm = self.watermark();
@@ -203,17 +218,24 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             };
         }
         let by_key = self.slots.entry(window).or_default();
-        let slot = by_key.entry(key).or_insert_with(|| {
+        if !by_key.contains_key(key) {
             self.open += 1;
-            Slot {
-                state: A::default(),
-                emitted: false,
-                dirty: false,
-                low: BTreeMap::new(),
-            }
-        });
+            by_key.insert(
+                key.to_owned(),
+                Slot {
+                    state: A::default(),
+                    emitted: false,
+                    dirty: false,
+                    low: BTreeMap::new(),
+                },
+            );
+        }
+        let slot = by_key.get_mut(key).expect("just ensured");
         update(&mut slot.state);
         slot.dirty = true;
+        if window < self.next_unpassed {
+            self.late_dirty.insert(window);
+        }
         if let Some(pos) = position {
             let low = slot.low.entry(partition).or_insert(pos);
             *low = (*low).min(pos);
@@ -291,34 +313,42 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
         };
         let size = self.spec.size_ms;
         let lateness = self.spec.allowed_lateness_ms;
-        let mut drop_before = None;
-        for (&start, by_key) in self.slots.iter_mut() {
-            let end = start + size;
-            if end > wm {
-                break;
-            }
-            for (key, slot) in by_key.iter_mut() {
-                if slot.dirty {
-                    out.push(Emission {
-                        key: key.clone(),
-                        window: start,
-                        state: slot.state.clone(),
-                        kind: if slot.emitted {
-                            EmissionKind::Update
-                        } else {
-                            EmissionKind::First
-                        },
-                    });
-                    slot.emitted = true;
-                    slot.dirty = false;
-                }
-            }
-            if end.saturating_add(lateness) <= wm {
-                drop_before = Some(start);
+        // Windows with start < closing_to have ended (end <= wm).
+        let closing_to = if self.finished {
+            i64::MAX
+        } else {
+            self.spec.start_of(wm)
+        };
+        // Corrections of windows closed before (all older than any newly closed one),
+        // then the windows the watermark has just closed. Only those are visited, so a
+        // call that closes nothing costs nothing however many windows are held.
+        let fresh_from = self.next_unpassed;
+        for start in std::mem::take(&mut self.late_dirty) {
+            if let Some(by_key) = self.slots.get_mut(&start) {
+                emit_dirty(start, by_key, &mut out);
             }
         }
-        if let Some(last) = drop_before {
-            let keep = self.slots.split_off(&(last + 1));
+        if closing_to > fresh_from {
+            for (&start, by_key) in self.slots.range_mut(fresh_from..closing_to) {
+                emit_dirty(start, by_key, &mut out);
+            }
+            self.next_unpassed = closing_to;
+        }
+        // Drop every window that can no longer change: start + size + lateness <= wm.
+        let keep_from = if self.finished {
+            i64::MAX
+        } else {
+            wm.saturating_sub(lateness)
+                .saturating_sub(size)
+                .saturating_add(1)
+        };
+        if self
+            .slots
+            .keys()
+            .next()
+            .is_some_and(|&first| first < keep_from)
+        {
+            let keep = self.slots.split_off(&keep_from);
             let dropped = std::mem::replace(&mut self.slots, keep);
             self.open -= dropped.values().map(HashMap::len).sum::<usize>();
         }
@@ -347,6 +377,30 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
                 .and_then(|p| p.high)
                 .map(|h| h + 1)
         })
+    }
+}
+
+/// Emits every changed slot of the window starting at `start`.
+fn emit_dirty<K: Clone, A: Clone>(
+    start: i64,
+    by_key: &mut HashMap<K, Slot<A>>,
+    out: &mut Vec<Emission<K, A>>,
+) {
+    for (key, slot) in by_key.iter_mut() {
+        if slot.dirty {
+            out.push(Emission {
+                key: key.clone(),
+                window: start,
+                state: slot.state.clone(),
+                kind: if slot.emitted {
+                    EmissionKind::Update
+                } else {
+                    EmissionKind::First
+                },
+            });
+            slot.emitted = true;
+            slot.dirty = false;
+        }
     }
 }
 

@@ -17,7 +17,7 @@ fn spec() -> WindowSpec {
 }
 
 fn sum(w: &mut Windows<&'static str, i64>, p: u32, t: i64, v: i64) -> Admit {
-    w.add(p, None, "k", t, |s| *s += v)
+    w.add(p, None, &"k", t, |s| *s += v)
 }
 
 #[test]
@@ -120,11 +120,11 @@ fn finishing_emits_and_drops_every_window() {
 #[test]
 fn low_water_is_the_lowest_position_a_changeable_window_holds() {
     let mut w: Windows<&str, i64> = Windows::new(spec());
-    w.add(0, Some(10), "a", MIN, |s| *s += 1);
-    w.add(0, Some(11), "b", 7 * MIN, |s| *s += 1);
-    w.add(0, Some(12), "a", 8 * MIN, |s| *s += 1);
+    w.add(0, Some(10), &"a", MIN, |s| *s += 1);
+    w.add(0, Some(11), &"b", 7 * MIN, |s| *s += 1);
+    w.add(0, Some(12), &"a", 8 * MIN, |s| *s += 1);
     assert_eq!(w.low_water(0), Some(10));
-    w.add(0, Some(13), "a", 40 * MIN, |s| *s += 1);
+    w.add(0, Some(13), &"a", 40 * MIN, |s| *s += 1);
     w.advance();
     // Windows 0 and 5 are dropped (ends + lateness <= 39 min); 40's holds 13.
     assert_eq!(w.low_water(0), Some(13));
@@ -177,7 +177,7 @@ proptest! {
             let window = spec.start_of(t);
             let too_late = model_watermark(&seen, spec.out_of_orderness_ms, &mut reached)
                 .is_some_and(|wm| window + spec.size_ms + spec.allowed_lateness_ms <= wm);
-            let admit = w.add(p, None, key, t, |s| *s += v);
+            let admit = w.add(p, None, &key, t, |s| *s += v);
             prop_assert_eq!(matches!(admit, Admit::TooLate { .. }), too_late);
             if !too_late {
                 *want.entry((key, window)).or_default() += v;
@@ -198,10 +198,10 @@ proptest! {
 #[test]
 fn an_observed_record_moves_the_watermark_and_position_without_a_window() {
     let mut w: Windows<&str, i64> = Windows::new(spec());
-    w.add(0, Some(1), "a", MIN, |s| *s += 1);
-    w.add(1, Some(1), "a", MIN, |s| *s += 1);
+    w.add(0, Some(1), &"a", MIN, |s| *s += 1);
+    w.add(1, Some(1), &"a", MIN, |s| *s += 1);
     // Partition 1 carries only other kinds from now on: observing keeps it moving.
-    w.add(0, Some(2), "a", 20 * MIN, |s| *s += 1);
+    w.add(0, Some(2), &"a", 20 * MIN, |s| *s += 1);
     assert!(
         w.advance().is_empty(),
         "partition 1 holds the watermark back"
@@ -219,10 +219,10 @@ fn a_registered_partition_holds_the_watermark_until_it_is_heard_from_or_idle() {
     w.register(0);
     w.register(1);
     // Catching up: partition 0 read far ahead before partition 1's first record.
-    w.add(0, Some(0), "a", 60 * MIN, |s| *s += 1);
+    w.add(0, Some(0), &"a", 60 * MIN, |s| *s += 1);
     assert_eq!(w.watermark(), None, "partition 1 not heard from yet");
     assert_eq!(
-        w.add(1, Some(0), "b", MIN, |s| *s += 1),
+        w.add(1, Some(0), &"b", MIN, |s| *s += 1),
         Admit::OnTime { window: 0 },
         "its old records are on time, not judged against partition 0"
     );
@@ -230,7 +230,7 @@ fn a_registered_partition_holds_the_watermark_until_it_is_heard_from_or_idle() {
     w.register(2);
     assert_eq!(w.watermark(), Some(0), "the watermark never goes back");
     w.set_idle(2);
-    w.add(1, Some(1), "b", 30 * MIN, |s| *s += 1);
+    w.add(1, Some(1), &"b", 30 * MIN, |s| *s += 1);
     assert_eq!(
         w.watermark(),
         Some(29 * MIN),

@@ -121,7 +121,7 @@ fn the_accumulator_runs_in_the_window_engine() {
     });
     for i in 0..6 {
         let r = traffic(i * MIN, i as u64, 60, &[(10, 40.0, 5.0)]);
-        w.add(0, None, "tc-1".into(), i * MIN, |a| {
+        w.add(0, None, "tc-1", i * MIN, |a| {
             a.add(&r);
         });
     }

@@ -1,0 +1,394 @@
+//! The aggregator's figures (issue #5, "Benchmark"), printed as a table:
+//!
+//! 1. **replay**: the release `kerbside replay` over a file of
+//!    `KERBSIDE_BENCH_REPLAY_READINGS` (default 10,000,000) simulated readings from the
+//!    10,000-device bench fleet (`firmware-sim/scenarios/bench-10k.toml`, no faults):
+//!    validation, duplicate check, every window, line-protocol files. readings/s =
+//!    accepted readings / wall time of the process; peak RSS = its `VmHWM`. The file is
+//!    generated once into `target/bench-data/` and reused.
+//! 2. **Kafka → InfluxDB**: `KERBSIDE_BENCH_HOURS` (default 2) simulated hours of a
+//!    100,000-device fleet (`bench-100k.toml`) produced into a Tansu of the bench's own
+//!    (memory storage; the dev Tansu's readings topic holds other runs' data), then the
+//!    release `kerbside aggregate` started with a fresh group against the dev InfluxDB
+//!    1.6 (a fresh database). Sustained readings/s = readings / (aggregator start → its
+//!    records counter reaches them all and its watermark the last reading's). Peak RSS =
+//!    its `VmHWM`, with every device's windows open.
+//!
+//! Needs `cargo build --release -p kerbside` first, and `deploy/dev/services up`
+//! (InfluxDB, and the Tansu binary it installs). Run: `cargo bench -p kerbside --bench
+//! aggregate`; `KERBSIDE_BENCH_ONLY=replay|kafka` runs one part.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kerbside_kafka::{KafkaConfig, Producer, topics};
+use kerbside_reading::{ValidationConfig, Validator, Verdict};
+use kerbside_sim::{Fleet, Generator, Scenario};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("aggregate bench: {msg}");
+    std::process::exit(1)
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from)
+}
+
+fn kerbside_bin() -> PathBuf {
+    let bin = target_dir().join("release/kerbside");
+    if !bin.exists() {
+        fail(&format!(
+            "{} missing: cargo build --release -p kerbside",
+            bin.display()
+        ));
+    }
+    bin
+}
+
+fn fleet(file: &str, minutes: u32) -> Arc<Fleet> {
+    let path = root().join("firmware-sim/scenarios").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| fail(&format!("{file}: {e}")));
+    let mut scenario = Scenario::from_toml(&text, file).unwrap_or_else(|e| fail(&e.to_string()));
+    scenario.duration_mins = minutes;
+    Arc::new(Fleet::build(scenario, 1).unwrap_or_else(|e| fail(&e.to_string())))
+}
+
+/// Peak resident set (VmHWM) of a live process, MiB.
+fn hwm_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Waits for `child`, sampling its peak RSS until it exits.
+fn wait_with_hwm(child: &mut Child) -> (std::process::ExitStatus, f64) {
+    let mut peak: f64 = 0.0;
+    loop {
+        if let Some(h) = hwm_mib(child.id()) {
+            peak = peak.max(h);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, peak);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Row {
+    what: String,
+    readings: u64,
+    seconds: f64,
+    peak_mib: f64,
+    note: String,
+}
+
+fn replay_bench() -> Row {
+    let want: u64 = env_or("KERBSIDE_BENCH_REPLAY_READINGS", 10_000_000);
+    let data = target_dir().join("bench-data");
+    std::fs::create_dir_all(&data).unwrap();
+    let input = data.join(format!("replay-{want}.jsonl"));
+    let assets = data.join("replay-assets.csv");
+    // bench-10k: about 5.2 M readings per simulated day.
+    let minutes = ((want as f64 / 5_184_000.0) * 1440.0).ceil() as u32 + 1;
+    let fleet = fleet("bench-10k.toml", minutes);
+    if !input.exists() || !assets.exists() {
+        eprintln!(
+            "generating {} ({minutes} simulated minutes)…",
+            input.display()
+        );
+        std::fs::write(&assets, fleet.register_csv()).unwrap();
+        let tmp = input.with_extension("tmp");
+        let mut out =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).unwrap());
+        for (n, m) in Generator::new(Arc::clone(&fleet), &[]).unwrap().enumerate() {
+            if n as u64 >= want {
+                break;
+            }
+            kerbside_sim::replay::write_line(&mut out, &m).unwrap();
+        }
+        out.flush().unwrap();
+        drop(out);
+        std::fs::rename(&tmp, &input).unwrap();
+    }
+    let out = data.join("replay-out");
+    let _ = std::fs::remove_dir_all(&out);
+    eprintln!("kerbside replay over {}…", input.display());
+    let started = Instant::now();
+    let mut child = Command::new(kerbside_bin())
+        .args(["--log-format", "json", "replay", "--quiet", "--input"])
+        .arg(&input)
+        .arg("--assets")
+        .arg(&assets)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, peak) = wait_with_hwm(&mut child);
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        fail(&format!("kerbside replay exited {status}"));
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let accepted = summary["accepted"].as_u64().unwrap_or(0);
+    let rows: u64 = summary["rows"]
+        .as_object()
+        .map(|o| o.values().filter_map(serde_json::Value::as_u64).sum())
+        .unwrap_or(0);
+    let bytes = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&out);
+    Row {
+        what: "replay, 10,000 devices, file → line-protocol files".into(),
+        readings: accepted,
+        seconds,
+        peak_mib: peak,
+        note: format!(
+            "{rows} rows written; {:.0} MB input; {:.2} µs/reading",
+            bytes as f64 / 1e6,
+            seconds * 1e6 / accepted.max(1) as f64
+        ),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn metric(port: u16, name: &str) -> Option<f64> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut s, &mut text).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn wait_port(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fail(&format!("nothing listening on {port}"));
+}
+
+fn kafka_bench() -> Row {
+    let hours: u32 = env_or("KERBSIDE_BENCH_HOURS", 2);
+    let influx = std::env::var("KERBSIDE_TEST_INFLUX_V1")
+        .unwrap_or_else(|_| "http://127.0.0.1:18086".into());
+    let tools = std::env::var("KERBSIDE_TOOLS").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/kerbside/tools"),
+        PathBuf::from,
+    );
+    let tansu = tools.join("bin/tansu");
+    if !tansu.exists() {
+        fail("the Tansu binary is missing: deploy/dev/services up installs it");
+    }
+    let dir = target_dir().join("bench-data/kafka");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut broker = Command::new(&tansu)
+        .current_dir(&dir)
+        .env("RUST_LOG", "warn")
+        .args([
+            "broker",
+            "--cluster-id",
+            "kerbside-bench",
+            "--listener-url",
+            &url,
+        ])
+        .args([
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    let brokers = format!("127.0.0.1:{port}");
+
+    let fleet = fleet("bench-100k.toml", hours * 60);
+    let devices = fleet.devices.len();
+    eprintln!("generating {hours} h of {devices} devices…");
+    let validator = Validator::new(
+        ValidationConfig::default(),
+        Arc::new(fleet.asset_register()),
+    );
+    let mut records: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut last_ts = 0i64;
+    for m in Generator::new(Arc::clone(&fleet), &[]).unwrap() {
+        for v in validator.validate(&m.topic, &m.payload, m.at) {
+            if let Verdict::Accepted(r) = v {
+                last_ts = last_ts.max(r.reading.ts.millis());
+                records.push((
+                    r.reading.device_id.to_string(),
+                    serde_json::to_vec(&r).unwrap(),
+                ));
+            }
+        }
+    }
+    let n = records.len() as u64;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cfg = KafkaConfig {
+        brokers: brokers.clone(),
+        partitions: 6,
+        linger_ms: 20,
+        ..KafkaConfig::default()
+    };
+    eprintln!("producing {n} readings into the bench's Tansu…");
+    let produce_started = Instant::now();
+    rt.block_on(async {
+        kerbside_kafka::admin::ensure_topics(&cfg, &[topics::READINGS, topics::DEADLETTER])
+            .await
+            .unwrap();
+        let p = Producer::kafka(&cfg).unwrap();
+        let mut pending = futures::stream::FuturesUnordered::new();
+        for (k, v) in &records {
+            pending.push(p.send(topics::READINGS, k.as_bytes(), v).await);
+            if pending.len() >= 50_000 {
+                while let Some(r) = futures::StreamExt::next(&mut pending).await {
+                    r.unwrap();
+                }
+            }
+        }
+        while let Some(r) = futures::StreamExt::next(&mut pending).await {
+            r.unwrap();
+        }
+    });
+    let produce_s = produce_started.elapsed().as_secs_f64();
+    drop(records);
+
+    let db = format!("kerbside_bench_{}", std::process::id());
+    let client = rt.block_on(kerbside_store::query::influxql(
+        &influx,
+        "",
+        None,
+        &format!("CREATE DATABASE \"{db}\""),
+    ));
+    client.unwrap_or_else(|e| fail(&format!("InfluxDB at {influx}: {e}")));
+    let metrics_port = free_port();
+    let config = dir.join("aggregate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[log]\nformat = \"json\"\nlevel = \"warn\"\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
+             [kafka]\nbrokers = \"{brokers}\"\n\
+             [aggregate]\ngroup_id = \"bench-{pid}\"\nidle_after_secs = 2\nstate_dir = \"{state}\"\n\
+             [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\n",
+            pid = std::process::id(),
+            state = dir.join("state").display(),
+        ),
+    )
+    .unwrap();
+    eprintln!("kerbside aggregate over {n} readings…");
+    let started = Instant::now();
+    let mut child = Command::new(kerbside_bin())
+        .args(["--config", config.to_str().unwrap(), "aggregate"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("aggregate.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let want_wm = last_ts - 60_000;
+    let mut peak: f64 = 0.0;
+    let mut open_max: f64 = 0.0;
+    let name = "kerbside_aggregate_records_total{topic=\"kerbside.readings.v1\"}";
+    let seconds = loop {
+        if let Some(h) = hwm_mib(child.id()) {
+            peak = peak.max(h);
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            fail(&format!(
+                "kerbside aggregate exited {s}; see {}",
+                dir.join("aggregate.log").display()
+            ));
+        }
+        open_max =
+            open_max.max(metric(metrics_port, "kerbside_aggregate_windows_open").unwrap_or(0.0));
+        let read = metric(metrics_port, name).unwrap_or(0.0);
+        let wm = metric(metrics_port, "kerbside_aggregate_watermark_ms").unwrap_or(0.0);
+        if read as u64 >= n && wm as i64 >= want_wm {
+            break started.elapsed().as_secs_f64();
+        }
+        if started.elapsed() > Duration::from_secs(1800) {
+            fail(&format!("not done after 30 min: {read} of {n} read"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let written = metric(metrics_port, "kerbside_store_points_written_total").unwrap_or(0.0);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = broker.kill();
+    let _ = broker.wait();
+    let _ = rt.block_on(kerbside_store::query::influxql(
+        &influx,
+        "",
+        None,
+        &format!("DROP DATABASE \"{db}\""),
+    ));
+    Row {
+        what: format!("Kafka (Tansu) → `kerbside aggregate` → InfluxDB 1.6, {devices} devices"),
+        readings: n,
+        seconds,
+        peak_mib: peak,
+        note: format!(
+            "{written:.0} points written; up to {open_max:.0} windows open; produced at {:.0}/s beforehand",
+            n as f64 / produce_s
+        ),
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is taken.
+    let only = std::env::var("KERBSIDE_BENCH_ONLY").unwrap_or_default();
+    let mut rows = Vec::new();
+    if only.is_empty() || only == "replay" {
+        rows.push(replay_bench());
+    }
+    if only.is_empty() || only == "kafka" {
+        rows.push(kafka_bench());
+    }
+    println!(
+        "\n| what | readings | seconds | readings/s | peak RSS | notes |\n|---|---|---|---|---|---|"
+    );
+    for r in rows {
+        println!(
+            "| {} | {} | {:.1} | {:.0} | {:.0} MiB | {} |",
+            r.what,
+            r.readings,
+            r.seconds,
+            r.readings as f64 / r.seconds,
+            r.peak_mib,
+            r.note
+        );
+    }
+}

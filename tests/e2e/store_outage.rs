@@ -1,0 +1,448 @@
+//! The store down under a running `kerbside aggregate`: InfluxDB stopped for 60 s
+//! (`KERBSIDE_TEST_STORE_OUTAGE_SECS`) while readings keep arriving. Meanwhile the
+//! aggregator retries its write, commits nothing, holds at most
+//! `max_pending_records` and then pauses reading, and its memory stays bounded; once
+//! InfluxDB is back, the store ends with exactly the oracle's values.
+//!
+//! The test owns its InfluxDB (stopping the shared one would disturb other tests) and
+//! its Tansu, and feeds `kerbside.readings.v1` directly: no MQTT, no ingest. The
+//! readings are the simulated fleet's, validated as ingest would, produced in the
+//! order they were received. The first 26 simulated hours go in at once, so the
+//! aggregator's commit point (which stays a day of history behind the watermark) is
+//! already moving when the outage starts; the next 12 hours are paced over the rest
+//! of the test, before, during and after the outage.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kerbside_kafka::{KafkaConfig, Producer, topics};
+use kerbside_reading::{DeadLetter, EnrichedReading, ReplayLine};
+use kerbside_sim::Generator;
+
+use crate::aggregate::{
+    OUT_OF_ORDERNESS_MS, influxql, read_all, spawn_aggregate, write_config_with,
+};
+use crate::ingest::{Proc, free_port};
+use crate::oracle;
+use crate::outage::{influxd, tansu};
+use crate::replay::{MEASUREMENTS, accepted_readings, fleet, too_late_readings};
+use crate::support::{http_client, unique_name, within};
+
+/// Simulated hours produced at once before the paced part: more than the history a
+/// commit point stays behind the watermark (24 h + lateness + 1 h).
+const BACKLOG_HOURS: u32 = 26;
+/// Simulated hours paced over the wall-clock feed.
+const PACED_HOURS: u32 = 12;
+/// Wall-clock feed before the store stops and after it is back.
+const BEFORE: Duration = Duration::from_secs(20);
+const AFTER: Duration = Duration::from_secs(30);
+/// Records the aggregator holds during a write before it pauses reading.
+const MAX_PENDING: usize = 2_000;
+/// The aggregator's resident memory must stay below this during the outage.
+const RSS_BOUND_KIB: u64 = 200 * 1024;
+
+/// One scrape of the aggregator's `/metrics`.
+struct Scrape(String);
+
+impl Scrape {
+    async fn get(port: u16) -> Option<Self> {
+        let text = http_client()
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        Some(Self(text))
+    }
+
+    /// Every sample of `name`: label set (`{…}`, or empty) → value.
+    fn samples(&self, name: &str) -> BTreeMap<String, f64> {
+        self.0
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix(name)?;
+                let (labels, value) = if rest.starts_with('{') {
+                    let end = rest.find('}')?;
+                    (&rest[..=end], rest[end + 1..].trim())
+                } else if rest.starts_with(' ') {
+                    ("", rest.trim())
+                } else {
+                    return None;
+                };
+                Some((labels.to_owned(), value.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The sum of every sample of `name` (0 when there is none).
+    fn sum(&self, name: &str) -> f64 {
+        self.samples(name).values().sum()
+    }
+}
+
+/// Resident memory of process `pid`, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// Fails the test with the aggregator's log if it has exited.
+fn assert_running(agg: &mut Proc, log: &std::path::Path) {
+    if let Ok(Some(status)) = agg.try_wait() {
+        panic!(
+            "kerbside aggregate exited ({status}):\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+}
+
+/// Produces `readings` keyed by device id; with `pace`, reading `r` goes at
+/// `wall_start + (r.received_at − sim_start) / speed`. Returns once all are delivered.
+async fn produce(
+    producer: &Producer,
+    readings: &[EnrichedReading],
+    pace: Option<(Instant, i64, f64)>,
+) {
+    let mut deliveries = VecDeque::new();
+    for r in readings {
+        if let Some((wall_start, sim_start, speed)) = pace {
+            let due = wall_start
+                + Duration::from_secs_f64(
+                    (r.received_at.millis() - sim_start).max(0) as f64 / 1000.0 / speed,
+                );
+            if due > Instant::now() {
+                tokio::time::sleep_until(due.into()).await;
+            }
+        }
+        let value = serde_json::to_vec(r).unwrap();
+        let key = r.reading.device_id.as_str().as_bytes();
+        deliveries.push_back(producer.send(topics::READINGS, key, &value).await);
+        while deliveries.len() > 5_000 {
+            deliveries.pop_front().unwrap().await.unwrap();
+        }
+    }
+    for d in deliveries {
+        d.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
+    let outage = Duration::from_secs(
+        std::env::var("KERBSIDE_TEST_STORE_OUTAGE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+    );
+    within(
+        Duration::from_secs(180) + outage,
+        "the InfluxDB outage test",
+        async {
+            let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_store_down"));
+            let kafka_port = free_port();
+            let _kafka_server = tansu(&dir.join("tansu"), kafka_port).await;
+            let kafka = format!("127.0.0.1:{kafka_port}");
+            let (http_port, rpc_port) = (free_port(), free_port());
+            let mut store = influxd(&dir.join("influxdb"), http_port, rpc_port).await;
+            let influx = format!("http://{}", store.addr());
+            let db = unique_name("kerbside_e2e");
+            influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
+
+            // The readings ingest would accept, in the order it would receive them.
+            let fleet = fleet(BACKLOG_HOURS + PACED_HOURS);
+            let lines: Vec<ReplayLine> = Generator::new(Arc::clone(&fleet), &[])
+                .unwrap()
+                .map(|m| m.to_replay_line())
+                .collect();
+            let mut readings = accepted_readings(&fleet, &lines, &BTreeSet::new());
+            readings.sort_by_key(|r| r.received_at.millis());
+            let paced_from = fleet.scenario.start.millis() + i64::from(BACKLOG_HOURS) * 3_600_000;
+            let split = readings.partition_point(|r| r.received_at.millis() < paced_from);
+            let (backlog, paced) = readings.split_at(split);
+            assert!(
+                backlog.len() > 10_000 && paced.len() > 5_000,
+                "{} + {} readings",
+                backlog.len(),
+                paced.len()
+            );
+
+            let kafka_cfg = KafkaConfig {
+                brokers: kafka.clone(),
+                partitions: 3,
+                linger_ms: 2,
+                ..KafkaConfig::default()
+            };
+            kerbside_kafka::admin::ensure_topics(
+                &kafka_cfg,
+                &[topics::READINGS, topics::DEADLETTER],
+            )
+            .await
+            .unwrap();
+            let metrics_port = free_port();
+            let config = write_config_with(
+                &dir,
+                &kafka,
+                &influx,
+                &db,
+                metrics_port,
+                // A poll interval well under the outage: the paused consumer must keep
+                // polling, or librdkafka drops it from the group (a bug this caught).
+                &format!("max_pending_records = {MAX_PENDING}\nmax_poll_interval_ms = 15000\n"),
+                "retry_max_ms = 2000\n",
+            );
+            let log = dir.join("aggregate.log");
+            let mut agg = spawn_aggregate(&config, &log);
+            let pid = agg.id();
+            let producer = Producer::kafka(&kafka_cfg).unwrap();
+
+            // The backlog at once; the aggregator works through it before the feed.
+            let t0 = Instant::now();
+            produce(&producer, backlog, None).await;
+            let records = "kerbside_aggregate_records_total{topic=\"kerbside.readings.v1\"}";
+            let deadline = Instant::now() + Duration::from_secs(90);
+            loop {
+                assert_running(&mut agg, &log);
+                let read = Scrape::get(metrics_port)
+                    .await
+                    .map_or(0.0, |s| s.sum(records));
+                if read >= backlog.len() as f64 {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the aggregator read {read} of the {} backlog readings in 90 s",
+                    backlog.len()
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            eprintln!(
+                "backlog of {} readings produced and read in {:.1} s",
+                backlog.len(),
+                t0.elapsed().as_secs_f64()
+            );
+
+            // The paced feed: PACED_HOURS over before + outage + after.
+            let feed_time = BEFORE + outage + AFTER;
+            let speed = f64::from(PACED_HOURS) * 3600.0 / feed_time.as_secs_f64();
+            let feed_start = Instant::now();
+            let feeder = {
+                let producer = producer.clone();
+                let paced = paced.to_vec();
+                tokio::spawn(async move {
+                    produce(&producer, &paced, Some((feed_start, paced_from, speed))).await;
+                })
+            };
+            tokio::time::sleep_until((feed_start + BEFORE).into()).await;
+            assert_running(&mut agg, &log);
+            let errors = "kerbside_store_write_errors_total";
+            let committed = "kerbside_aggregate_committed_offset";
+            let pending = "kerbside_aggregate_pending_records";
+            let before = Scrape::get(metrics_port)
+                .await
+                .expect("the aggregator's metrics");
+            let errors_before = before.sum(errors);
+            let committed_at_start = before.samples(committed);
+            let rss_before = rss_kib(pid);
+            assert!(
+                committed_at_start.values().any(|o| *o > 0.0),
+                "the aggregator committed nothing before the outage: {committed_at_start:?}"
+            );
+
+            // The outage: sample every second.
+            store.stop();
+            let stopped = Instant::now();
+            let mut frozen: Option<BTreeMap<String, f64>> = None;
+            let (mut peak_rss, mut peak_pending, mut errors_during) = (rss_before, 0.0f64, 0.0);
+            while stopped.elapsed() < outage {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                assert_running(&mut agg, &log);
+                peak_rss = peak_rss.max(rss_kib(pid));
+                let Some(s) = Scrape::get(metrics_port).await else {
+                    continue;
+                };
+                errors_during = s.sum(errors) - errors_before;
+                peak_pending = peak_pending.max(s.sum(pending));
+                // Once a write has failed, nothing may be committed until one succeeds.
+                let now = s.samples(committed);
+                match &frozen {
+                    None if errors_during > 0.0 => frozen = Some(now),
+                    Some(f) => assert_eq!(
+                        &now,
+                        f,
+                        "offsets committed while InfluxDB was down ({:.0} s in)",
+                        stopped.elapsed().as_secs_f64()
+                    ),
+                    None => {}
+                }
+            }
+            let mid = Scrape::get(metrics_port)
+                .await
+                .expect("the aggregator's metrics");
+            store = influxd(&dir.join("influxdb"), http_port, rpc_port).await;
+            eprintln!(
+                "aggregator RSS: {:.1} MiB before the outage, peak {:.1} MiB during it; \
+                 {errors_during} failed writes, at most {peak_pending} records held",
+                rss_before as f64 / 1024.0,
+                peak_rss as f64 / 1024.0,
+            );
+            let frozen = frozen.expect("no store write failed while InfluxDB was down");
+            assert!(
+                errors_during >= 5.0,
+                "only {errors_during} failed writes in the outage"
+            );
+            // Readings due while a write was failing (from a second in, to be safe):
+            // with enough of them, reading must have paused at `max_pending_records`.
+            let due = |d: Duration| paced_from + (d.as_secs_f64() * speed * 1000.0) as i64;
+            let (from, to) = (due(BEFORE + Duration::from_secs(1)), due(BEFORE + outage));
+            let arriving = paced
+                .iter()
+                .filter(|r| (from..to).contains(&r.received_at.millis()))
+                .count();
+            assert!(
+                peak_pending > 0.0 && peak_pending <= MAX_PENDING as f64,
+                "the aggregator held {peak_pending} records during the outage \
+                 (max_pending_records = {MAX_PENDING})"
+            );
+            if arriving > MAX_PENDING * 5 / 4 {
+                assert_eq!(
+                    peak_pending, MAX_PENDING as f64,
+                    "{arriving} readings came during the outage, but the aggregator held \
+                     at most {peak_pending}: it never paused at max_pending_records"
+                );
+            }
+            assert!(
+                peak_rss < RSS_BOUND_KIB,
+                "the aggregator's RSS reached {peak_rss} KiB during the outage"
+            );
+            let read_by_return = mid.sum(records);
+
+            // Back: the held writes go through, commits move on, nothing else is lost.
+            feeder.await.unwrap();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                assert_running(&mut agg, &log);
+                let now = Scrape::get(metrics_port)
+                    .await
+                    .map(|s| s.samples(committed))
+                    .unwrap_or_default();
+                if now
+                    .iter()
+                    .any(|(k, o)| frozen.get(k).is_some_and(|f| o > f))
+                {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no commit after InfluxDB came back: {now:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            let last_ts = readings
+                .iter()
+                .map(|r| r.reading.ts.millis())
+                .max()
+                .unwrap();
+            let want_wm = last_ts - OUT_OF_ORDERNESS_MS;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                assert_running(&mut agg, &log);
+                let wm = Scrape::get(metrics_port)
+                    .await
+                    .map_or(0.0, |s| s.sum("kerbside_aggregate_watermark_ms"));
+                if wm as i64 >= want_wm {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "watermark {wm} never reached {want_wm}"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let end = Scrape::get(metrics_port)
+                .await
+                .expect("the aggregator's metrics");
+            assert!(
+                end.sum(records) > read_by_return,
+                "the aggregator read nothing after InfluxDB came back"
+            );
+            assert_eq!(
+                end.sum("kerbside_aggregate_rebalances_total"),
+                0.0,
+                "the group lost the member while reads were paused"
+            );
+
+            let keys: BTreeSet<String> = fleet
+                .devices
+                .iter()
+                .flat_map(|d| [d.id.to_string(), d.topic.clone()])
+                .chain(["store".to_owned()])
+                .collect();
+            let dls: Vec<DeadLetter> = read_all(&kafka, topics::DEADLETTER, &keys)
+                .iter()
+                .map(|r| serde_json::from_slice(&r.value).unwrap())
+                .collect();
+            assert!(
+                dls.iter().all(|d| d.reason.code() == "too_late"),
+                "dead letters other than too_late: {:?}",
+                dls.iter()
+                    .filter(|d| d.reason.code() != "too_late")
+                    .take(5)
+                    .collect::<Vec<_>>()
+            );
+            let too_late = too_late_readings(&dls);
+            let produced = readings.len();
+            let accepted: Vec<EnrichedReading> = readings
+                .into_iter()
+                .filter(|r| !too_late.contains(&(r.reading.device_id.to_string(), r.reading.seq.0)))
+                .collect();
+
+            // Only windows the final watermark closed are final in the store.
+            let mut want = oracle::expected(&accepted);
+            let size = |m: &str| {
+                if m == "traffic_flow" {
+                    5 * 60_000
+                } else {
+                    15 * 60_000
+                }
+            };
+            want.retain(|(m, _, t), _| t + size(m) <= want_wm);
+            let mut points = Vec::new();
+            for m in MEASUREMENTS {
+                points.extend(
+                    influxql(&influx, &db, &format!("SELECT * FROM \"{m}\" GROUP BY *"))
+                        .await
+                        .into_iter()
+                        .filter(|p| p.time_ms + size(m) <= want_wm),
+                );
+            }
+            let diff = oracle::compare(&want, &points);
+            assert!(
+                diff.is_empty(),
+                "{} differences from the oracle (of {} windows), first: {:#?}",
+                diff.len(),
+                want.len(),
+                &diff[..diff.len().min(10)]
+            );
+            assert!(want.len() > 10_000, "the oracle has {} windows", want.len());
+            eprintln!(
+                "{} readings ({} too late), {} windows equal the oracle; RSS at the end {:.1} MiB",
+                produced,
+                too_late.len(),
+                want.len(),
+                rss_kib(pid) as f64 / 1024.0
+            );
+            drop(agg);
+            drop(store);
+            let _ = std::fs::remove_dir_all(&dir);
+        },
+    )
+    .await;
+}
