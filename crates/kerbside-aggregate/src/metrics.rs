@@ -36,6 +36,9 @@ pub struct AggregateMetrics {
     pub commit_errors: IntCounter,
     /// Errors reading from Kafka (not fatal: the client reconnects and rejoins).
     pub consume_errors: IntCounter,
+    /// Jumps in a partition's offsets (records skipped by the client or broker);
+    /// each is read again once.
+    pub offset_gaps: IntCounter,
     /// Rebalances seen (the engine is rebuilt from committed offsets after each).
     pub rebalances: IntCounter,
     /// Records held while a store write was under way.
@@ -115,6 +118,10 @@ impl AggregateMetrics {
                 &["topic", "partition"],
             )?,
             commit_errors: counter("commit_errors_total", "Offset commits that failed")?,
+            offset_gaps: counter(
+                "offset_gaps_total",
+                "Jumps in a partition's offsets (read again once)",
+            )?,
             consume_errors: counter(
                 "consume_errors_total",
                 "Errors reading from Kafka (the client reconnects and rejoins)",

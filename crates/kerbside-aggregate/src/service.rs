@@ -23,7 +23,7 @@
 //! `malformed_json`, `store_refused`) and counted. The aggregator's own dead letters
 //! are not counted again when it reads them back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use kerbside_kafka::{GroupConsumer, GroupSettings, KafkaConfig, Producer, Record, topics};
@@ -91,6 +91,8 @@ struct State {
     summary: Summary,
     /// The engine's totals already counted in the metrics.
     counted: EngineStats,
+    /// Offset gaps already sought back for, by source and first missing offset.
+    gaps_sought: HashSet<(Source, i64)>,
 }
 
 /// Runs the aggregator until `shutdown` is cancelled.
@@ -127,6 +129,7 @@ pub async fn run(
         idle: HashMap::new(),
         summary: Summary::default(),
         counted: EngineStats::default(),
+        gaps_sought: HashSet::new(),
     };
     let flush_every = store_cfg.flush_interval();
     let mut tick = tokio::time::interval(flush_every.min(Duration::from_secs(1)));
@@ -220,16 +223,40 @@ async fn handle(
         rebuild(st, cfg, consumer, metrics)?;
         st.generation = generation;
     }
+    let source = source_of(&rec.topic, rec.partition);
+    // Offsets of kerbside's topics are contiguous (no transactions, no compaction):
+    // a jump means the client or broker skipped records (seen with Tansu after a
+    // pause). Go back for them once; a gap met again is taken as real and counted.
+    if let Some(seen) = st.seen.get(&source)
+        && seen.offset >= 0
+        && rec.offset > seen.offset + 1
+    {
+        let from = seen.offset + 1;
+        metrics.offset_gaps.inc();
+        if st.gaps_sought.insert((source, from)) {
+            warn!(
+                topic = %rec.topic,
+                partition = rec.partition,
+                expected = from,
+                got = rec.offset,
+                "offsets skipped: reading them again"
+            );
+            tokio::task::block_in_place(|| {
+                consumer.seek(&rec.topic, rec.partition, from, Duration::from_secs(10))
+            })?;
+            return Ok(());
+        }
+        warn!(topic = %rec.topic, partition = rec.partition, expected = from, got = rec.offset, "offsets missing from the log");
+    }
     st.summary.records += 1;
     metrics
         .records
         .with_label_values(&[rec.topic.as_str()])
         .inc();
-    let source = source_of(&rec.topic, rec.partition);
     match st.seen.get_mut(&source) {
         Some(seen) => {
             seen.at = Instant::now();
-            seen.offset = rec.offset;
+            seen.offset = seen.offset.max(rec.offset);
         }
         None => {
             st.seen.insert(

@@ -234,6 +234,14 @@ impl GroupConsumer {
             .map_err(|e| Error::Consume(e.to_string()))
     }
 
+    /// Fetches `partition` of `topic` from `offset` next (the records already
+    /// fetched beyond it are dropped).
+    pub fn seek(&self, topic: &str, partition: i32, offset: i64, timeout: Duration) -> Result<()> {
+        self.inner
+            .seek(topic, partition, Offset::Offset(offset), timeout)
+            .map_err(|e| Error::Consume(e.to_string()))
+    }
+
     /// The high watermark (next offset to be written) of a partition, for lag.
     pub fn high_watermark(&self, topic: &str, partition: i32, timeout: Duration) -> Result<i64> {
         self.inner

@@ -27,6 +27,8 @@ use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 
+use smallvec::SmallVec;
+
 /// Window length and lateness rules, in milliseconds of event time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowSpec {
@@ -97,7 +99,9 @@ struct Slot<A> {
     emitted: bool,
     dirty: bool,
     /// Lowest position held, per partition.
-    low: BTreeMap<u32, i64>,
+    /// Lowest position held, per partition: inline, since a key's records come from
+    /// one partition (a map here cost a heap node per window and key).
+    low: SmallVec<[(u32, i64); 1]>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -226,7 +230,7 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
                     state: A::default(),
                     emitted: false,
                     dirty: false,
-                    low: BTreeMap::new(),
+                    low: SmallVec::new(),
                 },
             );
         }
@@ -237,8 +241,10 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             self.late_dirty.insert(window);
         }
         if let Some(pos) = position {
-            let low = slot.low.entry(partition).or_insert(pos);
-            *low = (*low).min(pos);
+            match slot.low.iter_mut().find(|(p, _)| *p == partition) {
+                Some((_, low)) => *low = (*low).min(pos),
+                None => slot.low.push((partition, pos)),
+            }
         }
         // Late: its window has closed (emitted or not, if this key had nothing in it).
         let late = slot.emitted || wm.is_some_and(|wm| end <= wm);
@@ -369,7 +375,7 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             .slots
             .values()
             .flat_map(HashMap::values)
-            .filter_map(|s| s.low.get(&partition).copied())
+            .filter_map(|s| s.low.iter().find(|(p, _)| *p == partition).map(|(_, o)| *o))
             .min();
         held.or_else(|| {
             self.partitions
