@@ -76,6 +76,51 @@ pub(crate) fn spawn_aggregate(config: &Path, log: &Path) -> Proc {
     )
 }
 
+/// Asserts that every window the final watermark `want_wm` closed is in the store
+/// `db` with exactly the oracle's values over `readings` less those dead-lettered as
+/// too late in `dls`. Returns the number of windows compared and of too-late readings.
+pub(crate) async fn assert_store_equals_oracle(
+    influx: &str,
+    db: &str,
+    readings: Vec<EnrichedReading>,
+    dls: &[DeadLetter],
+    want_wm: i64,
+) -> (usize, usize) {
+    let too_late = crate::replay::too_late_readings(dls);
+    let accepted: Vec<EnrichedReading> = readings
+        .into_iter()
+        .filter(|r| !too_late.contains(&(r.reading.device_id.to_string(), r.reading.seq.0)))
+        .collect();
+    // Only windows the final watermark closed are final in the store.
+    let mut want = oracle::expected(&accepted);
+    let size = |m: &str| {
+        if m == "traffic_flow" {
+            5 * 60_000
+        } else {
+            15 * 60_000
+        }
+    };
+    want.retain(|(m, _, t), _| t + size(m) <= want_wm);
+    let mut points = Vec::new();
+    for m in MEASUREMENTS {
+        points.extend(
+            influxql(influx, db, &format!("SELECT * FROM \"{m}\" GROUP BY *"))
+                .await
+                .into_iter()
+                .filter(|p| p.time_ms + size(m) <= want_wm),
+        );
+    }
+    let diff = oracle::compare(&want, &points);
+    assert!(
+        diff.is_empty(),
+        "{} differences from the oracle (of {} windows), first: {:#?}",
+        diff.len(),
+        want.len(),
+        &diff[..diff.len().min(10)]
+    );
+    (want.len(), too_late.len())
+}
+
 /// Every record of `topic` (keys: device ids, device topics, `store`).
 pub(crate) fn read_all(
     kafka: &str,
@@ -214,40 +259,9 @@ async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill(
                 .iter()
                 .map(|r| serde_json::from_slice(&r.value).unwrap())
                 .collect();
-            let too_late = crate::replay::too_late_readings(&dls);
-            let accepted: Vec<EnrichedReading> = readings
-                .into_iter()
-                .filter(|r| !too_late.contains(&(r.reading.device_id.to_string(), r.reading.seq.0)))
-                .collect();
-
-            // Only windows the final watermark closed are final in the store.
-            let mut want = oracle::expected(&accepted);
-            let size = |m: &str| {
-                if m == "traffic_flow" {
-                    5 * 60_000
-                } else {
-                    15 * 60_000
-                }
-            };
-            want.retain(|(m, _, t), _| t + size(m) <= want_wm);
-            let mut points = Vec::new();
-            for m in MEASUREMENTS {
-                points.extend(
-                    influxql(&influx, &db, &format!("SELECT * FROM \"{m}\" GROUP BY *"))
-                        .await
-                        .into_iter()
-                        .filter(|p| p.time_ms + size(m) <= want_wm),
-                );
-            }
-            let diff = oracle::compare(&want, &points);
-            assert!(
-                diff.is_empty(),
-                "{} differences from the oracle (of {} windows), first: {:#?}",
-                diff.len(),
-                want.len(),
-                &diff[..diff.len().min(10)]
-            );
-            assert!(want.len() > 3000, "the oracle has {} windows", want.len());
+            let (windows, _) =
+                assert_store_equals_oracle(&influx, &db, readings, &dls, want_wm).await;
+            assert!(windows > 3000, "the oracle has {windows} windows");
             // The restart rebuilt windows final before the kill without writing them.
             let suppressed = metric(metrics_port, "kerbside_aggregate_windows_suppressed_total")
                 .await

@@ -256,16 +256,21 @@ pub(crate) async fn ready(port: u16, child: &mut Proc, s: &Setup) {
     panic!("kerbside ingest never became ready on port {port}");
 }
 
-/// A counter's value from the metrics endpoint.
-pub(crate) async fn metric(port: u16, name: &str) -> Option<f64> {
-    let text = http_client()
+/// The metrics endpoint's text.
+pub(crate) async fn scrape(port: u16) -> Option<String> {
+    http_client()
         .get(format!("http://127.0.0.1:{port}/metrics"))
         .send()
         .await
         .ok()?
         .text()
         .await
-        .ok()?;
+        .ok()
+}
+
+/// A counter's value from the metrics endpoint.
+pub(crate) async fn metric(port: u16, name: &str) -> Option<f64> {
+    let text = scrape(port).await?;
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())

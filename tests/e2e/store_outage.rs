@@ -21,13 +21,13 @@ use kerbside_reading::{DeadLetter, EnrichedReading, ReplayLine};
 use kerbside_sim::Generator;
 
 use crate::aggregate::{
-    OUT_OF_ORDERNESS_MS, influxql, read_all, spawn_aggregate, write_config_with,
+    OUT_OF_ORDERNESS_MS, assert_store_equals_oracle, influxql, read_all, spawn_aggregate,
+    write_config_with,
 };
 use crate::ingest::{Proc, free_port};
-use crate::oracle;
 use crate::outage::{influxd, tansu};
-use crate::replay::{MEASUREMENTS, accepted_readings, fleet, too_late_readings};
-use crate::support::{http_client, unique_name, within};
+use crate::replay::{accepted_readings, fleet};
+use crate::support::{unique_name, within};
 
 /// Simulated hours produced at once before the paced part: more than the history a
 /// commit point stays behind the watermark (24 h + lateness + 1 h).
@@ -47,15 +47,7 @@ struct Scrape(String);
 
 impl Scrape {
     async fn get(port: u16) -> Option<Self> {
-        let text = http_client()
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        Some(Self(text))
+        crate::ingest::scrape(port).await.map(Self)
     }
 
     /// Every sample of `name`: label set (`{…}`, or empty) → value.
@@ -397,46 +389,15 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                     .take(5)
                     .collect::<Vec<_>>()
             );
-            let too_late = too_late_readings(&dls);
             let produced = readings.len();
-            let accepted: Vec<EnrichedReading> = readings
-                .into_iter()
-                .filter(|r| !too_late.contains(&(r.reading.device_id.to_string(), r.reading.seq.0)))
-                .collect();
-
-            // Only windows the final watermark closed are final in the store.
-            let mut want = oracle::expected(&accepted);
-            let size = |m: &str| {
-                if m == "traffic_flow" {
-                    5 * 60_000
-                } else {
-                    15 * 60_000
-                }
-            };
-            want.retain(|(m, _, t), _| t + size(m) <= want_wm);
-            let mut points = Vec::new();
-            for m in MEASUREMENTS {
-                points.extend(
-                    influxql(&influx, &db, &format!("SELECT * FROM \"{m}\" GROUP BY *"))
-                        .await
-                        .into_iter()
-                        .filter(|p| p.time_ms + size(m) <= want_wm),
-                );
-            }
-            let diff = oracle::compare(&want, &points);
-            assert!(
-                diff.is_empty(),
-                "{} differences from the oracle (of {} windows), first: {:#?}",
-                diff.len(),
-                want.len(),
-                &diff[..diff.len().min(10)]
-            );
-            assert!(want.len() > 10_000, "the oracle has {} windows", want.len());
+            let (windows, too_late) =
+                assert_store_equals_oracle(&influx, &db, readings, &dls, want_wm).await;
+            assert!(windows > 10_000, "the oracle has {windows} windows");
             eprintln!(
                 "{} readings ({} too late), {} windows equal the oracle; RSS at the end {:.1} MiB",
                 produced,
-                too_late.len(),
-                want.len(),
+                too_late,
+                windows,
                 rss_kib(pid) as f64 / 1024.0
             );
             drop(agg);

@@ -26,7 +26,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use kerbside_reading::{AssetAttrs, EnrichedReading, Kind, RefusalReason, SeqOutcome, SeqTracker};
+use kerbside_reading::{
+    AssetAttrs, EnrichedReading, EventTime, Kind, Refusal, RefusalReason, SeqOutcome, SeqTracker,
+};
 use kerbside_window::{Admit, Emission, EmissionKind, WindowSpec, Windows};
 use serde::{Deserialize, Serialize};
 
@@ -159,6 +161,23 @@ pub enum Admission {
         /// The watermark it was judged against, ms.
         watermark: i64,
     },
+}
+
+impl Admission {
+    /// The `too_late` refusal for a reading whose window starting at `window` was
+    /// final at `watermark` (ms), as the service and `replay` dead-letter it.
+    pub fn too_late_refusal(window: i64, watermark: i64) -> Refusal {
+        let at =
+            |ms: i64| EventTime::from_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_string());
+        Refusal::new(
+            RefusalReason::TooLate,
+            format!(
+                "window starting {} was final at watermark {}",
+                at(window),
+                at(watermark)
+            ),
+        )
+    }
 }
 
 /// Running totals, for metrics and the replay summary.

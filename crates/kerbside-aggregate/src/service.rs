@@ -301,14 +301,7 @@ async fn handle(
                 Admission::Late => metrics.late.inc(),
                 Admission::TooLate { window, watermark } => {
                     metrics.too_late.inc();
-                    let refusal = Refusal::new(
-                        RefusalReason::TooLate,
-                        format!(
-                            "window starting {} was final at watermark {}",
-                            fmt_ms(window),
-                            fmt_ms(watermark)
-                        ),
-                    );
+                    let refusal = Admission::too_late_refusal(window, watermark);
                     dead_letter(producer, &refusal, &rec, reading.received_at).await?;
                 }
             }

@@ -163,14 +163,7 @@ pub fn replay_lines(
                         }
                         Admission::TooLate { window, watermark } => {
                             // As the service does: the record is the reading itself.
-                            let refusal = Refusal::new(
-                                RefusalReason::TooLate,
-                                format!(
-                                    "window starting {} was final at watermark {}",
-                                    fmt_ms(window),
-                                    fmt_ms(watermark)
-                                ),
-                            );
+                            let refusal = Admission::too_late_refusal(window, watermark);
                             *summary.refused.entry("too_late".into()).or_default() += 1;
                             let value = serde_json::to_vec(&reading)
                                 .expect("an enriched reading always serialises");
@@ -241,10 +234,6 @@ fn count_rows(summary: &mut ReplaySummary, rows: &[Row]) {
     for r in rows {
         *summary.rows.entry(r.measurement.to_owned()).or_default() += 1;
     }
-}
-
-fn fmt_ms(ms: i64) -> String {
-    EventTime::from_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_string())
 }
 
 /// The replay's files in `--out`.
