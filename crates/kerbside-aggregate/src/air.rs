@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
 
 use crate::daqi::{Capture, Daqi, Pollutant};
+use crate::identity::Identity;
 use crate::measurements::{AIR_QUALITY, Row, WindowTag};
 use crate::seen::SeenSeqs;
 
@@ -75,17 +76,10 @@ impl Mean {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Tags {
-    device_id: String,
-    site: String,
-    ward: String,
-}
-
 /// The `air_quality` accumulator for one node and window (15 min or 1 h).
 #[derive(Debug, Clone, Default)]
 pub struct AirQuality {
-    tags: Option<Tags>,
+    id: Option<Identity>,
     seen: SeenSeqs,
     /// Per pollutant, per quarter hour of the (epoch-aligned) hour.
     quarters: [[Mean; 4]; 5],
@@ -95,22 +89,20 @@ impl AirQuality {
     /// Folds in a reading; other kinds and repeated `seq`s are ignored. Returns
     /// whether it counted.
     pub fn add(&mut self, r: &EnrichedReading) -> bool {
+        self.add_as(r, || Identity::of(r))
+    }
+
+    /// As [`AirQuality::add`], taking the device's shared identity from `id` (called
+    /// only for the window's first reading).
+    pub fn add_as(&mut self, r: &EnrichedReading, id: impl FnOnce() -> Identity) -> bool {
         let Measurement::Air(a) = &r.reading.data else {
             return false;
         };
         if !self.seen.insert(r.reading.seq.0) {
             return false;
         }
-        if self.tags.is_none() {
-            let site = match &r.asset.attrs {
-                AssetAttrs::Air { site } => site.clone(),
-                _ => String::new(),
-            };
-            self.tags = Some(Tags {
-                device_id: r.reading.device_id.as_str().to_owned(),
-                site,
-                ward: r.asset.ward.clone(),
-            });
+        if self.id.is_none() {
+            self.id = Some(id());
         }
         let q = r.reading.ts.millis().div_euclid(QUARTER_MS).rem_euclid(4) as usize;
         let values = [a.pm25_ugm3, a.pm10_ugm3, a.no2_ugm3, a.o3_ugm3, a.so2_ugm3];
@@ -124,7 +116,7 @@ impl AirQuality {
 
     /// The device this accumulator is for, once a reading was added.
     pub fn device_id(&self) -> Option<&str> {
-        self.tags.as_ref().map(|t| t.device_id.as_str())
+        self.id.as_ref().map(Identity::device_id)
     }
 
     fn quarter_means(&self, p: Pollutant) -> [Option<f64>; 4] {
@@ -153,11 +145,15 @@ impl AirQuality {
     }
 
     fn base_row(&self, window_ms: i64, window: WindowTag) -> Option<Row> {
-        let tags = self.tags.as_ref()?;
+        let id = self.id.as_ref()?;
+        let site = match id.attrs() {
+            AssetAttrs::Air { site } => site.as_str(),
+            _ => "",
+        };
         let mut row = Row::new(AIR_QUALITY, window_ms);
-        row.tag("device_id", &tags.device_id)
-            .tag("site", &tags.site)
-            .tag("ward", &tags.ward)
+        row.tag("device_id", id.device_id())
+            .tag("site", site)
+            .tag("ward", id.ward())
             .tag("window", window.as_str());
         Some(row)
     }

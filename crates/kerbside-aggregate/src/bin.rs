@@ -19,7 +19,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
+use smallvec::SmallVec;
 
+use crate::identity::Identity;
 use crate::measurements::{BIN_FILL, Row};
 
 /// How a bin's fill rate is worked out.
@@ -45,19 +47,13 @@ impl Default for BinRateRule {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Tags {
-    device_id: String,
-    ward: String,
-    stream: String,
-}
-
 /// The `bin_fill` accumulator for one bin and window.
 #[derive(Debug, Clone, Default)]
 pub struct BinFill {
-    tags: Option<Tags>,
+    id: Option<Identity>,
     /// Event time → fill %, every reading in the window.
-    fills: BTreeMap<i64, f64>,
+    /// Sorted by event time; a window holds one reading or two, so inline.
+    fills: SmallVec<[(i64, f64); 2]>,
     /// Latest battery voltage: (event time, volts).
     battery: Option<(i64, f64)>,
 }
@@ -66,23 +62,24 @@ impl BinFill {
     /// Folds in a reading; other kinds are ignored. A repeat (same event time)
     /// replaces the same point. Returns whether it counted.
     pub fn add(&mut self, r: &EnrichedReading) -> bool {
+        self.add_as(r, || Identity::of(r))
+    }
+
+    /// As [`BinFill::add`], taking the device's shared identity from `id` (called
+    /// only for the window's first reading).
+    pub fn add_as(&mut self, r: &EnrichedReading, id: impl FnOnce() -> Identity) -> bool {
         let Measurement::Bin(b) = &r.reading.data else {
             return false;
         };
-        if self.tags.is_none() {
-            let stream = match &r.asset.attrs {
-                AssetAttrs::Bin { stream, .. } => stream.clone(),
-                _ => String::new(),
-            };
-            self.tags = Some(Tags {
-                device_id: r.reading.device_id.as_str().to_owned(),
-                ward: r.asset.ward.clone(),
-                stream,
-            });
+        if self.id.is_none() {
+            self.id = Some(id());
         }
         let ts = r.reading.ts.millis();
         if b.fill_pct.is_finite() {
-            self.fills.insert(ts, b.fill_pct);
+            match self.fills.binary_search_by_key(&ts, |&(t, _)| t) {
+                Ok(i) => self.fills[i].1 = b.fill_pct,
+                Err(i) => self.fills.insert(i, (ts, b.fill_pct)),
+            }
         }
         if let Some(v) = b.battery_v.filter(|v| v.is_finite())
             && self.battery.is_none_or(|(t, _)| ts >= t)
@@ -94,7 +91,7 @@ impl BinFill {
 
     /// The latest fill level by event time.
     pub fn fill_pct(&self) -> Option<f64> {
-        self.fills.values().next_back().copied()
+        self.fills.last().map(|&(_, f)| f)
     }
 
     /// The latest battery voltage by event time.
@@ -127,10 +124,10 @@ impl BinHistory {
     /// Adds the readings of the closed window `[window_ms, window_ms + size_ms)` and
     /// returns its row; `None` if the accumulator is empty.
     pub fn close_window(&mut self, window_ms: i64, size_ms: i64, acc: &BinFill) -> Option<Row> {
-        let tags = acc.tags.as_ref()?;
+        let id = acc.id.as_ref()?;
         let lookback_ms = (self.rule.lookback_h * 3_600_000.0) as i64;
-        let series = self.devices.entry(tags.device_id.clone()).or_default();
-        series.extend(acc.fills.iter().map(|(&t, &f)| (t, f)));
+        let series = self.devices.entry(id.device_id().to_owned()).or_default();
+        series.extend(acc.fills.iter().copied());
         // Bounded: nothing older than the lookback before the newest reading.
         let newest = series.keys().next_back().copied().unwrap_or(window_ms);
         *series = series.split_off(&(newest - lookback_ms));
@@ -143,9 +140,13 @@ impl BinHistory {
             _ => None,
         };
         let mut row = Row::new(BIN_FILL, window_ms);
-        row.tag("device_id", &tags.device_id)
-            .tag("ward", &tags.ward)
-            .tag("stream", &tags.stream)
+        let stream = match id.attrs() {
+            AssetAttrs::Bin { stream, .. } => stream.as_str(),
+            _ => "",
+        };
+        row.tag("device_id", id.device_id())
+            .tag("ward", id.ward())
+            .tag("stream", stream)
             .float("fill_pct", fill)
             .float("fill_rate_pct_h", rate)
             .float("hours_to_full", to_full)

@@ -36,6 +36,7 @@ use crate::air::{AirHistory, AirQuality};
 use crate::bin::{BinFill, BinHistory, BinRateRule};
 use crate::footfall::Footfall;
 use crate::health::DeviceHealth;
+use crate::identity::Identities;
 use crate::measurements::{Row, WindowTag};
 use crate::traffic::{CongestionRule, TrafficFlow};
 
@@ -255,6 +256,8 @@ pub struct Engine {
     air_history: AirHistory,
     bin_history: BinHistory,
     seqs: SeqTracker,
+    /// One shared device id and asset per device, for every window of it.
+    ids: Identities,
     retention: Retention,
     resume: Option<i64>,
     stats: EngineStats,
@@ -281,6 +284,7 @@ impl Engine {
             air_history: AirHistory::new(),
             bin_history: BinHistory::new(config.bin_rate),
             seqs: SeqTracker::new(config.seq_horizon),
+            ids: Identities::default(),
             retention: Retention::default(),
             resume: None,
             stats: EngineStats::default(),
@@ -390,23 +394,29 @@ impl Engine {
             // Counted once by the windows' own `seq` sets; device_health counts it.
             self.stats.duplicates += 1;
         }
+        let id = self.ids.get(r);
         let admit = match kind {
-            Kind::Traffic => self.traffic.add(p, offset, device, ts, |s| _ = s.add(r)),
+            Kind::Traffic => self
+                .traffic
+                .add(p, offset, device, ts, |s| _ = s.add_as(r, || id.clone())),
             _ => {
                 self.traffic.observe(p, offset, ts);
                 Admit::OnTime { window }
             }
         };
         let admit = if kind == Kind::Air {
-            self.air_1h.add(p, offset, device, ts, |s| _ = s.add(r));
-            self.air_15m.add(p, offset, device, ts, |s| _ = s.add(r))
+            self.air_1h
+                .add(p, offset, device, ts, |s| _ = s.add_as(r, || id.clone()));
+            self.air_15m
+                .add(p, offset, device, ts, |s| _ = s.add_as(r, || id.clone()))
         } else {
             self.air_1h.observe(p, offset, ts);
             self.air_15m.observe(p, offset, ts);
             admit
         };
         let admit = if kind == Kind::Bin {
-            self.bins.add(p, offset, device, ts, |s| _ = s.add(r))
+            self.bins
+                .add(p, offset, device, ts, |s| _ = s.add_as(r, || id.clone()))
         } else {
             self.bins.observe(p, offset, ts);
             admit
@@ -418,7 +428,7 @@ impl Engine {
             admit
         };
         self.health.add(p, offset, device, ts, |s| {
-            s.add_reading(r);
+            s.add_reading_as(r, || id.device_arc());
             s.add_seq_outcome(outcome);
         });
         match admit {

@@ -13,6 +13,8 @@
 //! ([`DeviceHealth::add_refusal`]); gaps from the aggregator's own per-device
 //! `SeqTracker` over the readings ([`DeviceHealth::add_seq_outcome`]).
 
+use std::sync::Arc;
+
 use kerbside_reading::{EnrichedReading, Kind, Measurement, RefusalReason, SeqOutcome};
 
 use crate::measurements::{DEVICE_HEALTH, Row};
@@ -21,7 +23,7 @@ use crate::seen::SeenSeqs;
 /// The `device_health` accumulator for one device and window.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceHealth {
-    device_id: Option<String>,
+    device_id: Option<Arc<str>>,
     kind: Option<Kind>,
     seen: SeenSeqs,
     readings: u64,
@@ -33,9 +35,9 @@ pub struct DeviceHealth {
 }
 
 impl DeviceHealth {
-    fn identify(&mut self, device_id: &str, kind: Option<Kind>) {
+    fn identify(&mut self, device_id: impl FnOnce() -> Arc<str>, kind: Option<Kind>) {
         if self.device_id.is_none() {
-            self.device_id = Some(device_id.to_owned());
+            self.device_id = Some(device_id());
         }
         if self.kind.is_none() {
             self.kind = kind;
@@ -44,8 +46,14 @@ impl DeviceHealth {
 
     /// Counts an accepted reading (a repeated `seq` counts as a duplicate).
     pub fn add_reading(&mut self, r: &EnrichedReading) {
+        self.add_reading_as(r, || r.reading.device_id.as_str().into());
+    }
+
+    /// As [`DeviceHealth::add_reading`], taking the shared device id from `id` (called
+    /// only for the window's first record).
+    pub fn add_reading_as(&mut self, r: &EnrichedReading, id: impl FnOnce() -> Arc<str>) {
         let rd = &r.reading;
-        self.identify(rd.device_id.as_str(), Some(rd.kind()));
+        self.identify(id, Some(rd.kind()));
         if !self.seen.insert(rd.seq.0) {
             self.duplicates += 1;
             return;
@@ -63,7 +71,7 @@ impl DeviceHealth {
 
     /// Counts a refused message from `device_id` (its kind, if the topic said).
     pub fn add_refusal(&mut self, device_id: &str, kind: Option<Kind>, reason: RefusalReason) {
-        self.identify(device_id, kind);
+        self.identify(|| device_id.into(), kind);
         if reason == RefusalReason::DuplicateSeq {
             self.duplicates += 1;
         } else {
@@ -86,7 +94,7 @@ impl DeviceHealth {
         let end = window_ms + size_ms;
         let age = self.last_seen_ms.map(|t| (end - t).max(0) as f64 / 1000.0);
         let mut row = Row::new(DEVICE_HEALTH, window_ms);
-        row.tag("device_id", device_id)
+        row.tag("device_id", &**device_id)
             .tag("kind", self.kind.map_or("", Kind::as_str))
             .uint("readings", self.readings)
             .uint("refused", self.refused)

@@ -20,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod footfall;
 pub mod health;
+pub mod identity;
 pub mod measurements;
 pub mod metrics;
 mod seen;

@@ -12,6 +12,7 @@
 
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
 
+use crate::identity::Identity;
 use crate::measurements::{Row, TRAFFIC_FLOW};
 use crate::seen::SeenSeqs;
 
@@ -45,18 +46,10 @@ impl CongestionRule {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Tags {
-    device_id: String,
-    ward: String,
-    link: String,
-    free_flow_kph: f64,
-}
-
 /// The `traffic_flow` accumulator for one counter and window.
 #[derive(Debug, Clone, Default)]
 pub struct TrafficFlow {
-    tags: Option<Tags>,
+    id: Option<Identity>,
     seen: SeenSeqs,
     vehicles: u64,
     /// Σ vehicles × lane mean speed.
@@ -71,26 +64,20 @@ impl TrafficFlow {
     /// Folds in a reading; other kinds and repeated `seq`s are ignored. Returns
     /// whether it counted.
     pub fn add(&mut self, r: &EnrichedReading) -> bool {
+        self.add_as(r, || Identity::of(r))
+    }
+
+    /// As [`TrafficFlow::add`], taking the device's shared identity from `id` (called
+    /// only for the window's first reading).
+    pub fn add_as(&mut self, r: &EnrichedReading, id: impl FnOnce() -> Identity) -> bool {
         let Measurement::Traffic(t) = &r.reading.data else {
             return false;
         };
         if !self.seen.insert(r.reading.seq.0) {
             return false;
         }
-        if self.tags.is_none() {
-            let (link, free_flow_kph) = match &r.asset.attrs {
-                AssetAttrs::Traffic {
-                    link,
-                    free_flow_kph,
-                } => (link.clone(), *free_flow_kph),
-                _ => (String::new(), f64::NAN),
-            };
-            self.tags = Some(Tags {
-                device_id: r.reading.device_id.as_str().to_owned(),
-                ward: r.asset.ward.clone(),
-                link,
-                free_flow_kph,
-            });
+        if self.id.is_none() {
+            self.id = Some(id());
         }
         self.covered_s += u64::from(t.interval_s);
         for lane in &t.lanes {
@@ -125,7 +112,10 @@ impl TrafficFlow {
     /// Mean speed over the link's free-flow speed; unknown without vehicles or
     /// without a positive free-flow speed.
     pub fn speed_ratio(&self) -> Option<f64> {
-        let ff = self.tags.as_ref()?.free_flow_kph;
+        let ff = match self.id.as_ref()?.attrs() {
+            AssetAttrs::Traffic { free_flow_kph, .. } => *free_flow_kph,
+            _ => f64::NAN,
+        };
         let r = self.mean_speed_kph()? / ff;
         (ff > 0.0 && r.is_finite()).then_some(r)
     }
@@ -133,11 +123,15 @@ impl TrafficFlow {
     /// The `traffic_flow` row for the window starting at `window_ms`, or `None` if
     /// nothing was added.
     pub fn row(&self, window_ms: i64, rule: &CongestionRule) -> Option<Row> {
-        let tags = self.tags.as_ref()?;
+        let id = self.id.as_ref()?;
+        let link = match id.attrs() {
+            AssetAttrs::Traffic { link, .. } => link.as_str(),
+            _ => "",
+        };
         let mut row = Row::new(TRAFFIC_FLOW, window_ms);
-        row.tag("device_id", &tags.device_id)
-            .tag("ward", &tags.ward)
-            .tag("link", &tags.link)
+        row.tag("device_id", id.device_id())
+            .tag("ward", id.ward())
+            .tag("link", link)
             .uint("vehicles", self.vehicles)
             .float("flow_vph", self.flow_vph())
             .float("mean_speed_kph", self.mean_speed_kph())

@@ -120,7 +120,10 @@ impl GroupConsumer {
             .set(
                 "max.poll.interval.ms",
                 settings.max_poll_interval_ms.to_string(),
-            );
+            )
+            // Prefetch at most 16 MiB per client (librdkafka's default is 64 MiB): the
+            // aggregator reads far faster than it needs to buffer.
+            .set("queued.max.messages.kbytes", "16384");
         for (k, v) in &cfg.librdkafka {
             c.set(k, v);
         }

@@ -13,6 +13,9 @@
 //!    1.6 (a fresh database). Sustained readings/s = readings / (aggregator start → its
 //!    records counter reaches them all and its watermark the last reading's). Peak RSS =
 //!    its `VmHWM`, with every device's windows open.
+//! 3. **the same, live**: the aggregator started first and the readings produced at
+//!    `KERBSIDE_BENCH_SPEED` (default 60) × the fleet's own pace, under its capacity:
+//!    the memory of 100,000 devices in steady operation (`KERBSIDE_BENCH_ONLY=kafka-live`).
 //!
 //! Needs `cargo build --release -p kerbside` first, and `deploy/dev/services up`
 //! (InfluxDB, and the Tansu binary it installs). Run: `cargo bench -p kerbside --bench
@@ -201,7 +204,7 @@ fn wait_port(port: u16) {
     fail(&format!("nothing listening on {port}"));
 }
 
-fn kafka_bench() -> Row {
+fn kafka_bench(live_speed: Option<f64>) -> Row {
     let hours: u32 = env_or("KERBSIDE_BENCH_HOURS", 2);
     let influx = std::env::var("KERBSIDE_TEST_INFLUX_V1")
         .unwrap_or_else(|_| "http://127.0.0.1:18086".into());
@@ -248,13 +251,15 @@ fn kafka_bench() -> Row {
         ValidationConfig::default(),
         Arc::new(fleet.asset_register()),
     );
-    let mut records: Vec<(String, Vec<u8>)> = Vec::new();
+    // (receive time, key, value), in the order the fleet sent them.
+    let mut records: Vec<(i64, String, Vec<u8>)> = Vec::new();
     let mut last_ts = 0i64;
     for m in Generator::new(Arc::clone(&fleet), &[]).unwrap() {
         for v in validator.validate(&m.topic, &m.payload, m.at) {
             if let Verdict::Accepted(r) = v {
                 last_ts = last_ts.max(r.reading.ts.millis());
                 records.push((
+                    m.at.millis(),
                     r.reading.device_id.to_string(),
                     serde_json::to_vec(&r).unwrap(),
                 ));
@@ -269,29 +274,51 @@ fn kafka_bench() -> Row {
         linger_ms: 20,
         ..KafkaConfig::default()
     };
-    eprintln!("producing {n} readings into the bench's Tansu…");
-    let produce_started = Instant::now();
-    rt.block_on(async {
-        kerbside_kafka::admin::ensure_topics(&cfg, &[topics::READINGS, topics::DEADLETTER])
-            .await
-            .unwrap();
-        let p = Producer::kafka(&cfg).unwrap();
-        let mut pending = futures::stream::FuturesUnordered::new();
-        for (k, v) in &records {
-            pending.push(p.send(topics::READINGS, k.as_bytes(), v).await);
-            if pending.len() >= 50_000 {
-                while let Some(r) = futures::StreamExt::next(&mut pending).await {
-                    r.unwrap();
+    // Produces every record; in live mode paced at `speed` × their receive times.
+    let produce = move |records: Vec<(i64, String, Vec<u8>)>, speed: Option<f64>| -> f64 {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let started = Instant::now();
+        let t0 = records.first().map_or(0, |r| r.0);
+        rt.block_on(async {
+            kerbside_kafka::admin::ensure_topics(&cfg, &[topics::READINGS, topics::DEADLETTER])
+                .await
+                .unwrap();
+            let p = Producer::kafka(&cfg).unwrap();
+            let mut pending = futures::stream::FuturesUnordered::new();
+            for (i, (at, k, v)) in records.iter().enumerate() {
+                if let Some(speed) = speed
+                    && i % 500 == 0
+                {
+                    let due = Duration::from_secs_f64((at - t0) as f64 / 1000.0 / speed);
+                    tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+                }
+                pending.push(p.send(topics::READINGS, k.as_bytes(), v).await);
+                if pending.len() >= 50_000 {
+                    while let Some(r) = futures::StreamExt::next(&mut pending).await {
+                        r.unwrap();
+                    }
                 }
             }
+            while let Some(r) = futures::StreamExt::next(&mut pending).await {
+                r.unwrap();
+            }
+        });
+        started.elapsed().as_secs_f64()
+    };
+    let mut producer_thread = None;
+    let mut produce_s = 0.0;
+    match live_speed {
+        None => {
+            eprintln!("producing {n} readings into the bench's Tansu…");
+            produce_s = produce(records, None);
         }
-        while let Some(r) = futures::StreamExt::next(&mut pending).await {
-            r.unwrap();
+        Some(speed) => {
+            // Topics first, so the aggregator subscribes to something.
+            let (first, rest) = (records[..1].to_vec(), records);
+            produce(first, None);
+            producer_thread = Some(std::thread::spawn(move || produce(rest, Some(speed))));
         }
-    });
-    let produce_s = produce_started.elapsed().as_secs_f64();
-    drop(records);
-
+    }
     let db = format!("kerbside_bench_{}", std::process::id());
     let client = rt.block_on(kerbside_store::query::influxql(
         &influx,
@@ -314,7 +341,10 @@ fn kafka_bench() -> Row {
         ),
     )
     .unwrap();
-    eprintln!("kerbside aggregate over {n} readings…");
+    eprintln!(
+        "kerbside aggregate over {n} readings{}…",
+        live_speed.map_or(String::new(), |x| format!(", produced live at {x} x"))
+    );
     let started = Instant::now();
     let mut child = Command::new(kerbside_bin())
         .args(["--config", config.to_str().unwrap(), "aggregate"])
@@ -357,6 +387,9 @@ fn kafka_bench() -> Row {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
+    if let Some(t) = producer_thread {
+        produce_s = t.join().unwrap();
+    }
     let gaps = metric(metrics_port, "kerbside_aggregate_offset_gaps_total").unwrap_or(0.0);
     let written = metric(metrics_port, "kerbside_store_points_written_total").unwrap_or(0.0);
     let _ = Command::new("kill")
@@ -372,12 +405,15 @@ fn kafka_bench() -> Row {
         &format!("DROP DATABASE \"{db}\""),
     ));
     Row {
-        what: format!("Kafka (Tansu) → `kerbside aggregate` → InfluxDB 1.6, {devices} devices"),
+        what: format!(
+            "Kafka (Tansu) → `kerbside aggregate` → InfluxDB 1.6, {devices} devices, {}",
+            live_speed.map_or("a backlog".into(), |x| format!("live at {x} x"))
+        ),
         readings: read,
         seconds,
         peak_mib: peak,
         note: format!(
-            "{n} produced at {:.0}/s beforehand; {written:.0} points written; up to {open_max:.0} windows open; {gaps:.0} offset gaps",
+            "{n} produced at {:.0}/s; {written:.0} points written; up to {open_max:.0} windows open; {gaps:.0} offset gaps",
             n as f64 / produce_s
         ),
     }
@@ -391,7 +427,10 @@ fn main() {
         rows.push(replay_bench());
     }
     if only.is_empty() || only == "kafka" {
-        rows.push(kafka_bench());
+        rows.push(kafka_bench(None));
+    }
+    if only.is_empty() || only == "kafka-live" {
+        rows.push(kafka_bench(Some(env_or("KERBSIDE_BENCH_SPEED", 60.0))));
     }
     println!(
         "\n| what | readings | seconds | readings/s | peak RSS | notes |\n|---|---|---|---|---|---|"

@@ -1,0 +1,74 @@
+//! Who a window belongs to: a device id and its asset-register entry, shared by every
+//! window of the device instead of copied into each (a 100,000-device fleet holds
+//! hundreds of thousands of windows).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kerbside_reading::{Asset, AssetAttrs, EnrichedReading};
+
+/// A device and its asset, cheap to clone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    device_id: Arc<str>,
+    asset: Arc<Asset>,
+}
+
+impl Identity {
+    /// The identity of `r`'s device (not shared: see [`Identities`]).
+    pub fn of(r: &EnrichedReading) -> Self {
+        Self {
+            device_id: r.reading.device_id.as_str().into(),
+            asset: Arc::clone(&r.asset),
+        }
+    }
+
+    /// The device id.
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    /// The device id, shared.
+    pub fn device_arc(&self) -> Arc<str> {
+        Arc::clone(&self.device_id)
+    }
+
+    /// The device's ward.
+    pub fn ward(&self) -> &str {
+        &self.asset.ward
+    }
+
+    /// The kind-specific attributes.
+    pub fn attrs(&self) -> &AssetAttrs {
+        &self.asset.attrs
+    }
+}
+
+/// One [`Identity`] per device, handed to every window of it. A reading whose asset
+/// differs from the one held (the register changed) replaces it.
+#[derive(Debug, Default)]
+pub struct Identities(HashMap<Arc<str>, Identity>);
+
+impl Identities {
+    /// The shared identity of `r`'s device.
+    pub fn get(&mut self, r: &EnrichedReading) -> Identity {
+        if let Some(id) = self.0.get(r.reading.device_id.as_str())
+            && (Arc::ptr_eq(&id.asset, &r.asset) || *id.asset == *r.asset)
+        {
+            return id.clone();
+        }
+        let id = Identity::of(r);
+        self.0.insert(Arc::clone(&id.device_id), id.clone());
+        id
+    }
+
+    /// Devices known.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is known.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
