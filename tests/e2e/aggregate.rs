@@ -25,7 +25,7 @@ use crate::support::{Server, unique_name, within};
 
 /// Simulated seconds per wall-clock second: a day in a minute.
 const SPEED: f64 = 1440.0;
-pub(crate) const OUT_OF_ORDERNESS_MS: i64 = 60_000;
+const OUT_OF_ORDERNESS_MS: i64 = 60_000;
 
 fn write_config(
     dir: &Path,
@@ -74,6 +74,46 @@ pub(crate) fn spawn_aggregate(config: &Path, log: &Path) -> Proc {
             .spawn()
             .expect("start kerbside aggregate"),
     )
+}
+
+/// Waits until the aggregator's watermark reaches the last of `readings` (less the
+/// out-of-orderness: every partition idle), failing if it exits or takes longer than
+/// `limit`; then lets its writes settle. Returns that watermark.
+pub(crate) async fn wait_for_watermark(
+    metrics_port: u16,
+    readings: &[EnrichedReading],
+    limit: Duration,
+    agg: &mut Proc,
+    log: &Path,
+) -> i64 {
+    let last_ts = readings
+        .iter()
+        .map(|r| r.reading.ts.millis())
+        .max()
+        .unwrap();
+    let want_wm = last_ts - OUT_OF_ORDERNESS_MS;
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = agg.try_wait() {
+            panic!(
+                "kerbside aggregate exited ({status}):\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        let wm = metric(metrics_port, "kerbside_aggregate_watermark_ms")
+            .await
+            .unwrap_or(0.0);
+        if wm as i64 >= want_wm {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "watermark {wm} never reached {want_wm}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    want_wm
 }
 
 /// Asserts that every window the final watermark `want_wm` closed is in the store
@@ -216,7 +256,8 @@ async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill(
             // A restart after the group has expired the killed member (a broker gives a
             // dead member's partitions away only after its session timeout).
             tokio::time::sleep(Duration::from_secs(7).saturating_sub(killed_at.elapsed())).await;
-            let _agg = spawn_aggregate(&config, &dir.join("aggregate-2.log"));
+            let log2 = dir.join("aggregate-2.log");
+            let mut agg2 = spawn_aggregate(&config, &log2);
 
             // What ingest accepted, and what the aggregator refused as too late.
             let keys: BTreeSet<String> = fleet
@@ -231,30 +272,14 @@ async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill(
                     .map(|r| serde_json::from_slice(&r.value).unwrap())
                     .collect();
             assert!(readings.len() > 10_000, "{} readings", readings.len());
-            let last_ts = readings
-                .iter()
-                .map(|r| r.reading.ts.millis())
-                .max()
-                .unwrap();
-
-            // Wait for the restarted aggregator to catch up: its watermark reaches the
-            // last reading's (all partitions idle), then its writes settle.
-            let want_wm = last_ts - OUT_OF_ORDERNESS_MS;
-            let deadline = Instant::now() + Duration::from_secs(180);
-            loop {
-                let wm = metric(metrics_port, "kerbside_aggregate_watermark_ms")
-                    .await
-                    .unwrap_or(0.0);
-                if wm as i64 >= want_wm {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "watermark {wm} never reached {want_wm}"
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            let want_wm = wait_for_watermark(
+                metrics_port,
+                &readings,
+                Duration::from_secs(180),
+                &mut agg2,
+                &log2,
+            )
+            .await;
             let dls: Vec<DeadLetter> = read_all(&kafka, kerbside_kafka::topics::DEADLETTER, &keys)
                 .iter()
                 .map(|r| serde_json::from_slice(&r.value).unwrap())

@@ -21,7 +21,7 @@ use kerbside_reading::{DeadLetter, EnrichedReading, ReplayLine};
 use kerbside_sim::Generator;
 
 use crate::aggregate::{
-    OUT_OF_ORDERNESS_MS, assert_store_equals_oracle, influxql, read_all, spawn_aggregate,
+    assert_store_equals_oracle, influxql, read_all, spawn_aggregate, wait_for_watermark,
     write_config_with,
 };
 use crate::ingest::{Proc, free_port};
@@ -336,28 +336,14 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 );
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            let last_ts = readings
-                .iter()
-                .map(|r| r.reading.ts.millis())
-                .max()
-                .unwrap();
-            let want_wm = last_ts - OUT_OF_ORDERNESS_MS;
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                assert_running(&mut agg, &log);
-                let wm = Scrape::get(metrics_port)
-                    .await
-                    .map_or(0.0, |s| s.sum("kerbside_aggregate_watermark_ms"));
-                if wm as i64 >= want_wm {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "watermark {wm} never reached {want_wm}"
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            let want_wm = wait_for_watermark(
+                metrics_port,
+                &readings,
+                Duration::from_secs(60),
+                &mut agg,
+                &log,
+            )
+            .await;
             let end = Scrape::get(metrics_port)
                 .await
                 .expect("the aggregator's metrics");
