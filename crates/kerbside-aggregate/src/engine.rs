@@ -557,24 +557,54 @@ impl Engine {
 
     /// The rows of every window the watermark has closed, and every correction.
     pub fn advance(&mut self) -> Vec<Row> {
-        self.collect(false)
+        let mut out = Vec::new();
+        self.collect(false, usize::MAX, &mut out);
+        out
     }
 
     /// End of input: closes and emits every window.
     pub fn finish(&mut self) -> Vec<Row> {
-        self.collect(true)
+        let mut out = Vec::new();
+        self.collect(true, usize::MAX, &mut out);
+        out
     }
 
-    fn collect(&mut self, finish: bool) -> Vec<Row> {
-        fn take<K: Eq + std::hash::Hash + Clone, A: Default + Clone>(
+    /// [`Engine::advance`] a chunk at a time: pushes the rows of at most `limit`
+    /// windows onto `out` and says whether it is done. A quarter hour closes every
+    /// device's windows at once; taking them a chunk at a time, each written before
+    /// the next, keeps one chunk of rows in memory rather than every device's.
+    pub fn advance_into(&mut self, limit: usize, out: &mut Vec<Row>) -> bool {
+        self.collect(false, limit, out)
+    }
+
+    /// [`Engine::finish`] a chunk at a time, as [`Engine::advance_into`].
+    pub fn finish_into(&mut self, limit: usize, out: &mut Vec<Row>) -> bool {
+        self.collect(true, limit, out)
+    }
+
+    fn collect(&mut self, finish: bool, limit: usize, out: &mut Vec<Row>) -> bool {
+        /// One measurement's emissions while `budget` lasts; true when it is done.
+        fn step<K: Eq + std::hash::Hash + Clone, A: Default + Clone>(
             w: &mut Windows<K, A>,
             finish: bool,
-        ) -> Vec<Emission<K, A>> {
-            if finish { w.finish() } else { w.advance() }
+            budget: &mut usize,
+            mut f: impl FnMut(Emission<&K, &A>),
+        ) -> bool {
+            let mut n = 0;
+            let counted = |e: Emission<&K, &A>| {
+                n += 1;
+                f(e);
+            };
+            let done = if finish {
+                w.finish_with(*budget, counted)
+            } else {
+                w.advance_with(*budget, counted)
+            };
+            *budget -= n;
+            done
         }
         let lateness = i64::from(self.config.allowed_lateness_secs) * 1000;
         let resume = self.resume;
-        let mut out = Vec::new();
         let mut stats = self.stats;
         let mut keep = |row: Option<Row>, window: i64, size: i64, kind: EmissionKind| {
             let Some(row) = row else { return };
@@ -589,59 +619,57 @@ impl Engine {
             out.push(row);
         };
         let rule = self.config.congestion;
-        for e in take(&mut self.traffic, finish) {
+        let mut budget = limit;
+        let b = &mut budget;
+        let (air_history, bin_history) = (&mut self.air_history, &mut self.bin_history);
+        let done = step(&mut self.traffic, finish, b, |e| {
             keep(
                 e.state.row(e.window, &rule),
                 e.window,
                 TRAFFIC_WINDOW_MS,
                 e.kind,
             );
-        }
-        for e in take(&mut self.air_15m, finish) {
+        }) && step(&mut self.air_15m, finish, b, |e| {
             keep(
                 e.state.row_15m(e.window),
                 e.window,
                 QUARTER_WINDOW_MS,
                 e.kind,
             );
-        }
-        for e in take(&mut self.air_1h, finish) {
+        }) && step(&mut self.air_1h, finish, b, |e| {
             // History first, whether or not the row is written.
-            let row = self.air_history.close_hour(e.window, &e.state);
+            let row = air_history.close_hour(e.window, e.state);
             keep(row, e.window, HOUR_MS, e.kind);
-        }
-        for e in take(&mut self.bins, finish) {
-            let row = self
-                .bin_history
-                .close_window(e.window, QUARTER_WINDOW_MS, &e.state);
+        }) && step(&mut self.bins, finish, b, |e| {
+            let row = bin_history.close_window(e.window, QUARTER_WINDOW_MS, e.state);
             keep(row, e.window, QUARTER_WINDOW_MS, e.kind);
-        }
-        for (w, tag) in [
+        }) && [
             (&mut self.foot_15m, WindowTag::Min15),
             (&mut self.foot_1h, WindowTag::Hour1),
-        ] {
-            for e in take(w, finish) {
+        ]
+        .into_iter()
+        .all(|(w, tag)| {
+            step(w, finish, b, |e| {
                 let row = match e.key.room {
                     Some(_) => e.state.row(e.window, tag),
                     None => e.state.venue_row(e.window, tag),
                 };
                 keep(row, e.window, tag.size_ms(), e.kind);
-            }
-        }
-        for e in take(&mut self.health, finish) {
+            })
+        }) && step(&mut self.health, finish, b, |e| {
             keep(
                 e.state.row(e.window, QUARTER_WINDOW_MS),
                 e.window,
                 QUARTER_WINDOW_MS,
                 e.kind,
             );
-        }
+        });
         self.stats = stats;
-        if let Some(wm) = self.watermark() {
+        if done && let Some(wm) = self.watermark() {
             self.retention
                 .prune(wm.saturating_sub(self.history_span_ms()));
         }
-        out
+        done
     }
 
     /// The offset `source` may be committed to (the next one to read after a

@@ -138,6 +138,7 @@ pub async fn run(
     let mut last_lag = Instant::now();
     let idle_after = Duration::from_secs(u64::from(cfg.idle_after_secs));
     let mut since_advance = 0usize;
+    let mut more_to_emit = false;
     info!(group = %cfg.group_id, topics = ?topics_in, "aggregate started");
     loop {
         tokio::select! {
@@ -161,12 +162,16 @@ pub async fn run(
                 }
             }
         }
-        // Emitting walks every closed window: do it in bulk, not per record.
-        if since_advance >= 10_000 || last_flush.elapsed() >= flush_every {
-            st.rows.extend(st.engine.advance());
+        // Emitting walks every closed window: do it in bulk, not per record, and a
+        // batch at a time, each written before the next is taken.
+        if more_to_emit || since_advance >= 10_000 || last_flush.elapsed() >= flush_every {
+            more_to_emit = !st
+                .engine
+                .advance_into(store_cfg.batch_max_points, &mut st.rows);
             since_advance = 0;
         }
-        let due = st.rows.len() >= store_cfg.batch_max_points
+        let due = more_to_emit
+            || st.rows.len() >= store_cfg.batch_max_points
             || (last_flush.elapsed() >= flush_every && !st.rows.is_empty());
         if due {
             let written = flush(
@@ -186,7 +191,6 @@ pub async fn run(
         }
     }
     info!("aggregate stopping: writing what has closed");
-    st.rows.extend(st.engine.advance());
     let drain = CancellationToken::new();
     let timer = {
         let drain = drain.clone();
@@ -195,9 +199,20 @@ pub async fn run(
             drain.cancel();
         })
     };
-    let result = flush(
-        &mut st, cfg, &consumer, &producer, &mut store, &metrics, &drain,
-    )
+    let result = async {
+        loop {
+            let done = st
+                .engine
+                .advance_into(store_cfg.batch_max_points, &mut st.rows);
+            flush(
+                &mut st, cfg, &consumer, &producer, &mut store, &metrics, &drain,
+            )
+            .await?;
+            if done {
+                return Ok::<_, Error>(());
+            }
+        }
+    }
     .await;
     timer.abort();
     match result {

@@ -93,12 +93,23 @@ pub struct Emission<K, A> {
     pub kind: EmissionKind,
 }
 
+impl<K: Clone, A: Clone> Emission<&K, &A> {
+    /// An owned copy.
+    pub fn cloned(&self) -> Emission<K, A> {
+        Emission {
+            key: self.key.clone(),
+            window: self.window,
+            state: self.state.clone(),
+            kind: self.kind,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Slot<A> {
     state: A,
     emitted: bool,
     dirty: bool,
-    /// Lowest position held, per partition.
     /// Lowest position held, per partition: inline, since a key's records come from
     /// one partition (a map here cost a heap node per window and key).
     low: SmallVec<[(u32, i64); 1]>,
@@ -314,29 +325,53 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
     /// window order.
     pub fn advance(&mut self) -> Vec<Emission<K, A>> {
         let mut out = Vec::new();
+        self.advance_with(usize::MAX, |e| out.push(e.cloned()));
+        out
+    }
+
+    /// End of input: a final far-future watermark emits and drops every window.
+    pub fn finish(&mut self) -> Vec<Emission<K, A>> {
+        self.finished = true;
+        self.advance()
+    }
+
+    /// [`Windows::advance`] a chunk at a time, without copying: hands `emit` at most
+    /// `limit` emissions, borrowed from the windows, and says whether it is done. Call
+    /// it again until it is; windows are dropped only then, so a caller writing each
+    /// chunk before asking for the next holds one chunk of output, not every device's.
+    /// Records may be added between calls: a slot changed meanwhile is emitted again.
+    pub fn advance_with(&mut self, limit: usize, mut emit: impl FnMut(Emission<&K, &A>)) -> bool {
         let Some(wm) = self.watermark() else {
-            return out;
+            return true;
         };
         let size = self.spec.size_ms;
         let lateness = self.spec.allowed_lateness_ms;
+        let mut budget = limit;
+        // Corrections of windows closed before (all older than any newly closed one),
+        // then the windows the watermark has just closed. Only those are visited, so a
+        // call that closes nothing costs nothing however many windows are held.
+        while let Some(&start) = self.late_dirty.first() {
+            if let Some(by_key) = self.slots.get_mut(&start)
+                && !emit_dirty(start, by_key, &mut budget, &mut emit)
+            {
+                return false;
+            }
+            self.late_dirty.pop_first();
+        }
         // Windows with start < closing_to have ended (end <= wm).
         let closing_to = if self.finished {
             i64::MAX
         } else {
             self.spec.start_of(wm)
         };
-        // Corrections of windows closed before (all older than any newly closed one),
-        // then the windows the watermark has just closed. Only those are visited, so a
-        // call that closes nothing costs nothing however many windows are held.
-        let fresh_from = self.next_unpassed;
-        for start in std::mem::take(&mut self.late_dirty) {
-            if let Some(by_key) = self.slots.get_mut(&start) {
-                emit_dirty(start, by_key, &mut out);
-            }
-        }
-        if closing_to > fresh_from {
-            for (&start, by_key) in self.slots.range_mut(fresh_from..closing_to) {
-                emit_dirty(start, by_key, &mut out);
+        if closing_to > self.next_unpassed {
+            for (&start, by_key) in self.slots.range_mut(self.next_unpassed..closing_to) {
+                if !emit_dirty(start, by_key, &mut budget, &mut emit) {
+                    // Resume here: a record for this window meanwhile is picked up by
+                    // the scan, not `late_dirty`.
+                    self.next_unpassed = start;
+                    return false;
+                }
             }
             self.next_unpassed = closing_to;
         }
@@ -358,13 +393,13 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             let dropped = std::mem::replace(&mut self.slots, keep);
             self.open -= dropped.values().map(HashMap::len).sum::<usize>();
         }
-        out
+        true
     }
 
-    /// End of input: a final far-future watermark emits and drops every window.
-    pub fn finish(&mut self) -> Vec<Emission<K, A>> {
+    /// [`Windows::finish`] a chunk at a time, as [`Windows::advance_with`].
+    pub fn finish_with(&mut self, limit: usize, emit: impl FnMut(Emission<&K, &A>)) -> bool {
         self.finished = true;
-        self.advance()
+        self.advance_with(limit, emit)
     }
 
     /// The lowest position on `partition` a restart would still need: the lowest held
@@ -386,18 +421,25 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
     }
 }
 
-/// Emits every changed slot of the window starting at `start`.
-fn emit_dirty<K: Clone, A: Clone>(
+/// Emits the changed slots of the window starting at `start`, while `budget` lasts;
+/// true once none is left. A slot is marked clean as it goes, so a call cut short
+/// resumes where it stopped.
+fn emit_dirty<K, A>(
     start: i64,
     by_key: &mut HashMap<K, Slot<A>>,
-    out: &mut Vec<Emission<K, A>>,
-) {
+    budget: &mut usize,
+    emit: &mut impl FnMut(Emission<&K, &A>),
+) -> bool {
     for (key, slot) in by_key.iter_mut() {
         if slot.dirty {
-            out.push(Emission {
-                key: key.clone(),
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            emit(Emission {
+                key,
                 window: start,
-                state: slot.state.clone(),
+                state: &slot.state,
                 kind: if slot.emitted {
                     EmissionKind::Update
                 } else {
@@ -408,6 +450,7 @@ fn emit_dirty<K: Clone, A: Clone>(
             slot.dirty = false;
         }
     }
+    true
 }
 
 #[cfg(test)]

@@ -151,8 +151,11 @@ fn model_watermark(seen: &BTreeMap<u32, i64>, ooo: i64, reached: &mut Option<i64
 proptest! {
     #[test]
     fn final_emissions_equal_the_sum_of_the_records_admitted_under_the_watermark_rule(
-        records in proptest::collection::vec((0u32..3, 0i64..120, 0u8..4, 1i64..100), 1..300)
+        records in proptest::collection::vec((0u32..3, 0i64..120, 0u8..4, 1i64..100), 1..300),
+        chunk in proptest::option::of(1usize..4),
     ) {
+        // `chunk`: emit at most that many windows after each record, leaving the rest
+        // for later calls (as the service does, writing each chunk first).
         let spec = spec();
         let mut w: Windows<u8, i64> = Windows::new(spec);
         let mut seen: BTreeMap<u32, i64> = BTreeMap::new();
@@ -185,9 +188,27 @@ proptest! {
             let m = seen.entry(p).or_insert(t);
             *m = (*m).max(t);
             model_watermark(&seen, spec.out_of_orderness_ms, &mut reached);
-            record(w.advance())?;
+            match chunk {
+                None => record(w.advance())?,
+                Some(n) => {
+                    let mut out = Vec::new();
+                    w.advance_with(n, |e| out.push(e.cloned()));
+                    prop_assert!(out.len() <= n);
+                    record(out)?;
+                }
+            }
         }
-        record(w.finish())?;
+        match chunk {
+            None => record(w.finish())?,
+            Some(n) => loop {
+                let mut out = Vec::new();
+                let done = w.finish_with(n, |e| out.push(e.cloned()));
+                record(out)?;
+                if done {
+                    break;
+                }
+            },
+        }
         let got: BTreeMap<_, _> = last.iter().map(|(k, (s, _))| (*k, *s)).collect();
         prop_assert_eq!(got, want);
         prop_assert!(firsts.values().all(|n| *n == 1), "a window emitted First twice");

@@ -213,16 +213,12 @@ pub fn replay_lines(
             );
             out.dead_letter(&dl)?;
         }
-        let rows = engine.advance();
-        count_rows(&mut summary, &rows);
-        out.rows(&rows)?;
+        emit(&mut engine, false, &mut summary, out)?;
         if n % 4096 == 0 {
             progress(bytes);
         }
     }
-    let rows = engine.finish();
-    count_rows(&mut summary, &rows);
-    out.rows(&rows)?;
+    emit(&mut engine, true, &mut summary, out)?;
     progress(bytes);
     summary.event_time = span.map(|(a, b)| (a.to_string(), b.to_string()));
     summary.seconds = started.elapsed().as_secs_f64();
@@ -230,9 +226,33 @@ pub fn replay_lines(
     Ok(summary)
 }
 
-fn count_rows(summary: &mut ReplaySummary, rows: &[Row]) {
-    for r in rows {
-        *summary.rows.entry(r.measurement.to_owned()).or_default() += 1;
+/// Rows written per chunk: a quarter hour closes every device's windows at once.
+const EMIT_CHUNK: usize = 5000;
+
+/// Writes what the engine has closed (everything, if `finish`), a chunk at a time.
+fn emit(
+    engine: &mut Engine,
+    finish: bool,
+    summary: &mut ReplaySummary,
+    out: &mut impl ReplayOutput,
+) -> anyhow::Result<()> {
+    let mut rows: Vec<Row> = Vec::new();
+    loop {
+        let done = if finish {
+            engine.finish_into(EMIT_CHUNK, &mut rows)
+        } else {
+            engine.advance_into(EMIT_CHUNK, &mut rows)
+        };
+        for r in &rows {
+            *summary.rows.entry(r.measurement.to_owned()).or_default() += 1;
+        }
+        if !rows.is_empty() {
+            out.rows(&rows)?;
+            rows.clear();
+        }
+        if done {
+            return Ok(());
+        }
     }
 }
 
