@@ -25,6 +25,7 @@
 //! or a group whose partitions are not far apart in lag).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use kerbside_reading::{
     AssetAttrs, EnrichedReading, EventTime, Kind, Refusal, RefusalReason, SeqOutcome, SeqTracker,
@@ -246,13 +247,13 @@ impl Retention {
 #[derive(Debug)]
 pub struct Engine {
     config: EngineConfig,
-    traffic: Windows<String, TrafficFlow>,
-    air_15m: Windows<String, AirQuality>,
-    air_1h: Windows<String, AirQuality>,
-    bins: Windows<String, BinFill>,
+    traffic: Windows<Arc<str>, TrafficFlow>,
+    air_15m: Windows<Arc<str>, AirQuality>,
+    air_1h: Windows<Arc<str>, AirQuality>,
+    bins: Windows<Arc<str>, BinFill>,
     foot_15m: Windows<FootKey, Footfall>,
     foot_1h: Windows<FootKey, Footfall>,
-    health: Windows<String, DeviceHealth>,
+    health: Windows<Arc<str>, DeviceHealth>,
     air_history: AirHistory,
     bin_history: BinHistory,
     seqs: SeqTracker,
@@ -396,27 +397,50 @@ impl Engine {
         }
         let id = self.ids.get(r);
         let admit = match kind {
-            Kind::Traffic => self
-                .traffic
-                .add(p, offset, device, ts, |s| _ = s.add_as(r, || id.clone())),
+            Kind::Traffic => self.traffic.add_keyed(
+                p,
+                offset,
+                device,
+                || id.device_arc(),
+                ts,
+                |s| _ = s.add_as(r, || id.clone()),
+            ),
             _ => {
                 self.traffic.observe(p, offset, ts);
                 Admit::OnTime { window }
             }
         };
         let admit = if kind == Kind::Air {
-            self.air_1h
-                .add(p, offset, device, ts, |s| _ = s.add_as(r, || id.clone()));
-            self.air_15m
-                .add(p, offset, device, ts, |s| _ = s.add_as(r, || id.clone()))
+            self.air_1h.add_keyed(
+                p,
+                offset,
+                device,
+                || id.device_arc(),
+                ts,
+                |s| _ = s.add_as(r, || id.clone()),
+            );
+            self.air_15m.add_keyed(
+                p,
+                offset,
+                device,
+                || id.device_arc(),
+                ts,
+                |s| _ = s.add_as(r, || id.clone()),
+            )
         } else {
             self.air_1h.observe(p, offset, ts);
             self.air_15m.observe(p, offset, ts);
             admit
         };
         let admit = if kind == Kind::Bin {
-            self.bins
-                .add(p, offset, device, ts, |s| _ = s.add_as(r, || id.clone()))
+            self.bins.add_keyed(
+                p,
+                offset,
+                device,
+                || id.device_arc(),
+                ts,
+                |s| _ = s.add_as(r, || id.clone()),
+            )
         } else {
             self.bins.observe(p, offset, ts);
             admit
@@ -427,10 +451,17 @@ impl Engine {
             self.observe_footfall(p, offset, ts);
             admit
         };
-        self.health.add(p, offset, device, ts, |s| {
-            s.add_reading_as(r, || id.device_arc());
-            s.add_seq_outcome(outcome);
-        });
+        self.health.add_keyed(
+            p,
+            offset,
+            device,
+            || id.device_arc(),
+            ts,
+            |s| {
+                s.add_reading(r);
+                s.add_seq_outcome(outcome);
+            },
+        );
         match admit {
             Admit::OnTime { .. } => Admission::OnTime,
             Admit::Late { .. } => {
@@ -499,9 +530,15 @@ impl Engine {
     ) {
         self.stats.refusals += 1;
         let p = source.stream();
-        self.health.add(p, offset, device_id, received_ms, |s| {
-            s.add_refusal(device_id, kind, reason);
-        });
+        let ids = &self.ids;
+        self.health.add_keyed(
+            p,
+            offset,
+            device_id,
+            || ids.device(device_id),
+            received_ms,
+            |s| s.add_refusal(kind, reason),
+        );
         if let Source::Readings(_) = source {
             // A replay's refusals share the readings' stream: keep every engine in step.
             self.traffic.observe(p, offset, received_ms);
@@ -658,7 +695,7 @@ impl Engine {
             })
         }) && step(&mut self.health, finish, b, |e| {
             keep(
-                e.state.row(e.window, QUARTER_WINDOW_MS),
+                e.state.row(e.key, e.window, QUARTER_WINDOW_MS),
                 e.window,
                 QUARTER_WINDOW_MS,
                 e.kind,

@@ -13,32 +13,28 @@
 //! ([`DeviceHealth::add_refusal`]); gaps from the aggregator's own per-device
 //! `SeqTracker` over the readings ([`DeviceHealth::add_seq_outcome`]).
 
-use std::sync::Arc;
-
 use kerbside_reading::{EnrichedReading, Kind, Measurement, RefusalReason, SeqOutcome};
 
 use crate::measurements::{DEVICE_HEALTH, Row};
 use crate::seen::SeenSeqs;
 
-/// The `device_health` accumulator for one device and window.
+/// The `device_health` accumulator for one device and window. It does not hold the
+/// device id: the window's key is the device, and [`DeviceHealth::row`] is given it
+/// (100,000 devices hold 300,000 of these).
 #[derive(Debug, Clone, Default)]
 pub struct DeviceHealth {
-    device_id: Option<Arc<str>>,
     kind: Option<Kind>,
     seen: SeenSeqs,
-    readings: u64,
-    refused: u64,
-    duplicates: u64,
-    seq_gaps: u64,
+    readings: u32,
+    refused: u32,
+    duplicates: u32,
+    seq_gaps: u32,
     battery: Option<(i64, f64)>,
     last_seen_ms: Option<i64>,
 }
 
 impl DeviceHealth {
-    fn identify(&mut self, device_id: impl FnOnce() -> Arc<str>, kind: Option<Kind>) {
-        if self.device_id.is_none() {
-            self.device_id = Some(device_id());
-        }
+    fn identify(&mut self, kind: Option<Kind>) {
         if self.kind.is_none() {
             self.kind = kind;
         }
@@ -46,19 +42,13 @@ impl DeviceHealth {
 
     /// Counts an accepted reading (a repeated `seq` counts as a duplicate).
     pub fn add_reading(&mut self, r: &EnrichedReading) {
-        self.add_reading_as(r, || r.reading.device_id.as_str().into());
-    }
-
-    /// As [`DeviceHealth::add_reading`], taking the shared device id from `id` (called
-    /// only for the window's first record).
-    pub fn add_reading_as(&mut self, r: &EnrichedReading, id: impl FnOnce() -> Arc<str>) {
         let rd = &r.reading;
-        self.identify(id, Some(rd.kind()));
+        self.identify(Some(rd.kind()));
         if !self.seen.insert(rd.seq.0) {
-            self.duplicates += 1;
+            self.duplicates = self.duplicates.saturating_add(1);
             return;
         }
-        self.readings += 1;
+        self.readings = self.readings.saturating_add(1);
         let ts = rd.ts.millis();
         self.last_seen_ms = Some(self.last_seen_ms.map_or(ts, |m| m.max(ts)));
         if let Measurement::Bin(b) = &rd.data
@@ -70,12 +60,12 @@ impl DeviceHealth {
     }
 
     /// Counts a refused message from `device_id` (its kind, if the topic said).
-    pub fn add_refusal(&mut self, device_id: &str, kind: Option<Kind>, reason: RefusalReason) {
-        self.identify(|| device_id.into(), kind);
+    pub fn add_refusal(&mut self, kind: Option<Kind>, reason: RefusalReason) {
+        self.identify(kind);
         if reason == RefusalReason::DuplicateSeq {
-            self.duplicates += 1;
+            self.duplicates = self.duplicates.saturating_add(1);
         } else {
-            self.refused += 1;
+            self.refused = self.refused.saturating_add(1);
         }
     }
 
@@ -83,23 +73,26 @@ impl DeviceHealth {
     /// matter here (duplicates were refused upstream and arrive as refusals).
     pub fn add_seq_outcome(&mut self, outcome: SeqOutcome) {
         if let SeqOutcome::Gap { missing } = outcome {
-            self.seq_gaps += missing;
+            let missing = u32::try_from(missing).unwrap_or(u32::MAX);
+            self.seq_gaps = self.seq_gaps.saturating_add(missing);
         }
     }
 
-    /// The row for the window `[window_ms, window_ms + size_ms)`, or `None` if
-    /// nothing was added.
-    pub fn row(&self, window_ms: i64, size_ms: i64) -> Option<Row> {
-        let device_id = self.device_id.as_ref()?;
+    /// The row of `device_id` for the window `[window_ms, window_ms + size_ms)`, or
+    /// `None` if nothing was added.
+    pub fn row(&self, device_id: &str, window_ms: i64, size_ms: i64) -> Option<Row> {
+        if self.readings == 0 && self.refused == 0 && self.duplicates == 0 {
+            return None;
+        }
         let end = window_ms + size_ms;
         let age = self.last_seen_ms.map(|t| (end - t).max(0) as f64 / 1000.0);
         let mut row = Row::new(DEVICE_HEALTH, window_ms);
-        row.tag("device_id", &**device_id)
+        row.tag("device_id", device_id)
             .tag("kind", self.kind.map_or("", Kind::as_str))
-            .uint("readings", self.readings)
-            .uint("refused", self.refused)
-            .uint("duplicates", self.duplicates)
-            .uint("seq_gaps", self.seq_gaps)
+            .uint("readings", u64::from(self.readings))
+            .uint("refused", u64::from(self.refused))
+            .uint("duplicates", u64::from(self.duplicates))
+            .uint("seq_gaps", u64::from(self.seq_gaps))
             .float("battery_v", self.battery.map(|(_, v)| v))
             .float("last_seen_age_s", age);
         Some(row)

@@ -62,6 +62,14 @@ impl Identities {
         id
     }
 
+    /// The shared id of device `id` if it is known (a new one otherwise, not kept:
+    /// a device only ever refused has no asset to hold).
+    pub fn device(&self, id: &str) -> Arc<str> {
+        self.0
+            .get(id)
+            .map_or_else(|| id.into(), |known| Arc::clone(&known.device_id))
+    }
+
     /// Devices known.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -142,6 +142,10 @@ pub struct Windows<K, A> {
     /// The highest watermark ever reached: the watermark never goes back (a partition
     /// seen for the first time, or waking from idle, cannot reopen dropped windows).
     reached: Option<i64>,
+    /// A dropped window's table, emptied, for the next window to start: every window
+    /// of a measurement holds about as many keys, so reusing one saves growing a new
+    /// table (old and new arrays held at once) for each.
+    spare: Option<HashMap<K, Slot<A>>>,
 }
 
 impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
@@ -157,6 +161,7 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             next_unpassed: i64::MIN,
             late_dirty: BTreeSet::new(),
             reached: None,
+            spare: None,
         }
     }
 
@@ -220,6 +225,32 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
         K: Borrow<Q>,
         Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
     {
+        self.add_keyed(
+            partition,
+            position,
+            key,
+            || key.to_owned(),
+            event_ms,
+            update,
+        )
+    }
+
+    /// As [`Windows::add`], with the owned key made by `make_key` when the window has
+    /// no slot for `key` yet: a key shared by many windows (an `Arc<str>` handed out
+    /// by an interner) is then stored once, not copied into each.
+    pub fn add_keyed<Q>(
+        &mut self,
+        partition: u32,
+        position: Option<i64>,
+        key: &Q,
+        make_key: impl FnOnce() -> K,
+        event_ms: i64,
+        update: impl FnOnce(&mut A),
+    ) -> Admit
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let window = self.spec.start_of(event_ms);
         let end = window + self.spec.size_ms;
         let wm = self.watermark();
@@ -232,11 +263,17 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
                 watermark: wm,
             };
         }
-        let by_key = self.slots.entry(window).or_default();
+        let spare = &mut self.spare;
+        let by_key = self
+            .slots
+            .entry(window)
+            .or_insert_with(|| spare.take().unwrap_or_default());
         if !by_key.contains_key(key) {
             self.open += 1;
+            let owned = make_key();
+            debug_assert!(owned.borrow() == key, "make_key made another key");
             by_key.insert(
-                key.to_owned(),
+                owned,
                 Slot {
                     state: A::default(),
                     emitted: false,
@@ -392,6 +429,12 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             let keep = self.slots.split_off(&keep_from);
             let dropped = std::mem::replace(&mut self.slots, keep);
             self.open -= dropped.values().map(HashMap::len).sum::<usize>();
+            if !self.finished
+                && let Some(mut table) = dropped.into_values().max_by_key(HashMap::capacity)
+            {
+                table.clear();
+                self.spare = Some(table);
+            }
         }
         true
     }

@@ -107,7 +107,7 @@ fn history_is_bounded_by_the_lookback() {
     let mut h = BinHistory::new(BinRateRule::default());
     let readings: Vec<(i64, f64)> = (0..200).map(|i| (i * 15, (i % 50) as f64)).collect();
     run(&mut h, &readings);
-    let kept = h.devices.get("bin-1").map(BTreeMap::len).unwrap();
+    let kept = h.devices.get("bin-1").map(|s| s.points.len()).unwrap();
     assert!(kept <= 12 * 4 + 1, "{kept} readings kept");
 }
 
@@ -123,4 +123,32 @@ fn row_has_the_design_tags_and_fields() {
         fields,
         ["fill_pct", "fill_rate_pct_h", "hours_to_full", "battery_v"]
     );
+}
+
+proptest::proptest! {
+    #[test]
+    fn a_series_holds_what_a_sorted_map_would(
+        ops in proptest::collection::vec((0i64..400, 0.0f64..100.0, proptest::bool::weighted(0.1)), 1..200),
+        start in -1_000_000_000_000i64..1_000_000_000_000,
+    ) {
+        let mut series = Series::default();
+        let mut model: std::collections::BTreeMap<i64, f32> = Default::default();
+        for (minute, fill, prune) in ops {
+            let t = start + minute * MIN + minute % 7;
+            if prune {
+                series.prune(t);
+                model = model.split_off(&t);
+            } else {
+                series.insert(t, fill);
+                model.insert(t, fill as f32);
+            }
+            let got: Vec<(i64, f64)> = series.range(i64::MIN, i64::MAX).collect();
+            let want: Vec<(i64, f64)> = model.iter().map(|(&t, &f)| (t, f64::from(f))).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+        let (from, to) = (start + 100 * MIN, start + 300 * MIN);
+        let got: Vec<(i64, f64)> = series.range(from, to).collect();
+        let want: Vec<(i64, f64)> = model.range(from..to).map(|(&t, &f)| (t, f64::from(f))).collect();
+        proptest::prop_assert_eq!(got, want);
+    }
 }

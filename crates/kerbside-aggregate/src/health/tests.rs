@@ -19,11 +19,11 @@ fn readings_refusals_duplicates_and_gaps_are_counted_apart() {
     h.add_reading(&bin("bin-1", MIN, 1, 10.0, None));
     h.add_reading(&bin("bin-1", 2 * MIN, 2, 11.0, None));
     h.add_reading(&bin("bin-1", 2 * MIN, 2, 11.0, None));
-    h.add_refusal("bin-1", Some(Kind::Bin), RefusalReason::OutOfRange);
-    h.add_refusal("bin-1", Some(Kind::Bin), RefusalReason::DuplicateSeq);
+    h.add_refusal(Some(Kind::Bin), RefusalReason::OutOfRange);
+    h.add_refusal(Some(Kind::Bin), RefusalReason::DuplicateSeq);
     h.add_seq_outcome(SeqOutcome::Gap { missing: 3 });
     h.add_seq_outcome(SeqOutcome::InOrder);
-    let row = h.row(0, W).unwrap();
+    let row = h.row("bin-1", 0, W).unwrap();
     assert_eq!(uint(&row, "readings"), Some(2));
     assert_eq!(uint(&row, "refused"), Some(1));
     assert_eq!(uint(&row, "duplicates"), Some(2));
@@ -35,7 +35,7 @@ fn last_seen_age_is_measured_from_the_window_end_in_event_time() {
     let mut h = DeviceHealth::default();
     h.add_reading(&bin("bin-1", 10 * MIN, 2, 10.0, None));
     h.add_reading(&bin("bin-1", 3 * MIN, 1, 10.0, None));
-    let row = h.row(0, W).unwrap();
+    let row = h.row("bin-1", 0, W).unwrap();
     assert_eq!(row.float_field("last_seen_age_s"), Some(300.0));
 }
 
@@ -44,18 +44,22 @@ fn battery_is_the_latest_by_event_time() {
     let mut h = DeviceHealth::default();
     h.add_reading(&bin("bin-1", 10 * MIN, 2, 10.0, Some(3.4)));
     h.add_reading(&bin("bin-1", 3 * MIN, 1, 10.0, Some(3.9)));
-    assert_eq!(h.row(0, W).unwrap().float_field("battery_v"), Some(3.4));
+    assert_eq!(
+        h.row("bin-1", 0, W).unwrap().float_field("battery_v"),
+        Some(3.4)
+    );
 }
 
 #[test]
 fn a_device_with_only_refusals_has_a_row_without_age_or_battery() {
     let mut h = DeviceHealth::default();
-    h.add_refusal("aq-9", None, RefusalReason::MalformedJson);
-    let row = h.row(0, W).unwrap();
+    h.add_refusal(None, RefusalReason::MalformedJson);
+    let row = h.row("aq-9", 0, W).unwrap();
     assert_eq!(row.tag_value("kind"), None);
     assert_eq!(row.field("last_seen_age_s"), None);
     assert_eq!(row.field("battery_v"), None);
     assert_eq!(uint(&row, "refused"), Some(1));
+    assert_eq!(row.tag_value("device_id"), Some("aq-9"));
     assert!(row.all_finite());
 }
 
@@ -63,7 +67,7 @@ fn a_device_with_only_refusals_has_a_row_without_age_or_battery() {
 fn row_has_the_design_tags_and_fields() {
     let mut h = DeviceHealth::default();
     h.add_reading(&traffic(0, 1, 60, &[(1, 30.0, 2.0)]));
-    let row = h.row(0, W).unwrap();
+    let row = h.row("tc-1", 0, W).unwrap();
     assert_eq!(row.measurement, "device_health");
     assert_eq!(row.tag_value("device_id"), Some("tc-1"));
     assert_eq!(row.tag_value("kind"), Some("traffic"));
@@ -83,5 +87,5 @@ fn row_has_the_design_tags_and_fields() {
 
 #[test]
 fn an_empty_accumulator_makes_no_row() {
-    assert!(DeviceHealth::default().row(0, W).is_none());
+    assert!(DeviceHealth::default().row("bin-1", 0, W).is_none());
 }
