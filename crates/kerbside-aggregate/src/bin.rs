@@ -135,7 +135,14 @@ impl Series {
         let at = (t - self.base) as u32;
         match self.points.binary_search_by_key(&at, |p| p.0) {
             Ok(i) => self.points[i].1 = fill as f32,
-            Err(i) => self.points.insert(i, (at, fill as f32)),
+            Err(i) => {
+                // Grown a little at a time: the series settles at the lookback's
+                // length, which doubling would overshoot by up to half.
+                if self.points.len() == self.points.capacity() {
+                    self.points.reserve_exact(4);
+                }
+                self.points.insert(i, (at, fill as f32));
+            }
         }
     }
 

@@ -105,14 +105,31 @@ impl<K: Clone, A: Clone> Emission<&K, &A> {
     }
 }
 
+/// One key's state in one window: the state and two flags, nothing else (a
+/// 100,000-device fleet holds a million of these).
 #[derive(Debug, Clone)]
 struct Slot<A> {
     state: A,
     emitted: bool,
     dirty: bool,
-    /// Lowest position held, per partition: inline, since a key's records come from
-    /// one partition (a map here cost a heap node per window and key).
-    low: SmallVec<[(u32, i64); 1]>,
+}
+
+/// One window start: its keys, and the lowest position its records came from per
+/// partition. A window's slots are dropped together, so the lowest position any of
+/// them holds is the window's, kept once here rather than in every slot.
+#[derive(Debug, Clone)]
+struct Window<K, A> {
+    by_key: HashMap<K, Slot<A>>,
+    low: SmallVec<[(u32, i64); 4]>,
+}
+
+impl<K, A> Default for Window<K, A> {
+    fn default() -> Self {
+        Self {
+            by_key: HashMap::new(),
+            low: SmallVec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -131,7 +148,7 @@ pub struct Windows<K, A> {
     spec: WindowSpec,
     partitions: HashMap<u32, Partition>,
     /// Window start → key → slot; ordered by start so closing walks the front.
-    slots: BTreeMap<i64, HashMap<K, Slot<A>>>,
+    slots: BTreeMap<i64, Window<K, A>>,
     open: usize,
     finished: bool,
     /// Windows starting before this have been closed by [`Windows::advance`]; it only
@@ -264,10 +281,17 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             };
         }
         let spare = &mut self.spare;
-        let by_key = self
-            .slots
-            .entry(window)
-            .or_insert_with(|| spare.take().unwrap_or_default());
+        let win = self.slots.entry(window).or_insert_with(|| Window {
+            by_key: spare.take().unwrap_or_default(),
+            low: SmallVec::new(),
+        });
+        if let Some(pos) = position {
+            match win.low.iter_mut().find(|(p, _)| *p == partition) {
+                Some((_, low)) => *low = (*low).min(pos),
+                None => win.low.push((partition, pos)),
+            }
+        }
+        let by_key = &mut win.by_key;
         if !by_key.contains_key(key) {
             self.open += 1;
             let owned = make_key();
@@ -278,7 +302,6 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
                     state: A::default(),
                     emitted: false,
                     dirty: false,
-                    low: SmallVec::new(),
                 },
             );
         }
@@ -287,12 +310,6 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
         slot.dirty = true;
         if window < self.next_unpassed {
             self.late_dirty.insert(window);
-        }
-        if let Some(pos) = position {
-            match slot.low.iter_mut().find(|(p, _)| *p == partition) {
-                Some((_, low)) => *low = (*low).min(pos),
-                None => slot.low.push((partition, pos)),
-            }
         }
         // Late: its window has closed (emitted or not, if this key had nothing in it).
         let late = slot.emitted || wm.is_some_and(|wm| end <= wm);
@@ -388,8 +405,8 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
         // then the windows the watermark has just closed. Only those are visited, so a
         // call that closes nothing costs nothing however many windows are held.
         while let Some(&start) = self.late_dirty.first() {
-            if let Some(by_key) = self.slots.get_mut(&start)
-                && !emit_dirty(start, by_key, &mut budget, &mut emit)
+            if let Some(win) = self.slots.get_mut(&start)
+                && !emit_dirty(start, &mut win.by_key, &mut budget, &mut emit)
             {
                 return false;
             }
@@ -402,8 +419,8 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
             self.spec.start_of(wm)
         };
         if closing_to > self.next_unpassed {
-            for (&start, by_key) in self.slots.range_mut(self.next_unpassed..closing_to) {
-                if !emit_dirty(start, by_key, &mut budget, &mut emit) {
+            for (&start, win) in self.slots.range_mut(self.next_unpassed..closing_to) {
+                if !emit_dirty(start, &mut win.by_key, &mut budget, &mut emit) {
                     // Resume here: a record for this window meanwhile is picked up by
                     // the scan, not `late_dirty`.
                     self.next_unpassed = start;
@@ -428,9 +445,12 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
         {
             let keep = self.slots.split_off(&keep_from);
             let dropped = std::mem::replace(&mut self.slots, keep);
-            self.open -= dropped.values().map(HashMap::len).sum::<usize>();
+            self.open -= dropped.values().map(|w| w.by_key.len()).sum::<usize>();
             if !self.finished
-                && let Some(mut table) = dropped.into_values().max_by_key(HashMap::capacity)
+                && let Some(mut table) = dropped
+                    .into_values()
+                    .map(|w| w.by_key)
+                    .max_by_key(HashMap::capacity)
             {
                 table.clear();
                 self.spare = Some(table);
@@ -452,8 +472,7 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
         let held = self
             .slots
             .values()
-            .flat_map(HashMap::values)
-            .filter_map(|s| s.low.iter().find(|(p, _)| *p == partition).map(|(_, o)| *o))
+            .filter_map(|w| w.low.iter().find(|(p, _)| *p == partition).map(|(_, o)| *o))
             .min();
         held.or_else(|| {
             self.partitions

@@ -204,6 +204,74 @@ fn wait_port(port: u16) {
     fail(&format!("nothing listening on {port}"));
 }
 
+/// One reading to produce: when the fleet sent it, its key and its value.
+struct Produced {
+    at: i64,
+    ts: i64,
+    key: String,
+    value: Vec<u8>,
+}
+
+/// The fleet's accepted readings as the ingest service would produce them, in the
+/// order they were sent.
+fn readings(fleet: &Arc<Fleet>) -> impl Iterator<Item = Produced> {
+    let validator = Validator::new(
+        ValidationConfig::default(),
+        Arc::new(fleet.asset_register()),
+    );
+    Generator::new(Arc::clone(fleet), &[])
+        .unwrap()
+        .flat_map(move |m| {
+            validator
+                .validate(&m.topic, &m.payload, m.at)
+                .into_iter()
+                .filter_map(|v| match v {
+                    Verdict::Accepted(r) => Some(Produced {
+                        at: m.at.millis(),
+                        ts: r.reading.ts.millis(),
+                        key: r.reading.device_id.to_string(),
+                        value: serde_json::to_vec(&r).unwrap(),
+                    }),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        })
+}
+
+/// Produces `records` into the readings topic; with `speed`, paced at that many
+/// times their send times. Returns the seconds taken.
+fn produce(cfg: &KafkaConfig, records: impl Iterator<Item = Produced>, speed: Option<f64>) -> f64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let started = Instant::now();
+    let mut t0 = None;
+    rt.block_on(async {
+        kerbside_kafka::admin::ensure_topics(cfg, &[topics::READINGS, topics::DEADLETTER])
+            .await
+            .unwrap();
+        let p = Producer::kafka(cfg).unwrap();
+        let mut pending = futures::stream::FuturesUnordered::new();
+        for (i, r) in records.enumerate() {
+            let t0 = *t0.get_or_insert(r.at);
+            if let Some(speed) = speed
+                && i % 500 == 0
+            {
+                let due = Duration::from_secs_f64((r.at - t0) as f64 / 1000.0 / speed);
+                tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
+            }
+            pending.push(p.send(topics::READINGS, r.key.as_bytes(), &r.value).await);
+            if pending.len() >= 50_000 {
+                while let Some(r) = futures::StreamExt::next(&mut pending).await {
+                    r.unwrap();
+                }
+            }
+        }
+        while let Some(r) = futures::StreamExt::next(&mut pending).await {
+            r.unwrap();
+        }
+    });
+    started.elapsed().as_secs_f64()
+}
+
 fn kafka_bench(live_speed: Option<f64>) -> Row {
     let hours: u32 = env_or("KERBSIDE_BENCH_HOURS", 2);
     let influx = std::env::var("KERBSIDE_TEST_INFLUX_V1")
@@ -246,27 +314,6 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
 
     let fleet = fleet("bench-100k.toml", hours * 60);
     let devices = fleet.devices.len();
-    eprintln!("generating {hours} h of {devices} devices…");
-    let validator = Validator::new(
-        ValidationConfig::default(),
-        Arc::new(fleet.asset_register()),
-    );
-    // (receive time, key, value), in the order the fleet sent them.
-    let mut records: Vec<(i64, String, Vec<u8>)> = Vec::new();
-    let mut last_ts = 0i64;
-    for m in Generator::new(Arc::clone(&fleet), &[]).unwrap() {
-        for v in validator.validate(&m.topic, &m.payload, m.at) {
-            if let Verdict::Accepted(r) = v {
-                last_ts = last_ts.max(r.reading.ts.millis());
-                records.push((
-                    m.at.millis(),
-                    r.reading.device_id.to_string(),
-                    serde_json::to_vec(&r).unwrap(),
-                ));
-            }
-        }
-    }
-    let n = records.len() as u64;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let cfg = KafkaConfig {
         brokers: brokers.clone(),
@@ -274,49 +321,26 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
         linger_ms: 20,
         ..KafkaConfig::default()
     };
-    // Produces every record; in live mode paced at `speed` × their receive times.
-    let produce = move |records: Vec<(i64, String, Vec<u8>)>, speed: Option<f64>| -> f64 {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let started = Instant::now();
-        let t0 = records.first().map_or(0, |r| r.0);
-        rt.block_on(async {
-            kerbside_kafka::admin::ensure_topics(&cfg, &[topics::READINGS, topics::DEADLETTER])
-                .await
-                .unwrap();
-            let p = Producer::kafka(&cfg).unwrap();
-            let mut pending = futures::stream::FuturesUnordered::new();
-            for (i, (at, k, v)) in records.iter().enumerate() {
-                if let Some(speed) = speed
-                    && i % 500 == 0
-                {
-                    let due = Duration::from_secs_f64((at - t0) as f64 / 1000.0 / speed);
-                    tokio::time::sleep(due.saturating_sub(started.elapsed())).await;
-                }
-                pending.push(p.send(topics::READINGS, k.as_bytes(), v).await);
-                if pending.len() >= 50_000 {
-                    while let Some(r) = futures::StreamExt::next(&mut pending).await {
-                        r.unwrap();
-                    }
-                }
-            }
-            while let Some(r) = futures::StreamExt::next(&mut pending).await {
-                r.unwrap();
-            }
-        });
-        started.elapsed().as_secs_f64()
-    };
+    // The readings and the last one's event time, counted in a first pass: live, the
+    // producer makes them again as it goes (the fleet is seeded), so a long run does
+    // not hold gigabytes of records in the bench.
+    eprintln!("generating {hours} h of {devices} devices…");
+    let (n, last_ts) = readings(&fleet).fold((0u64, 0i64), |(n, last), r| (n + 1, last.max(r.ts)));
     let mut producer_thread = None;
     let mut produce_s = 0.0;
     match live_speed {
         None => {
+            let records: Vec<Produced> = readings(&fleet).collect();
             eprintln!("producing {n} readings into the bench's Tansu…");
-            produce_s = produce(records, None);
+            produce_s = produce(&cfg, records.into_iter(), None);
         }
         Some(speed) => {
             // Topics first, so the aggregator subscribes to something.
-            let (first, rest) = (records[..1].to_vec(), records);
-            produce(first, None);
-            producer_thread = Some(std::thread::spawn(move || produce(rest, Some(speed))));
+            produce(&cfg, readings(&fleet).take(1), None);
+            let fleet = Arc::clone(&fleet);
+            producer_thread = Some(std::thread::spawn(move || {
+                produce(&cfg, readings(&fleet).skip(1), Some(speed))
+            }));
         }
     }
     let db = format!("kerbside_bench_{}", std::process::id());
