@@ -47,21 +47,57 @@ pub(crate) fn write_config_with(
     aggregate_extra: &str,
     store_extra: &str,
 ) -> std::path::PathBuf {
-    let path = dir.join("aggregate.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[log]\nformat = \"json\"\nlevel = \"info,rdkafka=warn\"\n\
-             [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
-             [kafka]\nbrokers = \"{kafka}\"\npartitions = 3\nlinger_ms = 2\n\
-             [aggregate]\ngroup_id = \"{group}\"\nidle_after_secs = 2\nsession_timeout_ms = 6000\nstate_dir = \"{state}\"\n{aggregate_extra}\
-             [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\nflush_interval_ms = 300\n{store_extra}",
-            group = unique_name("agg"),
-            state = dir.join("state").display(),
-        ),
-    )
-    .unwrap();
-    path
+    AggregateConfig {
+        kafka,
+        influx,
+        db,
+        metrics_port,
+        group: unique_name("agg"),
+        state: dir.join("state"),
+        aggregate_extra,
+        store_extra,
+    }
+    .write(dir)
+}
+
+/// An aggregator's configuration file for the tests.
+pub(crate) struct AggregateConfig<'a> {
+    pub(crate) kafka: &'a str,
+    pub(crate) influx: &'a str,
+    pub(crate) db: &'a str,
+    pub(crate) metrics_port: u16,
+    pub(crate) group: String,
+    pub(crate) state: std::path::PathBuf,
+    pub(crate) aggregate_extra: &'a str,
+    pub(crate) store_extra: &'a str,
+}
+
+impl AggregateConfig<'_> {
+    /// Writes it as `dir/aggregate.toml`.
+    pub(crate) fn write(&self, dir: &Path) -> std::path::PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join("aggregate.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[log]\nformat = \"json\"\nlevel = \"info,rdkafka=warn\"\n\
+                 [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
+                 [kafka]\nbrokers = \"{kafka}\"\npartitions = 3\nlinger_ms = 2\n\
+                 [aggregate]\ngroup_id = \"{group}\"\nidle_after_secs = 2\nsession_timeout_ms = 6000\nstate_dir = \"{state}\"\n{aggregate_extra}\
+                 [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\nflush_interval_ms = 300\n{store_extra}",
+                metrics_port = self.metrics_port,
+                kafka = self.kafka,
+                group = self.group,
+                state = self.state.display(),
+                aggregate_extra = self.aggregate_extra,
+                influx = self.influx,
+                db = self.db,
+                store_extra = self.store_extra,
+            ),
+        )
+        .unwrap();
+        path
+    }
 }
 
 pub(crate) fn spawn_aggregate(config: &Path, log: &Path) -> Proc {

@@ -4,6 +4,7 @@
 
 mod acl;
 mod aggregate;
+mod aggregate_group;
 mod ingest;
 mod oracle;
 mod outage;

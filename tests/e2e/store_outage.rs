@@ -43,15 +43,15 @@ const MAX_PENDING: usize = 2_000;
 const RSS_BOUND_KIB: u64 = 200 * 1024;
 
 /// One scrape of the aggregator's `/metrics`.
-struct Scrape(String);
+pub(crate) struct Scrape(String);
 
 impl Scrape {
-    async fn get(port: u16) -> Option<Self> {
+    pub(crate) async fn get(port: u16) -> Option<Self> {
         crate::ingest::scrape(port).await.map(Self)
     }
 
     /// Every sample of `name`: label set (`{…}`, or empty) → value.
-    fn samples(&self, name: &str) -> BTreeMap<String, f64> {
+    pub(crate) fn samples(&self, name: &str) -> BTreeMap<String, f64> {
         self.0
             .lines()
             .filter_map(|l| {
@@ -70,7 +70,7 @@ impl Scrape {
     }
 
     /// The sum of every sample of `name` (0 when there is none).
-    fn sum(&self, name: &str) -> f64 {
+    pub(crate) fn sum(&self, name: &str) -> f64 {
         self.samples(name).values().sum()
     }
 }
@@ -86,7 +86,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 /// Fails the test with the aggregator's log if it has exited.
-fn assert_running(agg: &mut Proc, log: &std::path::Path) {
+pub(crate) fn assert_running(agg: &mut Proc, log: &std::path::Path) {
     if let Ok(Some(status)) = agg.try_wait() {
         panic!(
             "kerbside aggregate exited ({status}):\n{}",
@@ -97,7 +97,7 @@ fn assert_running(agg: &mut Proc, log: &std::path::Path) {
 
 /// Produces `readings` keyed by device id; with `pace`, reading `r` goes at
 /// `wall_start + (r.received_at − sim_start) / speed`. Returns once all are delivered.
-async fn produce(
+pub(crate) async fn produce(
     producer: &Producer,
     readings: &[EnrichedReading],
     pace: Option<(Instant, i64, f64)>,

@@ -22,6 +22,12 @@ pub struct AggregateConfig {
     /// Records read while a store write is under way before reading pauses (the
     /// store being slow or down then holds Kafka back instead of memory filling).
     pub max_pending_records: usize,
+    /// Watermark alignment: a readings partition whose watermark runs more than this
+    /// far ahead of the slowest active one stops being fetched until it is within
+    /// half of it, seconds (0: never). Partitions read at different speeds (a
+    /// backlog, a slow broker partition) otherwise keep every fast partition's
+    /// windows open until the slowest catches up, and memory grows with the gap.
+    pub max_partition_skew_secs: u32,
     /// Where the checkpoint file goes (the watermark written up to, per partition;
     /// see `kerbside_aggregate::checkpoint`).
     pub state_dir: std::path::PathBuf,
@@ -38,6 +44,7 @@ impl Default for AggregateConfig {
             session_timeout_ms: 45_000,
             max_poll_interval_ms: 300_000,
             max_pending_records: 20_000,
+            max_partition_skew_secs: 300,
             state_dir: "state".into(),
             windows: EngineConfig::default(),
         }

@@ -332,6 +332,12 @@ impl Engine {
         self.air_history.devices() + self.bin_history.devices()
     }
 
+    /// One source's own watermark (its newest event time less the out-of-orderness;
+    /// `None` before its first record).
+    pub fn source_watermark(&self, source: Source) -> Option<i64> {
+        self.traffic.partition_watermark(source.stream())
+    }
+
     /// The engine's watermark: everything emitted is final up to here, less the
     /// allowed lateness. `None` before any record.
     pub fn watermark(&self) -> Option<i64> {

@@ -43,6 +43,8 @@ pub struct AggregateMetrics {
     pub rebalances: IntCounter,
     /// Records held while a store write was under way.
     pub pending: IntGauge,
+    /// Readings partitions paused because their watermark ran ahead of the slowest.
+    pub skew_paused: IntGauge,
 }
 
 impl AggregateMetrics {
@@ -130,6 +132,10 @@ impl AggregateMetrics {
             pending: gauge(
                 "pending_records",
                 "Records held while a store write is under way",
+            )?,
+            skew_paused: gauge(
+                "partitions_skew_paused",
+                "Readings partitions not fetched because their watermark ran ahead of the slowest (watermark alignment)",
             )?,
         };
         for t in [

@@ -93,6 +93,8 @@ struct State {
     counted: EngineStats,
     /// Offset gaps already sought back for, by source and first missing offset.
     gaps_sought: HashSet<(Source, i64)>,
+    /// Readings partitions paused by watermark alignment ([`align`]).
+    skew_paused: HashSet<Source>,
 }
 
 /// Runs the aggregator until `shutdown` is cancelled.
@@ -130,6 +132,7 @@ pub async fn run(
         summary: Summary::default(),
         counted: EngineStats::default(),
         gaps_sought: HashSet::new(),
+        skew_paused: HashSet::new(),
     };
     let flush_every = store_cfg.flush_interval();
     let mut tick = tokio::time::interval(flush_every.min(Duration::from_secs(1)));
@@ -155,6 +158,7 @@ pub async fn run(
             _ = tick.tick() => {
                 record_gauges(&mut st, &metrics);
                 mark_idle(&mut st, &consumer, idle_after);
+                align(&mut st, cfg, &consumer, &metrics)?;
                 let now = Instant::now();
                 if now.duration_since(last_lag) >= Duration::from_secs(10) {
                     last_lag = now;
@@ -365,6 +369,8 @@ fn rebuild(
     st.counted = EngineStats::default();
     st.seen.clear();
     st.idle.clear();
+    // A new assignment starts unpaused.
+    st.skew_paused.clear();
     let committed = tokio::task::block_in_place(|| consumer.committed(Duration::from_secs(10)))?;
     let file = Checkpoint::load(&cfg.state_dir, &cfg.group_id);
     // Per partition: the commit metadata, else the checkpoint file; the lowest wins.
@@ -456,6 +462,11 @@ async fn flush(
     };
     if paused {
         consumer.resume()?;
+        // Those paused by watermark alignment stay paused.
+        let aligned = partitions(&st.seen, &st.skew_paused);
+        if !aligned.is_empty() {
+            consumer.pause_partitions(&aligned)?;
+        }
     }
     let report = match report {
         Ok(r) => r,
@@ -568,6 +579,84 @@ fn mark_idle(st: &mut State, consumer: &GroupConsumer, idle_after: Duration) {
     }
 }
 
+/// Watermark alignment: pauses readings partitions whose watermark has run more
+/// than `max_partition_skew_secs` ahead of the slowest active one, and resumes them
+/// once within half of it. The engine's watermark is the slowest partition's, so a
+/// fast one only fills memory with windows that cannot close yet; paused, it leaves
+/// the fetch bandwidth to the slow one.
+fn align(
+    st: &mut State,
+    cfg: &AggregateConfig,
+    consumer: &GroupConsumer,
+    metrics: &AggregateMetrics,
+) -> Result<()> {
+    let max_skew = i64::from(cfg.max_partition_skew_secs) * 1000;
+    if max_skew == 0 {
+        return Ok(());
+    }
+    let active: Vec<(Source, i64)> = st
+        .seen
+        .keys()
+        .filter(|s| matches!(s, Source::Readings(_)))
+        .filter(|s| !st.idle.get(s).copied().unwrap_or(false))
+        .filter_map(|s| st.engine.source_watermark(*s).map(|w| (*s, w)))
+        .collect();
+    let (pause, resume) = skew_changes(&active, &mut st.skew_paused, max_skew);
+    if !pause.is_empty() {
+        debug!(?pause, "watermark alignment: pausing partitions ahead");
+        consumer.pause_partitions(&partitions(&st.seen, &pause))?;
+    }
+    if !resume.is_empty() {
+        debug!(?resume, "watermark alignment: resuming partitions");
+        consumer.resume_partitions(&partitions(&st.seen, &resume))?;
+    }
+    metrics.skew_paused.set(st.skew_paused.len() as i64);
+    Ok(())
+}
+
+/// Watermark alignment's decision over the `active` sources and their watermarks:
+/// which to pause (more than `max_skew` ahead of the slowest) and which to resume
+/// (within half of it, or no longer active: idle, or gone); `paused` is updated.
+fn skew_changes(
+    active: &[(Source, i64)],
+    paused: &mut HashSet<Source>,
+    max_skew: i64,
+) -> (Vec<Source>, Vec<Source>) {
+    let slowest = active.iter().map(|(_, w)| *w).min();
+    let (mut pause, mut resume) = (Vec::new(), Vec::new());
+    for &(src, wm) in active {
+        let ahead = wm - slowest.unwrap_or(wm);
+        if ahead > max_skew && paused.insert(src) {
+            pause.push(src);
+        } else if ahead <= max_skew / 2 && paused.remove(&src) {
+            resume.push(src);
+        }
+    }
+    // A paused source no longer active holds nothing back: let it go.
+    let gone: Vec<Source> = paused
+        .iter()
+        .filter(|s| !active.iter().any(|(a, _)| a == *s))
+        .copied()
+        .collect();
+    for s in gone {
+        paused.remove(&s);
+        resume.push(s);
+    }
+    (pause, resume)
+}
+
+/// `sources` by topic and partition number.
+fn partitions<'a>(
+    seen: &'a HashMap<Source, Seen>,
+    sources: impl IntoIterator<Item = &'a Source>,
+) -> Vec<(&'a str, i32)> {
+    sources
+        .into_iter()
+        .filter_map(|s| seen.get(s))
+        .map(|seen| (seen.topic.as_str(), seen.partition))
+        .collect()
+}
+
 fn source_of(topic: &str, partition: i32) -> Source {
     if topic == topics::DEADLETTER {
         Source::DeadLetters(partition as u32)
@@ -652,5 +741,43 @@ mod tests {
         );
         assert_eq!(parse_watermark_metadata(""), None);
         assert_eq!(parse_watermark_metadata("wm=x"), None);
+    }
+
+    #[test]
+    fn alignment_pauses_partitions_far_ahead_and_resumes_them_within_half() {
+        const MIN: i64 = 60_000;
+        let (p0, p1, p2) = (
+            Source::Readings(0),
+            Source::Readings(1),
+            Source::Readings(2),
+        );
+        let mut paused = HashSet::new();
+        // p2 is 6 min ahead of the slowest, p1 4 min: only p2 goes over 5.
+        let (pause, resume) = skew_changes(
+            &[(p0, 100 * MIN), (p1, 104 * MIN), (p2, 106 * MIN)],
+            &mut paused,
+            5 * MIN,
+        );
+        assert_eq!((pause, resume), (vec![p2], vec![]));
+        // Still 3 min ahead: it stays paused (hysteresis), and is not paused twice.
+        let (pause, resume) = skew_changes(
+            &[(p0, 103 * MIN), (p1, 104 * MIN), (p2, 106 * MIN)],
+            &mut paused,
+            5 * MIN,
+        );
+        assert!(pause.is_empty() && resume.is_empty());
+        // Within half the skew: resumed.
+        let (pause, resume) = skew_changes(
+            &[(p0, 104 * MIN), (p1, 104 * MIN), (p2, 106 * MIN)],
+            &mut paused,
+            5 * MIN,
+        );
+        assert_eq!((pause, resume), (vec![], vec![p2]));
+        assert!(paused.is_empty());
+        // A paused partition that stops being active (idle) is resumed.
+        skew_changes(&[(p0, 0), (p2, 10 * MIN)], &mut paused, 5 * MIN);
+        assert!(paused.contains(&p2));
+        let (_, resume) = skew_changes(&[(p0, MIN)], &mut paused, 5 * MIN);
+        assert_eq!(resume, vec![p2]);
     }
 }

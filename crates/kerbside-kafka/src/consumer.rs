@@ -237,6 +237,20 @@ impl GroupConsumer {
             .map_err(|e| Error::Consume(e.to_string()))
     }
 
+    /// Stops fetching from these partitions only (the others go on).
+    pub fn pause_partitions(&self, partitions: &[(&str, i32)]) -> Result<()> {
+        self.inner
+            .pause(&partition_list(partitions))
+            .map_err(|e| Error::Consume(e.to_string()))
+    }
+
+    /// Fetches again from these partitions.
+    pub fn resume_partitions(&self, partitions: &[(&str, i32)]) -> Result<()> {
+        self.inner
+            .resume(&partition_list(partitions))
+            .map_err(|e| Error::Consume(e.to_string()))
+    }
+
     /// Fetches `partition` of `topic` from `offset` next (the records already
     /// fetched beyond it are dropped).
     pub fn seek(&self, topic: &str, partition: i32, offset: i64, timeout: Duration) -> Result<()> {
@@ -252,4 +266,12 @@ impl GroupConsumer {
             .map(|(_, high)| high)
             .map_err(|e| Error::Consume(e.to_string()))
     }
+}
+
+fn partition_list(partitions: &[(&str, i32)]) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in partitions {
+        tpl.add_partition(t, *p);
+    }
+    tpl
 }
