@@ -29,6 +29,9 @@ pub struct IngestMetrics {
     pub acked: IntCounter,
     /// MQTT messages received and not yet acknowledged.
     pub in_flight: IntGauge,
+    /// Acknowledgements released (Kafka confirmed) but waiting for room in the MQTT
+    /// event loop's request queue.
+    pub acks_waiting: IntGauge,
     /// MQTT (re)connections after the first.
     pub reconnects: IntCounter,
     /// MQTT connection errors.
@@ -96,6 +99,10 @@ impl IngestMetrics {
             in_flight: gauge(
                 "in_flight_messages",
                 "MQTT messages received and not yet acknowledged",
+            )?,
+            acks_waiting: gauge(
+                "acks_waiting",
+                "Acknowledgements Kafka has released, waiting for room in the MQTT request queue",
             )?,
             reconnects: counter(
                 "mqtt_reconnects_total",

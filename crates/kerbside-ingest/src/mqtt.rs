@@ -2,7 +2,7 @@
 //! its own task. It subscribes at QoS 1 (again whenever the broker reports no
 //! session), hands each PUBLISH to the pipeline through a bounded channel, and
 //! reconnects with capped exponential backoff. Acknowledgements are manual: nothing
-//! is acked until [`MqttClient::ack`] is called.
+//! is acked until [`MqttClient::try_ack`] is called.
 
 use std::time::{Duration, Instant};
 
@@ -16,13 +16,15 @@ use crate::config::{MqttConfig, MqttVersion};
 use crate::error::Error;
 use crate::metrics::IngestMetrics;
 
-/// What is needed to acknowledge one message later.
-#[derive(Debug, Clone)]
-pub enum AckHandle {
-    /// An MQTT 3.1.1 PUBLISH.
-    V311(rumqttc::Publish),
-    /// An MQTT 5 PUBLISH.
-    V5(v5::mqttbytes::v5::Publish),
+/// What is needed to acknowledge one message later: its packet id and QoS (not the
+/// message: a PUBACK needs nothing else, and an in-flight message should not keep
+/// its payload alive after it has gone to Kafka).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckHandle {
+    version: MqttVersion,
+    pkid: u16,
+    /// QoS 1 (subscriptions are QoS 1, so nothing arrives at 2); QoS 0 needs no ack.
+    qos1: bool,
 }
 
 /// One received message.
@@ -48,13 +50,28 @@ pub enum MqttClient {
 }
 
 impl MqttClient {
-    /// Sends the PUBACK for `h`. Returns false if the event loop is gone (the broker
-    /// will redeliver the message to the next session).
-    pub async fn ack(&self, h: &AckHandle) -> bool {
-        match (self, h) {
-            (MqttClient::V311(c), AckHandle::V311(p)) => c.ack(p).await.is_ok(),
-            (MqttClient::V5(c), AckHandle::V5(p)) => c.ack(p).await.is_ok(),
-            _ => false,
+    /// Queues the PUBACK for `h` without waiting; false if the event loop's request
+    /// queue is full (or the loop is gone), to be tried again. The pipeline never
+    /// waits on the event loop: while the hand-off channel is full the loop does not
+    /// poll (that is the backpressure), so it could not make room for a waiting ack.
+    pub fn try_ack(&self, h: &AckHandle) -> bool {
+        if !h.qos1 {
+            return true;
+        }
+        match (self, h.version) {
+            (MqttClient::V311(c), MqttVersion::V311) => {
+                let mut p = rumqttc::Publish::new("", rumqttc::QoS::AtLeastOnce, Vec::new());
+                p.pkid = h.pkid;
+                c.try_ack(&p).is_ok()
+            }
+            (MqttClient::V5(c), MqttVersion::V5) => {
+                let qos = v5::mqttbytes::QoS::AtLeastOnce;
+                let mut p = v5::mqttbytes::v5::Publish::new("", qos, Vec::new(), None);
+                p.pkid = h.pkid;
+                c.try_ack(&p).is_ok()
+            }
+            // A handle from the other protocol version: nothing to ack it on.
+            _ => true,
         }
     }
 
@@ -69,10 +86,6 @@ impl MqttClient {
 
 /// One event of either protocol version, reduced to what ingest acts on.
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "moved once per message straight into the channel; boxing would add an allocation per message"
-)]
 enum Event {
     /// Connected; whether the broker still had our session.
     Connected { session_present: bool },
@@ -108,8 +121,12 @@ impl Session for V5Session {
             },
             v5::Event::Incoming(v5::Incoming::Publish(p)) => Event::Message(Incoming {
                 topic: String::from_utf8_lossy(&p.topic).into_owned(),
-                payload: p.payload.clone(),
-                handle: AckHandle::V5(p),
+                handle: AckHandle {
+                    version: MqttVersion::V5,
+                    pkid: p.pkid,
+                    qos1: p.qos != v5::mqttbytes::QoS::AtMostOnce,
+                },
+                payload: p.payload,
                 received: Instant::now(),
             }),
             v5::Event::Incoming(v5::Incoming::SubAck(_)) => Event::Subscribed,
@@ -143,9 +160,13 @@ impl Session for V311Session {
                 session_present: a.session_present,
             },
             rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => Event::Message(Incoming {
-                topic: p.topic.clone(),
-                payload: p.payload.clone(),
-                handle: AckHandle::V311(p),
+                handle: AckHandle {
+                    version: MqttVersion::V311,
+                    pkid: p.pkid,
+                    qos1: p.qos != rumqttc::QoS::AtMostOnce,
+                },
+                topic: p.topic,
+                payload: p.payload,
                 received: Instant::now(),
             }),
             rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) => Event::Subscribed,
@@ -181,27 +202,26 @@ pub struct Stops {
 /// Connects (lazily: the event loop connects on its first poll) and spawns the event
 /// loop task. Returns the client, the stream of messages and the task.
 ///
-/// The hand-off channel is unbounded on purpose: the event loop must never wait on
-/// the pipeline, or it stops polling, misses keep-alives and cannot send the PUBACKs
-/// the pipeline is waiting to queue (a deadlock the SIGKILL end-to-end test found).
-/// What bounds it is the broker: with manual acks it sends no more than its in-flight
-/// window (MQTT 5: the receive maximum, set to `max_in_flight`) before PUBACKs.
+/// The hand-off channel holds `max_in_flight` messages. When it is full the event
+/// loop waits with the next PUBLISH in hand and stops polling, so unread messages
+/// wait in the socket and then at the broker: memory stays bounded even when the
+/// broker sends beyond its in-flight window (Mosquitto 2.0.11 refills the whole
+/// receive maximum on every PUBACK). PUBACKs queued meanwhile go out when it polls
+/// again; the pipeline queues them with [`MqttClient::try_ack`] and never waits on
+/// the loop, which is what keeps this from deadlocking. A wait longer than 1.5 ×
+/// the keep-alive (Kafka down for minutes) lets the broker drop the connection: the
+/// loop reconnects and the broker redelivers what was not acknowledged.
 pub fn start(
     cfg: &MqttConfig,
     max_in_flight: u16,
     metrics: IngestMetrics,
     stops: Stops,
-) -> Result<
-    (
-        MqttClient,
-        mpsc::UnboundedReceiver<Incoming>,
-        JoinHandle<()>,
-    ),
-    Error,
-> {
+) -> Result<(MqttClient, mpsc::Receiver<Incoming>, JoinHandle<()>), Error> {
     let transport = cfg.transport().map_err(Error::MqttConfig)?;
     let cap = usize::from(max_in_flight.max(1));
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(cap);
+    // Room for every message in the hand-off and in flight to be acknowledged.
+    let requests = 2 * cap + 16;
     let subs = cfg.subscriptions();
     let backoff = Backoff::new(cfg.reconnect_min_ms, cfg.reconnect_max_ms);
     let keep_alive = Duration::from_secs(u64::from(cfg.keep_alive_secs));
@@ -214,14 +234,14 @@ pub fn start(
                 .set_manual_acks(true)
                 .set_receive_maximum(Some(max_in_flight.max(1)))
                 .set_max_packet_size(Some(cfg.max_packet_bytes))
-                .set_request_channel_capacity(cap);
+                .set_request_channel_capacity(requests);
             if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
                 o.set_credentials(u, p);
             }
             if let Some(t) = transport {
                 o.set_transport(t);
             }
-            let (client, el) = v5::AsyncClient::new(o, cap);
+            let (client, el) = v5::AsyncClient::new(o, requests);
             let session = V5Session {
                 el,
                 client: client.clone(),
@@ -236,14 +256,14 @@ pub fn start(
                 .set_clean_session(false)
                 .set_manual_acks(true)
                 .set_max_packet_size(max, max)
-                .set_request_channel_capacity(cap);
+                .set_request_channel_capacity(requests);
             if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
                 o.set_credentials(u, p);
             }
             if let Some(t) = transport {
                 o.set_transport(t);
             }
-            let (client, el) = rumqttc::AsyncClient::new(o, cap);
+            let (client, el) = rumqttc::AsyncClient::new(o, requests);
             let session = V311Session {
                 el,
                 client: client.clone(),
@@ -258,7 +278,7 @@ pub fn start(
 /// broker has lost the session; then lets queued PUBACKs and DISCONNECT out.
 async fn event_loop<S: Session>(
     mut session: S,
-    tx: mpsc::UnboundedSender<Incoming>,
+    tx: mpsc::Sender<Incoming>,
     subs: Vec<String>,
     metrics: IngestMetrics,
     mut backoff: Backoff,
@@ -286,8 +306,17 @@ async fn event_loop<S: Session>(
                 }
             }
             Ok(Event::Message(m)) => {
-                if stop_taking.is_cancelled() || tx.send(m).is_err() {
-                    continue; // unacknowledged: the broker keeps it for the next session
+                // Waits (without polling) while the hand-off is full. Once shutdown
+                // has begun, a message is left unacknowledged: the broker keeps it for
+                // the next session.
+                let sent = tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break,
+                    () = stop_taking.cancelled() => false,
+                    r = tx.send(m) => r.is_ok(),
+                };
+                if !sent {
+                    continue;
                 }
             }
             Ok(Event::Subscribed) => metrics.mqtt_connected.set(1),

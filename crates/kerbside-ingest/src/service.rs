@@ -5,6 +5,7 @@
 //! at the broker for the next session), drain the in-flight ones (bounded by
 //! `drain_timeout_ms`), send their PUBACKs, flush the producer, disconnect.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,26 +67,28 @@ pub async fn run(
     let mut tracker: AckTracker<(AckHandle, Instant)> = AckTracker::new();
     let mut pending = FuturesUnordered::new();
     let mut released = Vec::new();
+    // Released in order, waiting for room in the event loop's request queue.
+    let mut acks: VecDeque<AckHandle> = VecDeque::new();
     let mut summary = Summary::default();
     let mut taking = true;
     let drain_deadline = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
     tokio::pin!(drain_deadline);
     info!(broker = %format!("{}:{}", mqtt_cfg.host, mqtt_cfg.port), "ingest started");
     loop {
+        send_acks(&client, &mut acks, &mut summary, &metrics);
         tokio::select! {
             biased;
             Some(ticket) = pending.next(), if !pending.is_empty() => {
                 tracker.complete(ticket, &mut released);
                 for (handle, received) in released.drain(..) {
                     let received: Instant = received;
-                    if client.ack(&handle).await {
-                        summary.acked += 1;
-                        metrics.acked.inc();
-                    }
+                    acks.push_back(handle);
                     metrics.latency.observe(received.elapsed().as_secs_f64());
                 }
                 metrics.in_flight.set(tracker.pending() as i64);
             }
+            // The event loop's request queue was full: it makes room as it polls.
+            () = tokio::time::sleep(ACK_RETRY), if !acks.is_empty() => {}
             () = shutdown.cancelled(), if taking => {
                 info!(in_flight = tracker.pending(), "shutting down: no new messages; draining");
                 taking = false;
@@ -125,7 +128,10 @@ pub async fn run(
             }
         }
         if !taking && pending.is_empty() {
-            break;
+            send_acks(&client, &mut acks, &mut summary, &metrics);
+            if acks.is_empty() {
+                break;
+            }
         }
     }
     if let Err(e) = producer.flush(Duration::from_secs(10)) {
@@ -141,6 +147,27 @@ pub async fn run(
         "ingest stopped"
     );
     Ok(summary)
+}
+
+/// How soon acknowledgements the event loop had no room for are offered again.
+const ACK_RETRY: Duration = Duration::from_millis(2);
+
+/// Queues acknowledgements with the event loop, in order, while it has room.
+fn send_acks(
+    client: &mqtt::MqttClient,
+    acks: &mut VecDeque<AckHandle>,
+    summary: &mut Summary,
+    metrics: &IngestMetrics,
+) {
+    while let Some(h) = acks.front() {
+        if !client.try_ack(h) {
+            break;
+        }
+        acks.pop_front();
+        summary.acked += 1;
+        metrics.acked.inc();
+    }
+    metrics.acks_waiting.set(acks.len() as i64);
 }
 
 /// Counts one message's outcome (one update per message, not per reading).
