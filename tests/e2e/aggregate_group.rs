@@ -90,6 +90,29 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
             let log = dir.join(format!("aggregate-{name}.log"));
             procs.push((spawn_aggregate(&config, &log), log));
         }
+        // Both in the group, with the readings partitions split, before any record.
+        let assigned = |s: &Scrape| {
+            s.sum("kerbside_aggregate_partitions_assigned{topic=\"kerbside.readings.v1\"}")
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            for (p, log) in &mut procs {
+                assert_running(p, log);
+            }
+            let mut split = Vec::new();
+            for port in ports {
+                split.push(Scrape::get(port).await.map_or(0.0, |s| assigned(&s)));
+            }
+            if split.iter().all(|n| *n >= 1.0) && split.iter().sum::<f64>() == 3.0 {
+                eprintln!("readings partitions assigned: {split:?}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the group never split the three partitions: {split:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
         let producer = Producer::kafka(&kafka_cfg).unwrap();
         produce(&producer, backlog, None).await;
 

@@ -30,6 +30,8 @@ pub struct AggregateMetrics {
     pub watermark_ms: IntGauge,
     /// Records not yet read, by partition of the readings topic.
     pub lag: IntGaugeVec,
+    /// Partitions assigned to this instance, by topic.
+    pub assigned: IntGaugeVec,
     /// The offset last committed, by topic and partition.
     pub committed: IntGaugeVec,
     /// Offset commits that failed (retried with the next write).
@@ -113,6 +115,11 @@ impl AggregateMetrics {
                 "consumer_lag_records",
                 "Records not yet read, by partition",
                 &["topic", "partition"],
+            )?,
+            assigned: gauges(
+                "partitions_assigned",
+                "Partitions assigned to this instance, by topic",
+                &["topic"],
             )?,
             committed: gauges(
                 "committed_offset",
