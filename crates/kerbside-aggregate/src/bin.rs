@@ -52,9 +52,9 @@ impl Default for BinRateRule {
 #[derive(Debug, Clone, Default)]
 pub struct BinFill {
     id: Option<Identity>,
-    /// Event time → fill %, every reading in the window.
-    /// Sorted by event time; a window holds one reading or two, so inline.
-    fills: SmallVec<[(i64, f64); 2]>,
+    /// Event time → fill %, every reading in the window, sorted by event time. A bin
+    /// reports every 15-60 min, so a quarter hour almost always holds one: inline.
+    fills: SmallVec<[(i64, f64); 1]>,
     /// Latest battery voltage: (event time, volts).
     battery: Option<(i64, f64)>,
 }
