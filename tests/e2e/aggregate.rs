@@ -197,6 +197,17 @@ pub(crate) async fn assert_store_equals_oracle(
     (want.len(), too_late.len())
 }
 
+/// The keys of the records `fleet` leads to: device ids (readings), device topics
+/// (dead letters of refused messages) and `store` (points the store refused).
+pub(crate) fn record_keys(fleet: &kerbside_sim::Fleet) -> BTreeSet<String> {
+    fleet
+        .devices
+        .iter()
+        .flat_map(|d| [d.id.to_string(), d.topic.clone()])
+        .chain(["store".to_owned()])
+        .collect()
+}
+
 /// Every record of `topic` (keys: device ids, device topics, `store`).
 pub(crate) fn read_all(
     kafka: &str,
@@ -296,12 +307,7 @@ async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill(
             let mut agg2 = spawn_aggregate(&config, &log2);
 
             // What ingest accepted, and what the aggregator refused as too late.
-            let keys: BTreeSet<String> = fleet
-                .devices
-                .iter()
-                .flat_map(|d| [d.id.to_string(), d.topic.clone()])
-                .chain(["store".to_owned()])
-                .collect();
+            let keys = record_keys(&fleet);
             let readings: Vec<EnrichedReading> =
                 read_all(&kafka, kerbside_kafka::topics::READINGS, &keys)
                     .iter()

@@ -11,22 +11,18 @@
 //! the commit's metadata, and the checkpoint file is where the survivor finds the
 //! watermark its peer had written everything up to.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kerbside_kafka::{KafkaConfig, Producer, topics};
-use kerbside_reading::{DeadLetter, ReplayLine};
-use kerbside_sim::Generator;
+use kerbside_kafka::{Producer, topics};
+use kerbside_reading::DeadLetter;
 
 use crate::aggregate::{
-    AggregateConfig, assert_store_equals_oracle, influxql, read_all, spawn_aggregate,
+    AggregateConfig, assert_store_equals_oracle, influxql, read_all, record_keys, spawn_aggregate,
     wait_for_watermark,
 };
 use crate::ingest::{free_port, metric};
 use crate::outage::tansu;
-use crate::replay::{accepted_readings, fleet};
-use crate::store_outage::{Scrape, assert_running, produce};
+use crate::store_outage::{Feed, Scrape, assert_running, produce};
 use crate::support::{Server, unique_name, within};
 
 const BACKLOG_HOURS: u32 = 26;
@@ -50,26 +46,9 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
         let db = unique_name("kerbside_e2e");
         influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
 
-        let fleet = fleet(BACKLOG_HOURS + PACED_HOURS);
-        let lines: Vec<ReplayLine> = Generator::new(Arc::clone(&fleet), &[])
-            .unwrap()
-            .map(|m| m.to_replay_line())
-            .collect();
-        let mut readings = accepted_readings(&fleet, &lines, &BTreeSet::new());
-        readings.sort_by_key(|r| r.received_at.millis());
-        let paced_from = fleet.scenario.start.millis() + i64::from(BACKLOG_HOURS) * 3_600_000;
-        let split = readings.partition_point(|r| r.received_at.millis() < paced_from);
-        let (backlog, paced) = readings.split_at(split);
-
-        let kafka_cfg = KafkaConfig {
-            brokers: kafka.clone(),
-            partitions: 3,
-            linger_ms: 2,
-            ..KafkaConfig::default()
-        };
-        kerbside_kafka::admin::ensure_topics(&kafka_cfg, &[topics::READINGS, topics::DEADLETTER])
-            .await
-            .unwrap();
+        let feed = Feed::new(&kafka, BACKLOG_HOURS, PACED_HOURS).await;
+        let (fleet, readings, paced_from) = (&feed.fleet, &feed.readings, feed.paced_from);
+        let (backlog, paced) = (feed.backlog(), feed.paced());
 
         // One group, one state directory, a metrics port each.
         let group = unique_name("agg-group");
@@ -113,7 +92,7 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        let producer = Producer::kafka(&kafka_cfg).unwrap();
+        let producer = Producer::kafka(&feed.kafka).unwrap();
         produce(&producer, backlog, None).await;
 
         // Both work through the backlog, each on its share of the partitions.
@@ -168,20 +147,9 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
         feeder.await.unwrap();
 
         // b now owns every partition: its watermark reaches the last reading's.
-        let keys: BTreeSet<String> = fleet
-            .devices
-            .iter()
-            .flat_map(|d| [d.id.to_string(), d.topic.clone()])
-            .chain(["store".to_owned()])
-            .collect();
-        let want_wm = wait_for_watermark(
-            ports[1],
-            &readings,
-            Duration::from_secs(120),
-            &mut b,
-            &log_b,
-        )
-        .await;
+        let keys = record_keys(fleet);
+        let want_wm =
+            wait_for_watermark(ports[1], readings, Duration::from_secs(120), &mut b, &log_b).await;
         let rebalances_after = rebalances().await;
         assert!(
             rebalances_after > rebalances_before,

@@ -21,8 +21,8 @@ use kerbside_reading::{DeadLetter, EnrichedReading, ReplayLine};
 use kerbside_sim::Generator;
 
 use crate::aggregate::{
-    assert_store_equals_oracle, influxql, read_all, spawn_aggregate, wait_for_watermark,
-    write_config_with,
+    assert_store_equals_oracle, influxql, read_all, record_keys, spawn_aggregate,
+    wait_for_watermark, write_config_with,
 };
 use crate::ingest::{Proc, free_port};
 use crate::outage::{influxd, tansu};
@@ -95,6 +95,58 @@ pub(crate) fn assert_running(agg: &mut Proc, log: &std::path::Path) {
     }
 }
 
+/// The test town's readings over `backlog_hours + paced_hours`, validated as ingest
+/// would, in the order ingest would receive them; the first `backlog_hours` are the
+/// backlog, produced at once, the rest paced. The readings topics exist on `kafka`
+/// (three partitions) once it is made.
+pub(crate) struct Feed {
+    pub(crate) fleet: Arc<kerbside_sim::Fleet>,
+    pub(crate) readings: Vec<EnrichedReading>,
+    /// Where the paced part starts in `readings`.
+    split: usize,
+    /// The paced part's first receive time, ms.
+    pub(crate) paced_from: i64,
+    pub(crate) kafka: KafkaConfig,
+}
+
+impl Feed {
+    pub(crate) async fn new(kafka: &str, backlog_hours: u32, paced_hours: u32) -> Self {
+        let fleet = fleet(backlog_hours + paced_hours);
+        let lines: Vec<ReplayLine> = Generator::new(Arc::clone(&fleet), &[])
+            .unwrap()
+            .map(|m| m.to_replay_line())
+            .collect();
+        let mut readings = accepted_readings(&fleet, &lines, &BTreeSet::new());
+        readings.sort_by_key(|r| r.received_at.millis());
+        let paced_from = fleet.scenario.start.millis() + i64::from(backlog_hours) * 3_600_000;
+        let split = readings.partition_point(|r| r.received_at.millis() < paced_from);
+        let kafka = KafkaConfig {
+            brokers: kafka.to_owned(),
+            partitions: 3,
+            linger_ms: 2,
+            ..KafkaConfig::default()
+        };
+        kerbside_kafka::admin::ensure_topics(&kafka, &[topics::READINGS, topics::DEADLETTER])
+            .await
+            .unwrap();
+        Self {
+            fleet,
+            readings,
+            split,
+            paced_from,
+            kafka,
+        }
+    }
+
+    pub(crate) fn backlog(&self) -> &[EnrichedReading] {
+        &self.readings[..self.split]
+    }
+
+    pub(crate) fn paced(&self) -> &[EnrichedReading] {
+        &self.readings[self.split..]
+    }
+}
+
 /// Produces `readings` keyed by device id; with `pace`, reading `r` goes at
 /// `wall_start + (r.received_at − sim_start) / speed`. Returns once all are delivered.
 pub(crate) async fn produce(
@@ -147,17 +199,9 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
             let db = unique_name("kerbside_e2e");
             influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
 
-            // The readings ingest would accept, in the order it would receive them.
-            let fleet = fleet(BACKLOG_HOURS + PACED_HOURS);
-            let lines: Vec<ReplayLine> = Generator::new(Arc::clone(&fleet), &[])
-                .unwrap()
-                .map(|m| m.to_replay_line())
-                .collect();
-            let mut readings = accepted_readings(&fleet, &lines, &BTreeSet::new());
-            readings.sort_by_key(|r| r.received_at.millis());
-            let paced_from = fleet.scenario.start.millis() + i64::from(BACKLOG_HOURS) * 3_600_000;
-            let split = readings.partition_point(|r| r.received_at.millis() < paced_from);
-            let (backlog, paced) = readings.split_at(split);
+            let feed = Feed::new(&kafka, BACKLOG_HOURS, PACED_HOURS).await;
+            let (fleet, readings, paced_from) = (&feed.fleet, &feed.readings, feed.paced_from);
+            let (backlog, paced) = (feed.backlog(), feed.paced());
             assert!(
                 backlog.len() > 10_000 && paced.len() > 5_000,
                 "{} + {} readings",
@@ -165,18 +209,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 paced.len()
             );
 
-            let kafka_cfg = KafkaConfig {
-                brokers: kafka.clone(),
-                partitions: 3,
-                linger_ms: 2,
-                ..KafkaConfig::default()
-            };
-            kerbside_kafka::admin::ensure_topics(
-                &kafka_cfg,
-                &[topics::READINGS, topics::DEADLETTER],
-            )
-            .await
-            .unwrap();
+            let kafka_cfg = &feed.kafka;
             let metrics_port = free_port();
             let config = write_config_with(
                 &dir,
@@ -192,7 +225,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
             let log = dir.join("aggregate.log");
             let mut agg = spawn_aggregate(&config, &log);
             let pid = agg.id();
-            let producer = Producer::kafka(&kafka_cfg).unwrap();
+            let producer = Producer::kafka(kafka_cfg).unwrap();
 
             // The backlog at once; the aggregator works through it before the feed.
             let t0 = Instant::now();
@@ -338,7 +371,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
             }
             let want_wm = wait_for_watermark(
                 metrics_port,
-                &readings,
+                readings,
                 Duration::from_secs(60),
                 &mut agg,
                 &log,
@@ -357,12 +390,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 "the group lost the member while reads were paused"
             );
 
-            let keys: BTreeSet<String> = fleet
-                .devices
-                .iter()
-                .flat_map(|d| [d.id.to_string(), d.topic.clone()])
-                .chain(["store".to_owned()])
-                .collect();
+            let keys = record_keys(fleet);
             let dls: Vec<DeadLetter> = read_all(&kafka, topics::DEADLETTER, &keys)
                 .iter()
                 .map(|r| serde_json::from_slice(&r.value).unwrap())
@@ -377,7 +405,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
             );
             let produced = readings.len();
             let (windows, too_late) =
-                assert_store_equals_oracle(&influx, &db, readings, &dls, want_wm).await;
+                assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
             assert!(windows > 10_000, "the oracle has {windows} windows");
             eprintln!(
                 "{} readings ({} too late), {} windows equal the oracle; RSS at the end {:.1} MiB",

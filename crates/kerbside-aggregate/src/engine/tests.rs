@@ -317,29 +317,7 @@ fn run_whole(events: &[(Source, i64, EnrichedReading)]) -> Store {
 /// Runs to `crash`, "commits" after the last write, then a new engine resumes from
 /// the committed offsets and watermark.
 fn run_with_restart(events: &[(Source, i64, EnrichedReading)], crash: usize) -> Store {
-    let mut a = Engine::new(config());
-    let mut store = Store::new();
-    for (s, o, r) in &events[..crash] {
-        a.add_reading(*s, Some(*o), r);
-        write(&mut store, a.advance());
-    }
-    let commits: HashMap<Source, i64> = [Source::Readings(0), Source::Readings(1)]
-        .into_iter()
-        .filter_map(|s| a.commit_point(s).map(|c| (s, c)))
-        .collect();
-    let mut b = Engine::new(config());
-    if let Some(wm) = a.watermark() {
-        b.resume_after(wm);
-    }
-    for (s, o, r) in events {
-        if commits.get(s).is_some_and(|c| o < c) {
-            continue;
-        }
-        b.add_reading(*s, Some(*o), r);
-        write(&mut store, b.advance());
-    }
-    write(&mut store, b.finish());
-    store
+    run_chunked_with_restart(events, usize::MAX, crash)
 }
 
 /// As the service runs: after each record at most `limit` windows are emitted (and
