@@ -121,9 +121,14 @@ impl GroupConsumer {
                 "max.poll.interval.ms",
                 settings.max_poll_interval_ms.to_string(),
             )
-            // Prefetch at most 16 MiB per client (librdkafka's default is 64 MiB): the
-            // aggregator reads far faster than it needs to buffer.
-            .set("queued.max.messages.kbytes", "16384");
+            // Prefetch little: the aggregator reads far faster than it needs to buffer.
+            // At most 8 MiB queued (librdkafka's default is 64 MiB), and fetches of
+            // 4 MiB, 256 KiB a partition (defaults 50 MiB and 1 MiB): each fetched batch
+            // is held decompressed until its last record is consumed, which a heap
+            // profile of the 100,000-device aggregator put at 40 MB with the defaults.
+            .set("queued.max.messages.kbytes", "8192")
+            .set("fetch.max.bytes", "4194304")
+            .set("max.partition.fetch.bytes", "262144");
         for (k, v) in &cfg.librdkafka {
             c.set(k, v);
         }
