@@ -374,7 +374,9 @@ fn rebuild(
     consumer: &GroupConsumer,
     metrics: &AggregateMetrics,
 ) -> Result<()> {
-    if st.generation != u64::MAX {
+    // A rebalance takes partitions from this instance; the first assignment (or one
+    // after an empty one) is not counted.
+    if st.generation != u64::MAX && !st.seen.is_empty() {
         metrics.rebalances.inc();
     }
     st.engine = Engine::new(cfg.windows.clone());
