@@ -261,6 +261,9 @@ pub struct Engine {
     ids: Identities,
     retention: Retention,
     resume: Option<i64>,
+    /// The watermark at the last emission that finished: every window final there
+    /// has been handed out ([`Engine::final_watermark`]).
+    emitted_to: Option<i64>,
     stats: EngineStats,
 }
 
@@ -288,6 +291,7 @@ impl Engine {
             ids: Identities::default(),
             retention: Retention::default(),
             resume: None,
+            emitted_to: None,
             stats: EngineStats::default(),
             config,
         }
@@ -353,6 +357,16 @@ impl Engine {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// The watermark every closed window has been emitted at: a window final here
+    /// (end plus lateness at or below it) is in a row already handed out. This, not
+    /// [`Engine::watermark`], is what a commit may record for a successor's
+    /// [`Engine::resume_after`]: while closed windows are still being emitted a chunk
+    /// at a time, the watermark runs ahead of what was written, and a successor
+    /// resuming after it would suppress windows nobody wrote.
+    pub fn final_watermark(&self) -> Option<i64> {
+        self.emitted_to
     }
 
     /// Offers one accepted reading from `source` at `offset` (if it has one).
@@ -646,6 +660,7 @@ impl Engine {
             *budget -= n;
             done
         }
+        let watermark_now = self.watermark();
         let lateness = i64::from(self.config.allowed_lateness_secs) * 1000;
         let resume = self.resume;
         let mut stats = self.stats;
@@ -708,6 +723,9 @@ impl Engine {
             );
         });
         self.stats = stats;
+        if done && watermark_now.is_some() {
+            self.emitted_to = self.emitted_to.max(watermark_now);
+        }
         if done && let Some(wm) = self.watermark() {
             self.retention
                 .prune(wm.saturating_sub(self.history_span_ms()));

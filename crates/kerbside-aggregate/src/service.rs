@@ -383,8 +383,11 @@ fn rebuild(
     st.counted = EngineStats::default();
     st.seen.clear();
     st.idle.clear();
-    // A new assignment starts unpaused.
+    // A new assignment starts unpaused. librdkafka keeps a partition's pause across
+    // a rebalance that leaves it here, so resume them all, or one paused by watermark
+    // alignment before the rebalance would never be read again.
     st.skew_paused.clear();
+    consumer.resume()?;
     let committed = tokio::task::block_in_place(|| consumer.committed(Duration::from_secs(10)))?;
     let file = Checkpoint::load(&cfg.state_dir, &cfg.group_id);
     // Per partition: the commit metadata, else the checkpoint file; the lowest wins.
@@ -552,7 +555,8 @@ fn commit(
     metrics: &AggregateMetrics,
 ) {
     let (state_dir, group) = (cfg.state_dir.as_path(), cfg.group_id.as_str());
-    let Some(wm) = st.engine.watermark() else {
+    // What was written, not how far the records have got: see `final_watermark`.
+    let Some(wm) = st.engine.final_watermark() else {
         return;
     };
     let offsets: Vec<(String, i32, i64)> = st

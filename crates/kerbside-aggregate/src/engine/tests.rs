@@ -317,31 +317,35 @@ fn run_whole(events: &[(Source, i64, EnrichedReading)]) -> Store {
 /// Runs to `crash`, "commits" after the last write, then a new engine resumes from
 /// the committed offsets and watermark.
 fn run_with_restart(events: &[(Source, i64, EnrichedReading)], crash: usize) -> Store {
-    run_chunked_with_restart(events, usize::MAX, crash)
+    run_chunked_with_restart(events, usize::MAX, 1, crash)
 }
 
-/// As the service runs: after each record at most `limit` windows are emitted (and
-/// "written"), the rest left for later; at `crash` the engine is dropped mid-emission,
-/// the offsets "committed" after the last write, and a new engine resumes.
+/// As the service runs: after every `every` records at most `limit` windows are
+/// emitted (and "written"), the rest left for later, so emission may fall behind the
+/// watermark; at `crash` the engine is dropped mid-emission, the offsets and the
+/// watermark "committed" after the last write, and a new engine resumes.
 fn run_chunked_with_restart(
     events: &[(Source, i64, EnrichedReading)],
     limit: usize,
+    every: usize,
     crash: usize,
 ) -> Store {
     let mut a = Engine::new(config());
     let mut store = Store::new();
     let mut rows = Vec::new();
-    for (s, o, r) in &events[..crash] {
+    for (i, (s, o, r)) in events[..crash].iter().enumerate() {
         a.add_reading(*s, Some(*o), r);
-        a.advance_into(limit, &mut rows);
-        write(&mut store, std::mem::take(&mut rows));
+        if i % every == 0 {
+            a.advance_into(limit, &mut rows);
+            write(&mut store, std::mem::take(&mut rows));
+        }
     }
     let commits: HashMap<Source, i64> = [Source::Readings(0), Source::Readings(1)]
         .into_iter()
         .filter_map(|s| a.commit_point(s).map(|c| (s, c)))
         .collect();
     let mut b = Engine::new(config());
-    if let Some(wm) = a.watermark() {
+    if let Some(wm) = a.final_watermark() {
         b.resume_after(wm);
     }
     for (s, o, r) in events {
@@ -366,12 +370,15 @@ fn run_chunked_with_restart(
 fn emitting_a_chunk_at_a_time_and_committing_between_chunks_loses_nothing() {
     let events = fleet(30);
     let whole = run_whole(&events);
-    for limit in [1, 3] {
-        for crash in [events.len() / 2, events.len() - 1] {
-            let d = diff(&whole, &run_chunked_with_restart(&events, limit, crash));
+    for (limit, every) in [(1, 1), (3, 1), (2, 7), (40, 25)] {
+        for crash in (1..=10).map(|k| events.len() * k / 10) {
+            let d = diff(
+                &whole,
+                &run_chunked_with_restart(&events, limit, every, crash),
+            );
             assert!(
                 d.is_empty(),
-                "limit {limit}, crash at {crash}: {} differences, first: {:?}",
+                "limit {limit} every {every}, crash at {crash}: {} differences, first: {:?}",
                 d.len(),
                 &d[..d.len().min(5)]
             );
