@@ -49,17 +49,43 @@ impl Default for BinRateRule {
 }
 
 /// The `bin_fill` accumulator for one bin and window.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BinFill {
     id: Option<Identity>,
     /// Event time → fill %, every reading in the window, sorted by event time. A bin
     /// reports every 15-60 min, so a quarter hour almost always holds one: inline.
     fills: SmallVec<[(i64, f64); 1]>,
-    /// Latest battery voltage: (event time, volts).
-    battery: Option<(i64, f64)>,
+    /// Event time of the latest battery voltage, ms (`i64::MIN`: none; an `Option`
+    /// would add 8 bytes to each of 240,000 windows).
+    battery_at_ms: i64,
+    /// That voltage.
+    battery_v: f64,
+    /// The fire and tilt flags: [`BinFill::FIRE_SEEN`] and the others.
+    flags: u8,
+}
+
+impl Default for BinFill {
+    fn default() -> Self {
+        Self {
+            id: None,
+            fills: SmallVec::new(),
+            battery_at_ms: i64::MIN,
+            battery_v: 0.0,
+            flags: 0,
+        }
+    }
 }
 
 impl BinFill {
+    /// A reading in the window carried the fire flag.
+    const FIRE_SEEN: u8 = 1;
+    /// A reading in the window said there is a fire.
+    const FIRE: u8 = 2;
+    /// A reading in the window carried the tilt flag.
+    const TILT_SEEN: u8 = 4;
+    /// A reading in the window said the bin is tilted.
+    const TILT: u8 = 8;
+
     /// Folds in a reading; other kinds are ignored. A repeat (same event time)
     /// replaces the same point. Returns whether it counted.
     pub fn add(&mut self, r: &EnrichedReading) -> bool {
@@ -83,11 +109,36 @@ impl BinFill {
             }
         }
         if let Some(v) = b.battery_v.filter(|v| v.is_finite())
-            && self.battery.is_none_or(|(t, _)| ts >= t)
+            && ts >= self.battery_at_ms
         {
-            self.battery = Some((ts, v));
+            self.battery_at_ms = ts;
+            self.battery_v = v;
+        }
+        for (flag, seen, set) in [
+            (b.fire, Self::FIRE_SEEN, Self::FIRE),
+            (b.tilt, Self::TILT_SEEN, Self::TILT),
+        ] {
+            if let Some(on) = flag {
+                self.flags |= seen | if on { set } else { 0 };
+            }
         }
         true
+    }
+
+    /// Whether any reading in the window reported a fire (`None`: none carried the
+    /// flag).
+    pub fn fire(&self) -> Option<bool> {
+        self.flag(Self::FIRE_SEEN, Self::FIRE)
+    }
+
+    /// Whether any reading in the window reported the bin tilted (`None`: none
+    /// carried the flag).
+    pub fn tilt(&self) -> Option<bool> {
+        self.flag(Self::TILT_SEEN, Self::TILT)
+    }
+
+    fn flag(&self, seen: u8, set: u8) -> Option<bool> {
+        (self.flags & seen != 0).then_some(self.flags & set != 0)
     }
 
     /// The latest fill level by event time.
@@ -97,7 +148,7 @@ impl BinFill {
 
     /// The latest battery voltage by event time.
     pub fn battery_v(&self) -> Option<f64> {
-        self.battery.map(|(_, v)| v)
+        (self.battery_at_ms != i64::MIN).then_some(self.battery_v)
     }
 }
 
@@ -234,6 +285,12 @@ impl BinHistory {
             .float("fill_rate_pct_h", rate)
             .float("hours_to_full", to_full)
             .float("battery_v", acc.battery_v());
+        if let Some(fire) = acc.fire() {
+            row.bool("fire", fire);
+        }
+        if let Some(tilt) = acc.tilt() {
+            row.bool("tilt", tilt);
+        }
         Some(row)
     }
 }

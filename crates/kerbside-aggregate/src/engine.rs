@@ -54,7 +54,11 @@ pub struct EngineConfig {
     /// How long after a window's end a late reading still corrects it (the window is
     /// written again), seconds. Later readings are dead-lettered as `too_late`.
     pub allowed_lateness_secs: u32,
-    /// When a link counts as congested.
+    /// When a link counts as congested (the `congested` field). Not read from this
+    /// section: the congestion alert's raise thresholds (`[alerts.congestion]`) are
+    /// copied here when the configuration is composed, so the field and the alert
+    /// always agree.
+    #[serde(skip)]
     pub congestion: CongestionRule,
     /// How a bin's fill rate is worked out.
     pub bin_rate: BinRateRule,
@@ -78,19 +82,6 @@ impl EngineConfig {
     /// Problems with these rules, as `(key, message)` with keys relative to the section.
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
-        let r = &self.congestion;
-        if !(r.max_speed_ratio > 0.0 && r.max_speed_ratio <= 1.0) {
-            out.push((
-                "congestion.max_speed_ratio",
-                format!("must be in (0, 1], found {}", r.max_speed_ratio),
-            ));
-        }
-        if !(r.max_occupancy_pct > 0.0 && r.max_occupancy_pct <= 100.0) {
-            out.push((
-                "congestion.max_occupancy_pct",
-                format!("must be in (0, 100], found {}", r.max_occupancy_pct),
-            ));
-        }
         let b = &self.bin_rate;
         for (key, v) in [
             ("bin_rate.reset_drop_pct", b.reset_drop_pct),

@@ -13,6 +13,10 @@ pub enum Error {
     /// The store failed permanently, or the write was cancelled by shutdown.
     #[error(transparent)]
     Store(#[from] kerbside_store::StoreError),
+    /// The observer of written windows (the alerts) failed: nothing more is
+    /// committed.
+    #[error("window observer: {0}")]
+    Observer(crate::service::ObserverError),
     /// Registering metrics failed (a name registered twice).
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),

@@ -36,4 +36,5 @@ pub use engine::{Admission, Engine, EngineConfig, EngineStats, Source};
 pub use error::{Error, Result};
 pub use measurements::{FieldValue, Row};
 pub use metrics::AggregateMetrics;
-pub use service::{Deps, Summary, run};
+pub use service::{Deps, NoObserver, Observer, ObserverError, Summary, run};
+pub use traffic::CongestionRule;

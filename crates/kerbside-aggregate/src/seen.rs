@@ -5,16 +5,20 @@
 /// window holds at most a few dozen of them, so the set is a 64-bit map starting at
 /// the first `seq` seen, with a sorted list beside it for any outside that span (a
 /// device restarting its count): 24 bytes and no heap allocation in the usual case,
-/// for every window of every device.
+/// for every window of every device (a test holds it to that).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SeenSeqs {
     /// The `seq` of bit 0.
     base: u64,
     /// Bit i: `base + i` seen. Zero only while the set is empty.
     bits: u64,
-    /// `seq`s outside `base..base + 64`, sorted (a boxed slice: 8 bytes while empty;
-    /// inserting copies it, which is rare).
-    rest: Option<Box<[u64]>>,
+    /// `seq`s outside `base..base + 64`, sorted (boxed, so a thin 8-byte pointer
+    /// while empty; rare).
+    #[allow(
+        clippy::box_collection,
+        reason = "a thin pointer: 8 bytes in every window, where a Vec would take 24"
+    )]
+    rest: Option<Box<Vec<u64>>>,
 }
 
 impl SeenSeqs {
@@ -30,16 +34,14 @@ impl SeenSeqs {
             self.bits |= bit;
             return fresh;
         }
-        let mut rest = self.rest.take().map(Vec::from).unwrap_or_default();
-        let fresh = match rest.binary_search(&seq) {
+        let rest = self.rest.get_or_insert_default();
+        match rest.binary_search(&seq) {
             Ok(_) => false,
             Err(at) => {
                 rest.insert(at, seq);
                 true
             }
-        };
-        self.rest = Some(rest.into_boxed_slice());
-        fresh
+        }
     }
 }
 
@@ -65,6 +67,12 @@ mod tests {
                 prop_assert_eq!(seen.insert(seq), model.insert(seq), "seq {}", seq);
             }
         }
+    }
+
+    #[test]
+    fn it_is_24_bytes() {
+        // Held in every window of every device: 100,000 devices hold ~400,000.
+        assert_eq!(std::mem::size_of::<SeenSeqs>(), 24);
     }
 
     #[test]

@@ -41,13 +41,58 @@ use crate::metrics::AggregateMetrics;
 
 /// What the service needs from outside.
 #[derive(Debug)]
-pub struct Deps {
+pub struct Deps<O = NoObserver> {
     /// Where rows go.
     pub store: Store,
     /// Where the aggregator's own dead letters go.
     pub producer: Producer,
     /// Where counts go.
     pub metrics: AggregateMetrics,
+    /// Told of every window written (the alerts run here).
+    pub observer: O,
+}
+
+/// Why an observer failed: the offsets behind the rows are then not committed and
+/// the service stops (a restart emits the windows again).
+pub type ObserverError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Told about the windows the aggregator has written. The aggregator does not know
+/// what consumes its output (the alerts do, plugged in by the binary): it calls this
+/// after a write and before committing the offsets behind it, so whatever the
+/// observer publishes is as durable as the rows.
+pub trait Observer: Send {
+    /// `rows` were written, in the order emitted (per measurement and device, window
+    /// by window; a late correction of an older window may follow). Every window that
+    /// closes at `closed_until` (the engine's [`final watermark`](Engine::final_watermark))
+    /// has now been written. Called with no rows too, when only time moved on.
+    fn written(
+        &mut self,
+        rows: &[Row],
+        closed_until: Option<i64>,
+    ) -> impl Future<Output = std::result::Result<(), ObserverError>> + Send;
+
+    /// The engine was rebuilt (the first assignment, a rebalance): windows will be
+    /// emitted again from the committed offsets, and devices may have moved to or
+    /// from another instance. Called before the next [`Observer::written`].
+    fn rebuilt(&mut self) -> impl Future<Output = std::result::Result<(), ObserverError>> + Send;
+}
+
+/// An observer that does nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    async fn written(
+        &mut self,
+        _rows: &[Row],
+        _closed_until: Option<i64>,
+    ) -> std::result::Result<(), ObserverError> {
+        Ok(())
+    }
+
+    async fn rebuilt(&mut self) -> std::result::Result<(), ObserverError> {
+        Ok(())
+    }
 }
 
 /// What a run did, for logs and tests.
@@ -98,20 +143,23 @@ struct State {
     /// Closed windows are still being emitted a chunk at a time: a write then reads
     /// at most one record per row it writes (see [`flush`]).
     emitting: bool,
+    /// The engine was rebuilt and the observer not yet told.
+    observer_stale: bool,
 }
 
 /// Runs the aggregator until `shutdown` is cancelled.
-pub async fn run(
+pub async fn run<O: Observer>(
     cfg: &AggregateConfig,
     kafka: &KafkaConfig,
     store_cfg: &StoreConfig,
-    deps: Deps,
+    deps: Deps<O>,
     shutdown: CancellationToken,
 ) -> Result<Summary> {
     let Deps {
         mut store,
         producer,
         metrics,
+        mut observer,
     } = deps;
     let mut topics_in = vec![topics::READINGS];
     if cfg.dead_letters {
@@ -137,6 +185,7 @@ pub async fn run(
         gaps_sought: HashSet::new(),
         skew_paused: HashSet::new(),
         emitting: false,
+        observer_stale: false,
     };
     let flush_every = store_cfg.flush_interval();
     let mut tick = tokio::time::interval(flush_every.min(Duration::from_secs(1)));
@@ -191,7 +240,14 @@ pub async fn run(
             || (last_flush.elapsed() >= flush_every && !st.rows.is_empty());
         if due {
             let written = flush(
-                &mut st, cfg, &consumer, &producer, &mut store, &metrics, &shutdown,
+                &mut st,
+                cfg,
+                &consumer,
+                &producer,
+                &mut store,
+                &mut observer,
+                &metrics,
+                &shutdown,
             )
             .await;
             match written {
@@ -201,7 +257,9 @@ pub async fn run(
             }
             last_flush = Instant::now();
         } else if last_flush.elapsed() >= flush_every {
-            // Nothing to write: commit what the windows no longer need.
+            // Nothing to write: tell the observer time moved on, then commit what the
+            // windows no longer need.
+            tell_observer(&mut st, &mut observer, &[]).await?;
             commit(&mut st, cfg, &consumer, &metrics);
             last_flush = Instant::now();
         }
@@ -221,7 +279,14 @@ pub async fn run(
                 .engine
                 .advance_into(store_cfg.batch_max_points, &mut st.rows);
             flush(
-                &mut st, cfg, &consumer, &producer, &mut store, &metrics, &drain,
+                &mut st,
+                cfg,
+                &consumer,
+                &producer,
+                &mut store,
+                &mut observer,
+                &metrics,
+                &drain,
             )
             .await?;
             if done {
@@ -380,6 +445,7 @@ fn rebuild(
         metrics.rebalances.inc();
     }
     st.engine = Engine::new(cfg.windows.clone());
+    st.observer_stale = true;
     st.counted = EngineStats::default();
     st.seen.clear();
     st.idle.clear();
@@ -439,16 +505,19 @@ fn rebuild(
 /// as many records as the chunk has rows: the records read during a write close more
 /// windows, and a store slower than that would otherwise let closed windows pile up
 /// faster than they are written (seen in the live bench: 1.1 M windows held).
+#[allow(clippy::too_many_arguments)]
 async fn flush(
     st: &mut State,
     cfg: &AggregateConfig,
     consumer: &GroupConsumer,
     producer: &Producer,
     store: &mut Store,
+    observer: &mut impl Observer,
     metrics: &AggregateMetrics,
     cancel: &CancellationToken,
 ) -> Result<()> {
     if st.rows.is_empty() {
+        tell_observer(st, observer, &[]).await?;
         commit(st, cfg, consumer, metrics);
         return Ok(());
     }
@@ -536,6 +605,8 @@ async fn flush(
     }
     // Durable before committing (fsync for the file store; HTTP writes are confirmed).
     store.flush()?;
+    // What the observer publishes about these rows is durable before the commit too.
+    tell_observer(st, observer, &rows).await?;
     commit(st, cfg, consumer, metrics);
     metrics.pending.set(0);
     let generation = consumer.generation();
@@ -545,6 +616,19 @@ async fn flush(
         }
     }
     Ok(())
+}
+
+/// Tells the observer about rows written (first that the engine was rebuilt, if it
+/// was).
+async fn tell_observer(st: &mut State, observer: &mut impl Observer, rows: &[Row]) -> Result<()> {
+    if st.observer_stale {
+        observer.rebuilt().await.map_err(Error::Observer)?;
+        st.observer_stale = false;
+    }
+    observer
+        .written(rows, st.engine.final_watermark())
+        .await
+        .map_err(Error::Observer)
 }
 
 /// Commits every source at the engine's commit point, with its watermark.

@@ -71,6 +71,18 @@ fn fleet(file: &str, minutes: u32) -> Arc<Fleet> {
 }
 
 /// Peak resident set (VmHWM) of a live process, MiB.
+/// A watermark (ms) as UTC date and time, for the timeline.
+fn fmt_wm(ms: f64) -> String {
+    let secs = (ms / 1000.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    format!(
+        "day{days}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 fn hwm_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -177,6 +189,11 @@ fn free_port() -> u16 {
 }
 
 fn metric(port: u16, name: &str) -> Option<f64> {
+    value(&scrape(port)?, name)
+}
+
+/// The `/metrics` text of the aggregator on `port`.
+fn scrape(port: u16) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -187,7 +204,11 @@ fn metric(port: u16, name: &str) -> Option<f64> {
     let mut bytes = Vec::new();
     // Whatever arrived before the server closed (or the timeout) is the answer.
     let _ = std::io::Read::read_to_end(&mut s, &mut bytes);
-    let text = String::from_utf8_lossy(&bytes);
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// One series' value in a `/metrics` text.
+fn value(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
@@ -386,6 +407,15 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
     // partition's offsets, which the aggregator counts in
     // kerbside_aggregate_offset_gaps_total and reads around.)
     let mut last = (0.0, started.elapsed());
+    // Memory over time, every 2 s, for finding what a peak was made of.
+    let timeline_path = dir.join("timeline.csv");
+    let mut timeline = std::io::BufWriter::new(std::fs::File::create(&timeline_path).unwrap());
+    writeln!(
+        timeline,
+        "elapsed_s,rss_mib,hwm_mib,heap_allocated_mib,heap_resident_mib,windows_open,pending_records,read,watermark"
+    )
+    .unwrap();
+    let mut last_sample = Instant::now();
     let (read, seconds) = loop {
         if let Some(h) = hwm_mib(child.id()) {
             peak = peak.max(h);
@@ -396,13 +426,31 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
                 dir.join("aggregate.log").display()
             ));
         }
-        open_max =
-            open_max.max(metric(metrics_port, "kerbside_aggregate_windows_open").unwrap_or(0.0));
-        let read = metric(metrics_port, name).unwrap_or(0.0);
+        let text = scrape(metrics_port).unwrap_or_default();
+        let get = |name: &str| value(&text, name).unwrap_or(0.0);
+        open_max = open_max.max(get("kerbside_aggregate_windows_open"));
+        let read = get(name);
         if read > last.0 {
             last = (read, started.elapsed());
         }
-        let wm = metric(metrics_port, "kerbside_aggregate_watermark_ms").unwrap_or(0.0);
+        let wm = get("kerbside_aggregate_watermark_ms");
+        if last_sample.elapsed() >= Duration::from_secs(2) {
+            last_sample = Instant::now();
+            let mib = |name: &str| get(name) / (1024.0 * 1024.0);
+            let _ = writeln!(
+                timeline,
+                "{:.1},{:.1},{:.1},{:.1},{:.1},{:.0},{:.0},{:.0},{}",
+                started.elapsed().as_secs_f64(),
+                mib("kerbside_process_resident_bytes"),
+                hwm_mib(child.id()).unwrap_or(0.0),
+                mib("kerbside_heap_allocated_bytes"),
+                mib("kerbside_heap_resident_bytes"),
+                get("kerbside_aggregate_windows_open"),
+                get("kerbside_aggregate_pending_records"),
+                read,
+                fmt_wm(wm),
+            );
+        }
         if wm as i64 >= want_wm && started.elapsed() - last.1 > Duration::from_secs(5) {
             break (last.0 as u64, last.1.as_secs_f64());
         }
@@ -411,6 +459,8 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
+    drop(timeline);
+    eprintln!("memory over time: {}", timeline_path.display());
     if let Some(t) = producer_thread {
         produce_s = t.join().unwrap();
     }

@@ -40,6 +40,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<()> {
         store,
         producer,
         metrics,
+        observer: kerbside_aggregate::NoObserver,
     };
     let summary = kerbside_aggregate::run(
         &cfg.aggregate,

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use kerbside_aggregate::AggregateConfig;
+use kerbside_alerts::AlertsConfig;
 use kerbside_ingest::{IngestConfig, MqttConfig};
 use kerbside_kafka::KafkaConfig;
 use kerbside_reading::ValidationConfig;
@@ -72,6 +73,8 @@ pub struct Config {
     pub aggregate: AggregateConfig,
     /// Where the aggregator writes: InfluxDB v2 or v1 API, or daily files.
     pub store: StoreConfig,
+    /// The alert rules (run as the aggregator's windows close).
+    pub alerts: AlertsConfig,
 }
 
 /// One configuration problem, with the key it concerns.
@@ -170,6 +173,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         "ingest",
         "aggregate",
         "store",
+        "alerts",
     ]
     .into();
     if let Some(obj) = v.as_object_mut() {
@@ -199,6 +203,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
     let ingest = section::<IngestConfig>("ingest", take("ingest"), &mut problems);
     let aggregate = section::<AggregateConfig>("aggregate", take("aggregate"), &mut problems);
     let store = section::<StoreConfig>("store", take("store"), &mut problems);
+    let alerts = section::<AlertsConfig>("alerts", take("alerts"), &mut problems);
     let (
         Some(log),
         Some(metrics),
@@ -207,14 +212,17 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         Some(mqtt),
         Some(kafka),
         Some(ingest),
-        Some(aggregate),
+        Some(mut aggregate),
         Some(store),
+        Some(alerts),
     ) = (
-        log, metrics, assets, validation, mqtt, kafka, ingest, aggregate, store,
+        log, metrics, assets, validation, mqtt, kafka, ingest, aggregate, store, alerts,
     )
     else {
         return Err(Problems(problems));
     };
+    // One congestion rule: the alert's raise thresholds make the `congested` field.
+    aggregate.windows.congestion = alerts.congestion.rule();
     let cfg = Config {
         log,
         metrics,
@@ -225,6 +233,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         ingest,
         aggregate,
         store,
+        alerts,
     };
     problems.extend(cfg.semantic_problems());
     if problems.is_empty() {
@@ -250,6 +259,9 @@ impl Config {
         }
         for (k, m) in self.store.validate() {
             push("store", k, m);
+        }
+        for (k, m) in self.alerts.problems() {
+            push("alerts", &k, m);
         }
         let lateness = self.aggregate.windows.allowed_lateness_secs;
         if lateness > self.validation.max_age_secs {

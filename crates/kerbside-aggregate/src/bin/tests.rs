@@ -1,4 +1,5 @@
 use super::*;
+use crate::measurements::FieldValue;
 use crate::testkit::{MIN, bin};
 
 const W: i64 = 15 * MIN;
@@ -151,4 +152,48 @@ proptest::proptest! {
         let want: Vec<(i64, f64)> = model.range(from..to).map(|(&t, &f)| (t, f64::from(f))).collect();
         proptest::prop_assert_eq!(got, want);
     }
+}
+
+#[test]
+fn fire_and_tilt_are_true_if_any_reading_raised_them_and_absent_if_none_carried_them() {
+    let flagged = |seq, fire, tilt| {
+        let mut r = bin("bin-1", seq as i64 * MIN, seq, 40.0, None);
+        if let Measurement::Bin(b) = &mut r.reading.data {
+            b.fire = fire;
+            b.tilt = tilt;
+        }
+        r
+    };
+    let mut acc = BinFill::default();
+    acc.add(&flagged(1, None, None));
+    assert_eq!((acc.fire(), acc.tilt()), (None, None));
+    acc.add(&flagged(2, Some(false), None));
+    assert_eq!((acc.fire(), acc.tilt()), (Some(false), None));
+    acc.add(&flagged(3, Some(true), Some(false)));
+    acc.add(&flagged(4, Some(false), Some(false)));
+    assert_eq!((acc.fire(), acc.tilt()), (Some(true), Some(false)));
+
+    let row = BinHistory::new(BinRateRule::default())
+        .close_window(0, W, &acc)
+        .unwrap();
+    assert_eq!(row.field("fire"), Some(&FieldValue::Bool(true)));
+    assert_eq!(row.field("tilt"), Some(&FieldValue::Bool(false)));
+    let plain = {
+        let mut a = BinFill::default();
+        a.add(&flagged(1, None, None));
+        BinHistory::new(BinRateRule::default())
+            .close_window(0, W, &a)
+            .unwrap()
+    };
+    assert!(plain.field("fire").is_none() && plain.field("tilt").is_none());
+}
+
+#[test]
+fn a_window_is_small() {
+    // 80,000 bins hold about 240,000 of these.
+    assert!(
+        std::mem::size_of::<BinFill>() <= 56,
+        "{}",
+        std::mem::size_of::<BinFill>()
+    );
 }

@@ -89,3 +89,9 @@ fn row_has_the_design_tags_and_fields() {
 fn an_empty_accumulator_makes_no_row() {
     assert!(DeviceHealth::default().row("bin-1", 0, W).is_none());
 }
+
+#[test]
+fn a_window_is_72_bytes() {
+    // 100,000 devices hold about 300,000 of these.
+    assert_eq!(std::mem::size_of::<DeviceHealth>(), 72);
+}

@@ -143,3 +143,19 @@ fn sections_that_disagree_are_a_problem_with_both_keys_named() {
     assert!(err.contains("validation.max_age_secs"), "{err}");
     assert!(err.contains("store.bucket"), "{err}");
 }
+
+#[test]
+fn the_congestion_alert_thresholds_make_the_congested_field() {
+    let f = file("[alerts.congestion]\nraise_speed_ratio = 0.4\n");
+    let cfg = Config::load(
+        Some(&f.0),
+        env(&[("KERBSIDE__ALERTS__CONGESTION__RAISE_OCCUPANCY_PCT", "35")]),
+    )
+    .unwrap();
+    assert_eq!(cfg.aggregate.windows.congestion.max_speed_ratio, 0.4);
+    assert_eq!(cfg.aggregate.windows.congestion.max_occupancy_pct, 35.0);
+    // The aggregator's section no longer takes them.
+    let f = file("[aggregate.windows.congestion]\nmax_speed_ratio = 0.4\n");
+    let err = Config::load(Some(&f.0), env(&[])).unwrap_err();
+    assert!(err.to_string().contains("congestion"), "{err}");
+}

@@ -1,0 +1,387 @@
+//! The alert engine: closed-window rows in, lifecycle events out. Pure: no I/O, no
+//! clock. The aggregator's observer feeds it every row it writes and tells it how far
+//! event time has closed; the caller publishes what comes out.
+
+use std::collections::BTreeMap;
+
+use kerbside_store::Row;
+
+use crate::config::AlertsConfig;
+use crate::event::{AlertEvent, AlertState, Rule, Severity};
+use crate::fields;
+use crate::health::{Reporter, last_seen_ms};
+use crate::hysteresis::{Basis, Fact, Span, Streaks, Subject, Verdict};
+use crate::summary;
+
+use kerbside_aggregate::measurements::{AIR_QUALITY, BIN_FILL, DEVICE_HEALTH, TRAFFIC_FLOW};
+
+/// Counts since the engine was made (`active` is the current number).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertStats {
+    /// Rows offered to [`AlertEngine::evaluate`].
+    pub rows: u64,
+    /// Rows at least one rule evaluated.
+    pub evaluated: u64,
+    /// Rows at least one rule ignored because their window was not newer than the
+    /// last one it evaluated for that device (a re-emitted window).
+    pub stale: u64,
+    /// Rows no enabled rule reads (other measurements, `15m` air rows, rows without a
+    /// `device_id` tag).
+    pub ignored: u64,
+    /// Incidents raised.
+    pub raised: u64,
+    /// Updates emitted.
+    pub updated: u64,
+    /// Incidents cleared.
+    pub cleared: u64,
+    /// Incidents active now, per rule (every rule present).
+    pub active: BTreeMap<Rule, u64>,
+}
+
+/// What one row did.
+#[derive(Debug, Default)]
+struct Outcome {
+    evaluated: bool,
+    stale: bool,
+}
+
+/// Every rule's state: per rule, per device.
+#[derive(Debug, Clone)]
+pub struct AlertEngine {
+    config: AlertsConfig,
+    /// Indexed by `Rule as usize`; keyed by device id.
+    subjects: [BTreeMap<String, Subject>; Rule::ALL.len()],
+    /// The silent-device rule's view of each device.
+    reporters: BTreeMap<String, Reporter>,
+    stats: AlertStats,
+}
+
+impl AlertEngine {
+    /// An engine with no state. Check `config.problems()` first: invalid thresholds
+    /// give odd (never panicking) behaviour.
+    pub fn new(config: AlertsConfig) -> Self {
+        Self {
+            config,
+            subjects: Default::default(),
+            reporters: BTreeMap::new(),
+            stats: AlertStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AlertsConfig {
+        &self.config
+    }
+
+    /// Evaluates one closed (or re-emitted) window's row; appends the events it causes
+    /// to `out`. Rows of measurements no rule reads are counted and ignored.
+    pub fn evaluate(&mut self, row: &Row, out: &mut Vec<AlertEvent>) {
+        self.stats.rows += 1;
+        let Some(device) = row.tag_value("device_id") else {
+            self.stats.ignored += 1;
+            return;
+        };
+        let cfg = &self.config;
+        let mut jobs: [Option<(Rule, Verdict, Streaks)>; 3] = [None; 3];
+        let mut silent = false;
+        match row.measurement {
+            TRAFFIC_FLOW if cfg.congestion.enabled => {
+                jobs[0] = Some((
+                    Rule::Congestion,
+                    cfg.congestion.verdict(row),
+                    cfg.congestion.streaks(),
+                ));
+            }
+            AIR_QUALITY if cfg.air_quality.enabled && row.tag_value("window") == Some("1h") => {
+                jobs[0] = Some((
+                    Rule::AirQuality,
+                    cfg.air_quality.verdict(row),
+                    cfg.air_quality.streaks(),
+                ));
+            }
+            BIN_FILL => {
+                if cfg.bin_overflow.enabled {
+                    let v = cfg.bin_overflow.verdict(row);
+                    jobs[0] = Some((Rule::BinOverflow, v, cfg.bin_overflow.streaks()));
+                }
+                if cfg.bin_fire.enabled {
+                    let v = cfg.bin_fire.verdict(row, "fire", Severity::Critical);
+                    jobs[1] = Some((Rule::BinFire, v, cfg.bin_fire.streaks()));
+                }
+                if cfg.bin_tilt.enabled {
+                    let v = cfg.bin_tilt.verdict(row, "tilt", Severity::Warning);
+                    jobs[2] = Some((Rule::BinTilt, v, cfg.bin_tilt.streaks()));
+                }
+            }
+            DEVICE_HEALTH => {
+                silent = cfg.device_silent.enabled;
+                if cfg.battery_low.enabled {
+                    jobs[0] = Some((
+                        Rule::BatteryLow,
+                        cfg.battery_low.verdict(row),
+                        cfg.battery_low.streaks(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        let mut outcome = Outcome::default();
+        if silent {
+            self.silent_row(row, device, &mut outcome, out);
+        }
+        for (rule, verdict, streaks) in jobs.into_iter().flatten() {
+            self.step(rule, row, device, verdict, streaks, &mut outcome, out);
+        }
+        if !outcome.evaluated && !outcome.stale {
+            self.stats.ignored += 1;
+        }
+        self.stats.evaluated += u64::from(outcome.evaluated);
+        self.stats.stale += u64::from(outcome.stale);
+    }
+
+    /// Tells the engine that every `device_health` window ending at or before
+    /// `closed_until_ms` has been fed; raises `device_silent` for every device whose
+    /// silence now exceeds its limit (see [`crate::DeviceSilentConfig`]).
+    pub fn advance(&mut self, closed_until_ms: i64, out: &mut Vec<AlertEvent>) {
+        let cfg = &self.config.device_silent;
+        if !cfg.enabled {
+            return;
+        }
+        let subjects = &mut self.subjects[Rule::DeviceSilent as usize];
+        for (device, reporter) in &self.reporters {
+            let (Some(seen), Some(interval)) = (reporter.last_seen_ms, reporter.interval_ms())
+            else {
+                continue;
+            };
+            let limit = cfg.silent_after_ms(interval);
+            let silence = closed_until_ms.saturating_sub(seen);
+            if silence <= limit {
+                continue;
+            }
+            let subject = subjects.entry(device.clone()).or_default();
+            if subject.active().is_some() {
+                continue;
+            }
+            let fact = Fact::new(
+                Some(silence as f64 / 1000.0),
+                Some(limit as f64 / 1000.0),
+                Basis::SilenceSecs {
+                    interval_s: Some(interval as f64 / 1000.0),
+                },
+            );
+            let rule = Rule::DeviceSilent;
+            let labels = reporter.labels.clone();
+            let event = AlertEvent {
+                id: format!("{rule}/{device}"),
+                rule,
+                state: AlertState::Raised,
+                severity: Severity::Warning,
+                summary: summary::sentence(rule, AlertState::Raised, &labels, &fact),
+                labels,
+                value: fact.value,
+                threshold: fact.threshold,
+                starts_at_ms: seen,
+                at_ms: closed_until_ms,
+                ends_at_ms: None,
+                previous_severity: None,
+            };
+            let event = subject.start(event, Severity::Warning as u8);
+            self.stats.raised += 1;
+            out.push(event);
+        }
+    }
+
+    /// The latest event of every active incident (to send to Alertmanager again
+    /// before its `endsAt` passes), by rule then device.
+    pub fn active(&self) -> impl Iterator<Item = &AlertEvent> {
+        self.subjects
+            .iter()
+            .flat_map(|by_device| by_device.values())
+            .filter_map(Subject::active)
+    }
+
+    /// Rebuilds the active set from events published before (the alerts topic read
+    /// back after a restart, oldest first; a compacted topic's latest event per id is
+    /// enough). An incident whose latest event is `raised` or `updated` is active
+    /// again, so it is neither raised a second time nor forgotten; and the window
+    /// that caused each event counts as evaluated, so rows fed again up to it are
+    /// stale. Events of disabled rules are skipped.
+    pub fn restore(&mut self, events: impl IntoIterator<Item = AlertEvent>) {
+        for event in events {
+            let rule = event.rule;
+            if !self.config.enabled(rule) {
+                continue;
+            }
+            let w = self.config.window_ms(rule);
+            let device = event.device_id().to_owned();
+            let last_window_ms = if rule == Rule::DeviceSilent && event.is_active() {
+                // Raised by `advance`, not by a row: the device's last reading was in
+                // the window holding `starts_at_ms`; nothing came after it.
+                let reporter = self.reporters.entry(device.clone()).or_default();
+                reporter.last_seen_ms = Some(
+                    reporter
+                        .last_seen_ms
+                        .map_or(event.starts_at_ms, |s| s.max(event.starts_at_ms)),
+                );
+                reporter.labels = event.labels.clone();
+                let start = event.starts_at_ms;
+                start.saturating_sub(start.rem_euclid(w.max(1)))
+            } else {
+                event.at_ms.saturating_sub(w)
+            };
+            let level = match (rule, event.value) {
+                (Rule::AirQuality, Some(daqi)) => crate::air::band(daqi),
+                (Rule::AirQuality, None) if event.severity == Severity::Critical => 3,
+                (Rule::AirQuality, None) => 2,
+                _ => event.severity as u8,
+            };
+            self.subjects[rule as usize]
+                .entry(device)
+                .or_default()
+                .restore(event, level, last_window_ms);
+        }
+    }
+
+    /// Counts so far, and the incidents active now.
+    pub fn stats(&self) -> AlertStats {
+        let mut stats = self.stats.clone();
+        stats.active = Rule::ALL
+            .iter()
+            .map(|&rule| {
+                let n = self.subjects[rule as usize]
+                    .values()
+                    .filter(|s| s.active().is_some())
+                    .count();
+                (rule, n as u64)
+            })
+            .collect();
+        stats
+    }
+
+    /// The subject of `rule` on `device`, made if new.
+    fn subject(&mut self, rule: Rule, device: &str) -> &mut Subject {
+        let map = &mut self.subjects[rule as usize];
+        if !map.contains_key(device) {
+            map.insert(device.to_owned(), Subject::default());
+        }
+        map.get_mut(device).expect("just inserted")
+    }
+
+    /// Runs one row-driven rule on `row`.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        rule: Rule,
+        row: &Row,
+        device: &str,
+        verdict: Verdict,
+        streaks: Streaks,
+        outcome: &mut Outcome,
+        out: &mut Vec<AlertEvent>,
+    ) {
+        let span = Span {
+            start_ms: row.time_ms,
+            end_ms: row.time_ms.saturating_add(self.config.window_ms(rule)),
+        };
+        let subject = self.subject(rule, device);
+        if !subject.admit(row.time_ms) {
+            outcome.stale = true;
+            return;
+        }
+        outcome.evaluated = true;
+        let event = subject.step(rule, verdict, span, streaks, || {
+            (alert_id(rule, row, device), labels(row))
+        });
+        if let Some(event) = event {
+            self.count(&event);
+            out.push(event);
+        }
+    }
+
+    /// The silent-device rule on a `device_health` row: learn, and clear when the
+    /// device reported.
+    fn silent_row(
+        &mut self,
+        row: &Row,
+        device: &str,
+        outcome: &mut Outcome,
+        out: &mut Vec<AlertEvent>,
+    ) {
+        let rule = Rule::DeviceSilent;
+        let w = self.config.window_ms(rule);
+        let streaks = self.config.device_silent.streaks();
+        if !self.subject(rule, device).admit(row.time_ms) {
+            outcome.stale = true;
+            return;
+        }
+        outcome.evaluated = true;
+        let readings = fields::count(row, "readings").unwrap_or(0);
+        let reporter = self.reporters.entry(device.to_owned()).or_default();
+        reporter.labels = labels(row);
+        if readings > 0
+            && let Some(seen) = last_seen_ms(row, w)
+        {
+            reporter.observe(seen, readings);
+        }
+        let subject = self.subject(rule, device);
+        let verdict = match subject.active() {
+            Some(active) if readings > 0 => {
+                let silent_ms = row.time_ms.saturating_sub(active.starts_at_ms).max(0);
+                Verdict::Good {
+                    fact: Fact::new(
+                        Some(silent_ms as f64 / 1000.0),
+                        None,
+                        Basis::SilenceSecs { interval_s: None },
+                    ),
+                }
+            }
+            _ => Verdict::Neither,
+        };
+        let span = Span {
+            start_ms: row.time_ms,
+            end_ms: row.time_ms.saturating_add(w),
+        };
+        // Never `Bad`: only `advance` raises; the identity is never asked for.
+        let event = subject.step(rule, verdict, span, streaks, || {
+            (alert_id(rule, row, device), labels(row))
+        });
+        if let Some(event) = event {
+            self.count(&event);
+            out.push(event);
+        }
+    }
+
+    fn count(&mut self, event: &AlertEvent) {
+        match event.state {
+            AlertState::Raised => self.stats.raised += 1,
+            AlertState::Updated => self.stats.updated += 1,
+            AlertState::Cleared => self.stats.cleared += 1,
+        }
+    }
+}
+
+/// The alert id of `rule` on `device`: `congestion/<link>/<device>`,
+/// `air_quality/<site>/<device>`, otherwise `<rule>/<device>`. A missing tag is `-`.
+fn alert_id(rule: Rule, row: &Row, device: &str) -> String {
+    let group = match rule {
+        Rule::Congestion => Some(row.tag_value("link").unwrap_or("-")),
+        Rule::AirQuality => Some(row.tag_value("site").unwrap_or("-")),
+        _ => None,
+    };
+    match group {
+        Some(g) => format!("{rule}/{g}/{device}"),
+        None => format!("{rule}/{device}"),
+    }
+}
+
+/// An alert's labels: the row's tags but `window`.
+fn labels(row: &Row) -> BTreeMap<String, String> {
+    row.tags
+        .iter()
+        .filter(|(k, _)| *k != "window")
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

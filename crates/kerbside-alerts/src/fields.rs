@@ -1,0 +1,30 @@
+//! Reading a row's fields leniently: a missing field, one of another type or a
+//! non-finite float is `None` ("no verdict"), never a panic.
+
+use kerbside_store::{FieldValue, Row};
+
+/// A numeric field (a finite float, or a count) as `f64`.
+pub(crate) fn num(row: &Row, key: &str) -> Option<f64> {
+    match row.field(key)? {
+        FieldValue::Float(v) => v.is_finite().then_some(*v),
+        FieldValue::UInt(n) => Some(*n as f64),
+        FieldValue::Bool(_) | FieldValue::Str(_) => None,
+    }
+}
+
+/// A count field.
+pub(crate) fn count(row: &Row, key: &str) -> Option<u64> {
+    match row.field(key)? {
+        FieldValue::UInt(n) => Some(*n),
+        FieldValue::Float(v) if v.is_finite() && *v >= 0.0 && v.fract() == 0.0 => Some(*v as u64),
+        _ => None,
+    }
+}
+
+/// A boolean field.
+pub(crate) fn flag(row: &Row, key: &str) -> Option<bool> {
+    match row.field(key)? {
+        FieldValue::Bool(b) => Some(*b),
+        _ => None,
+    }
+}

@@ -1,0 +1,121 @@
+//! Row builders and helpers shared by the unit tests.
+
+use kerbside_store::Row;
+
+use crate::{AlertEngine, AlertEvent, AlertState, AlertsConfig};
+
+/// A minute, ms.
+pub(crate) const MIN: i64 = 60_000;
+/// 2026-11-22T09:00:00Z.
+pub(crate) const T0: i64 = 1_795_338_000_000;
+
+/// A `traffic_flow` row of counter `tc-1` on link `A61-N` for the 5 min window
+/// number `i` after [`T0`].
+pub(crate) fn traffic(i: i64, speed_ratio: Option<f64>, occupancy_pct: Option<f64>) -> Row {
+    traffic_of("tc-1", i, speed_ratio, occupancy_pct)
+}
+
+/// As [`traffic`], for another counter.
+pub(crate) fn traffic_of(
+    device: &str,
+    i: i64,
+    speed_ratio: Option<f64>,
+    occupancy_pct: Option<f64>,
+) -> Row {
+    let mut row = Row::new("traffic_flow", T0 + i * 5 * MIN);
+    row.tag("device_id", device)
+        .tag("ward", "Headingley")
+        .tag("link", "A61-N")
+        .uint("vehicles", 40)
+        .float("flow_vph", Some(480.0))
+        .float("occupancy_pct", occupancy_pct)
+        .float("speed_ratio", speed_ratio);
+    row
+}
+
+/// An hourly `air_quality` row of node `aq-1` at site `Kirkstall Rd`, hour `i` after
+/// [`T0`].
+pub(crate) fn air(i: i64, daqi: Option<u64>) -> Row {
+    let mut row = Row::new("air_quality", T0 + i * 60 * MIN);
+    row.tag("device_id", "aq-1")
+        .tag("site", "Kirkstall Rd")
+        .tag("ward", "Kirkstall")
+        .tag("window", "1h")
+        .float("no2_ugm3", Some(40.0));
+    if let Some(d) = daqi {
+        row.uint("daqi", d).str(
+            "daqi_band",
+            crate::air::band_name(crate::air::band(d as f64)),
+        );
+    }
+    row
+}
+
+/// A `bin_fill` row of bin `bin-42`, 15 min window `i` after [`T0`].
+pub(crate) fn bin(i: i64, fill_pct: Option<f64>, hours_to_full: Option<f64>) -> Row {
+    let mut row = Row::new("bin_fill", T0 + i * 15 * MIN);
+    row.tag("device_id", "bin-42")
+        .tag("ward", "Hyde Park")
+        .tag("stream", "general")
+        .float("fill_pct", fill_pct)
+        .float("fill_rate_pct_h", Some(2.0))
+        .float("hours_to_full", hours_to_full)
+        .float("battery_v", Some(3.6));
+    row
+}
+
+/// A `bin_fill` row with the fire and tilt flags (when given) and a harmless fill.
+pub(crate) fn bin_flags(i: i64, fire: Option<bool>, tilt: Option<bool>) -> Row {
+    let mut row = bin(i, Some(50.0), Some(100.0));
+    if let Some(f) = fire {
+        row.bool("fire", f);
+    }
+    if let Some(t) = tilt {
+        row.bool("tilt", t);
+    }
+    row
+}
+
+/// A `device_health` row of `device`, 15 min window `i` after [`T0`].
+pub(crate) fn health(
+    device: &str,
+    i: i64,
+    readings: u64,
+    last_seen_age_s: Option<f64>,
+    battery_v: Option<f64>,
+) -> Row {
+    let mut row = Row::new("device_health", T0 + i * 15 * MIN);
+    row.tag("device_id", device)
+        .tag("kind", "traffic")
+        .uint("readings", readings)
+        .uint("refused", 0)
+        .uint("duplicates", 0)
+        .uint("seq_gaps", 0)
+        .float("battery_v", battery_v)
+        .float("last_seen_age_s", last_seen_age_s);
+    row
+}
+
+/// Feeds `rows` to `engine`; the events they caused.
+pub(crate) fn feed<'a>(
+    engine: &mut AlertEngine,
+    rows: impl IntoIterator<Item = &'a Row>,
+) -> Vec<AlertEvent> {
+    let mut out = Vec::new();
+    for row in rows {
+        engine.evaluate(row, &mut out);
+    }
+    out
+}
+
+/// A fresh engine with the default rules, fed `rows`.
+pub(crate) fn run<'a>(rows: impl IntoIterator<Item = &'a Row>) -> (AlertEngine, Vec<AlertEvent>) {
+    let mut engine = AlertEngine::new(AlertsConfig::default());
+    let events = feed(&mut engine, rows);
+    (engine, events)
+}
+
+/// The states of `events`, in order.
+pub(crate) fn states(events: &[AlertEvent]) -> Vec<AlertState> {
+    events.iter().map(|e| e.state).collect()
+}
