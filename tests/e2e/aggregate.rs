@@ -56,6 +56,7 @@ pub(crate) fn write_config_with(
         state: dir.join("state"),
         aggregate_extra,
         store_extra,
+        alerts_extra: "",
     }
     .write(dir)
 }
@@ -70,6 +71,8 @@ pub(crate) struct AggregateConfig<'a> {
     pub(crate) state: std::path::PathBuf,
     pub(crate) aggregate_extra: &'a str,
     pub(crate) store_extra: &'a str,
+    /// Whole sections after `[store]`, e.g. `[alerts.delivery]`.
+    pub(crate) alerts_extra: &'a str,
 }
 
 impl AggregateConfig<'_> {
@@ -84,7 +87,7 @@ impl AggregateConfig<'_> {
                  [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
                  [kafka]\nbrokers = \"{kafka}\"\npartitions = 3\nlinger_ms = 2\n\
                  [aggregate]\ngroup_id = \"{group}\"\nidle_after_secs = 2\nsession_timeout_ms = 6000\nstate_dir = \"{state}\"\n{aggregate_extra}\
-                 [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\nflush_interval_ms = 300\n{store_extra}",
+                 [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\nflush_interval_ms = 300\n{store_extra}{alerts_extra}",
                 metrics_port = self.metrics_port,
                 kafka = self.kafka,
                 group = self.group,
@@ -93,6 +96,7 @@ impl AggregateConfig<'_> {
                 influx = self.influx,
                 db = self.db,
                 store_extra = self.store_extra,
+                alerts_extra = self.alerts_extra,
             ),
         )
         .unwrap();

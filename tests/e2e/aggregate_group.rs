@@ -64,6 +64,7 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
                 state: dir.join("state"),
                 aggregate_extra: "",
                 store_extra: "",
+                alerts_extra: "",
             }
             .write(&dir.join(name));
             let log = dir.join(format!("aggregate-{name}.log"));

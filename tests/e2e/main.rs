@@ -5,6 +5,7 @@
 mod acl;
 mod aggregate;
 mod aggregate_group;
+mod alerts;
 mod ingest;
 mod oracle;
 mod outage;

@@ -75,6 +75,14 @@ pub trait Observer: Send {
     /// emitted again from the committed offsets, and devices may have moved to or
     /// from another instance. Called before the next [`Observer::written`].
     fn rebuilt(&mut self) -> impl Future<Output = std::result::Result<(), ObserverError>> + Send;
+
+    /// The aggregator is stopping, after its last write: finish what is under way.
+    fn close(self) -> impl Future<Output = ()> + Send
+    where
+        Self: Sized,
+    {
+        async {}
+    }
 }
 
 /// An observer that does nothing.
@@ -296,6 +304,7 @@ pub async fn run<O: Observer>(
     }
     .await;
     timer.abort();
+    observer.close().await;
     match result {
         Ok(()) => info!(summary = ?st.summary, "aggregate stopped"),
         Err(e) => {

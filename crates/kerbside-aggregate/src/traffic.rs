@@ -8,7 +8,7 @@
 //!
 //! With no vehicles the speed is unknown: `mean_speed_kph` and `speed_ratio` are
 //! left out and congestion is judged on occupancy alone (a stopped queue over a
-//! detector reads zero vehicles and high occupancy).
+//! detector reads zero vehicles and high occupancy); otherwise speed decides.
 
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
 
@@ -16,15 +16,18 @@ use crate::identity::Identity;
 use crate::measurements::{Row, TRAFFIC_FLOW};
 use crate::seen::SeenSeqs;
 
-/// When a link counts as congested: its speed ratio is below
-/// `max_speed_ratio` **or** its occupancy is above `max_occupancy_pct`. The alerts
-/// stage reuses it (with hysteresis on top).
+/// When a link counts as congested: its speed ratio is below `max_speed_ratio`;
+/// when no vehicle passed (no speed), its occupancy is above `max_occupancy_pct` (a
+/// standing queue over the detector). Speed decides whenever it is known: heavy but
+/// free-flowing traffic also reads a high occupancy, and is not congestion. The
+/// alerts stage gives the thresholds (`[alerts.congestion]`) and puts hysteresis on
+/// top.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CongestionRule {
     /// Congested below this share of the free-flow speed (default 0.5).
     pub max_speed_ratio: f64,
-    /// Congested above this detector occupancy, % (default 30).
+    /// With no speed, congested above this detector occupancy, % (default 30).
     pub max_occupancy_pct: f64,
 }
 
@@ -41,8 +44,10 @@ impl CongestionRule {
     /// Whether a window with this speed ratio (if known) and occupancy (if known)
     /// is congested. Strict inequalities: exactly 0.5 or exactly 30 % is not.
     pub fn is_congested(&self, speed_ratio: Option<f64>, occupancy_pct: Option<f64>) -> bool {
-        speed_ratio.is_some_and(|r| r < self.max_speed_ratio)
-            || occupancy_pct.is_some_and(|o| o > self.max_occupancy_pct)
+        match speed_ratio {
+            Some(r) => r < self.max_speed_ratio,
+            None => occupancy_pct.is_some_and(|o| o > self.max_occupancy_pct),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::air::AirQualityConfig;
 use crate::bin::{BinFlagConfig, BinOverflowConfig};
 use crate::congestion::CongestionConfig;
+use crate::deliver::DeliveryConfig;
 use crate::event::Rule;
 use crate::health::{BatteryLowConfig, DeviceSilentConfig};
 
@@ -30,6 +31,8 @@ pub struct AlertsConfig {
     pub device_silent: DeviceSilentConfig,
     /// Devices with a low battery.
     pub battery_low: BatteryLowConfig,
+    /// Where the events go.
+    pub delivery: DeliveryConfig,
 }
 
 impl AlertsConfig {
@@ -46,6 +49,12 @@ impl AlertsConfig {
             (Rule::DeviceSilent, self.device_silent.problems()),
             (Rule::BatteryLow, self.battery_low.problems()),
         ];
+        out.extend(
+            self.delivery
+                .problems()
+                .into_iter()
+                .map(|(k, m)| (format!("delivery.{k}"), m)),
+        );
         for (rule, problems) in sections {
             out.extend(
                 problems

@@ -1,13 +1,17 @@
 //! `congestion`: per traffic counter, from `traffic_flow` rows (5 min windows).
 //!
-//! A window is **bad** when the speed ratio is below `raise_speed_ratio` **or** the
-//! occupancy is above `raise_occupancy_pct` ([`CongestionConfig::is_congested`]:
-//! the aggregator's [`CongestionRule`], which is given these thresholds, so its
-//! `congested` field and the alert agree). It is **good** when the
-//! occupancy is at or below `clear_occupancy_pct` **and** the speed ratio is at or
-//! above `clear_speed_ratio` or unknown (no vehicles: an empty road). Anything else
-//! (between the thresholds, or no occupancy and no speed) is neither. Severity is
-//! critical below `critical_speed_ratio` or above `critical_occupancy_pct`.
+//! Speed decides whenever it is known; occupancy only when no vehicle passed (no
+//! speed: an empty road, or a standing queue over the detector). Heavy traffic
+//! flowing at free-flow speed also reads a high occupancy, and is not congestion.
+//!
+//! A window is **bad** when the speed ratio is below `raise_speed_ratio`, or, with no
+//! speed, the occupancy is above `raise_occupancy_pct`
+//! ([`CongestionConfig::is_congested`]: the aggregator's [`CongestionRule`], which
+//! is given these thresholds, so its `congested` field and the alert agree). It is
+//! **good** when the speed ratio is at or above `clear_speed_ratio`, or, with no
+//! speed, the occupancy is at or below `clear_occupancy_pct`. Anything else (between
+//! the thresholds, or nothing known) is neither. Severity is critical below
+//! `critical_speed_ratio`, or, with no speed, above `critical_occupancy_pct`.
 
 use kerbside_aggregate::CongestionRule;
 use kerbside_store::Row;
@@ -27,17 +31,18 @@ pub struct CongestionConfig {
     /// A window is congested below this share of the link's free-flow speed, strict
     /// (default 0.5).
     pub raise_speed_ratio: f64,
-    /// A window is congested above this detector occupancy, strict, % (default 30).
+    /// With no speed (no vehicles), a window is congested above this detector
+    /// occupancy, strict, % (default 30).
     pub raise_occupancy_pct: f64,
-    /// A window is clear only at or above this speed ratio, or with no vehicles
-    /// (default 0.7). Must be above `raise_speed_ratio`: the gap is the hysteresis.
+    /// A window is clear at or above this speed ratio (default 0.7). Must be above
+    /// `raise_speed_ratio`: the gap is the hysteresis.
     pub clear_speed_ratio: f64,
-    /// A window is clear only at or below this occupancy, % (default 20). Must be
-    /// below `raise_occupancy_pct`.
+    /// With no speed, a window is clear at or below this occupancy, % (default 20).
+    /// Must be below `raise_occupancy_pct`.
     pub clear_occupancy_pct: f64,
     /// Critical (not warning) below this speed ratio, strict (default 0.25).
     pub critical_speed_ratio: f64,
-    /// Critical (not warning) above this occupancy, strict, % (default 50).
+    /// With no speed, critical above this occupancy, strict, % (default 50).
     pub critical_occupancy_pct: f64,
     /// Consecutive congested windows that raise (default 2: ten minutes).
     pub raise_windows: u32,
@@ -78,17 +83,18 @@ impl CongestionConfig {
         }
     }
 
-    /// Whether a window is clear: occupancy known and at or below
-    /// `clear_occupancy_pct`, and speed ratio at or above `clear_speed_ratio` or
-    /// unknown (no vehicles).
+    /// Whether a window is clear: speed ratio at or above `clear_speed_ratio`, or,
+    /// with no speed, occupancy known and at or below `clear_occupancy_pct`.
     pub fn is_clear(&self, speed_ratio: Option<f64>, occupancy_pct: Option<f64>) -> bool {
-        occupancy_pct.is_some_and(|o| o <= self.clear_occupancy_pct)
-            && speed_ratio.is_none_or(|r| r >= self.clear_speed_ratio)
+        match speed_ratio {
+            Some(r) => r >= self.clear_speed_ratio,
+            None => occupancy_pct.is_some_and(|o| o <= self.clear_occupancy_pct),
+        }
     }
 
     /// The severity of a congested window.
     pub fn severity(&self, speed_ratio: Option<f64>, occupancy_pct: Option<f64>) -> Severity {
-        if self.critical_speed(speed_ratio) || self.critical_occupancy(occupancy_pct) {
+        if self.critical_speed(speed_ratio) || self.critical_occupancy(speed_ratio, occupancy_pct) {
             Severity::Critical
         } else {
             Severity::Warning
@@ -99,8 +105,8 @@ impl CongestionConfig {
         speed_ratio.is_some_and(|r| r < self.critical_speed_ratio)
     }
 
-    fn critical_occupancy(&self, occupancy_pct: Option<f64>) -> bool {
-        occupancy_pct.is_some_and(|o| o > self.critical_occupancy_pct)
+    fn critical_occupancy(&self, speed_ratio: Option<f64>, occupancy_pct: Option<f64>) -> bool {
+        speed_ratio.is_none() && occupancy_pct.is_some_and(|o| o > self.critical_occupancy_pct)
     }
 
     pub(crate) fn streaks(&self) -> Streaks {
@@ -121,7 +127,7 @@ impl CongestionConfig {
             // The value shown is the one that decided the severity; speed first.
             let fact = if self.critical_speed(speed) {
                 by_speed(self.critical_speed_ratio)
-            } else if self.critical_occupancy(occupancy) {
+            } else if self.critical_occupancy(speed, occupancy) {
                 by_occupancy(self.critical_occupancy_pct)
             } else if speed.is_some_and(|r| r < self.raise_speed_ratio) {
                 by_speed(self.raise_speed_ratio)

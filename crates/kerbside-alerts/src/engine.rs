@@ -141,8 +141,12 @@ impl AlertEngine {
 
     /// Tells the engine that every `device_health` window ending at or before
     /// `closed_until_ms` has been fed; raises `device_silent` for every device whose
-    /// silence now exceeds its limit (see [`crate::DeviceSilentConfig`]).
+    /// silence now exceeds its limit (see [`crate::DeviceSilentConfig`]). Silence is
+    /// measured to the end of the last such window, not to `closed_until_ms`: what a
+    /// device sent after that is in a window not yet closed, so not yet known.
     pub fn advance(&mut self, closed_until_ms: i64, out: &mut Vec<AlertEvent>) {
+        let window = self.config.window_ms(Rule::DeviceSilent);
+        let closed_until_ms = closed_until_ms.saturating_sub(closed_until_ms.rem_euclid(window));
         let cfg = &self.config.device_silent;
         if !cfg.enabled {
             return;

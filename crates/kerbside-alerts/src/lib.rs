@@ -1,14 +1,17 @@
-//! Alert rules on closed windows, with hysteresis, and the alert lifecycle. Pure: no
-//! I/O, no clock. The aggregator's rows go in ([`AlertEngine::evaluate`], plus
-//! [`AlertEngine::advance`] as event time closes); [`AlertEvent`]s come out, for the
-//! `kerbside.alerts.v1` topic (keyed by [`AlertEvent::id`]) and, through
-//! [`postable`], for Alertmanager's v2 API. Delivery lives elsewhere.
+//! Alert rules on closed windows, with hysteresis, the alert lifecycle, and delivery.
+//!
+//! The core is pure (no I/O, no clock): the aggregator's rows go in
+//! ([`AlertEngine::evaluate`], plus [`AlertEngine::advance`] as event time closes);
+//! [`AlertEvent`]s come out, for the `kerbside.alerts.v1` topic (keyed by
+//! [`AlertEvent::id`]) and, through [`postable`], for Alertmanager's v2 API. Around
+//! it, [`Deliverer`] sends events to Kafka, Alertmanager, a webhook and MQTT, and
+//! [`AlertService`] plugs the two into `kerbside aggregate` as its window observer.
 //!
 //! # Rules
 //!
 //! | rule | rows | raise | clear | severity |
 //! |---|---|---|---|---|
-//! | `congestion` | `traffic_flow` | `raise_windows` windows with speed ratio < 0.5 or occupancy > 30 % | `clear_windows` windows with occupancy <= 20 % and speed ratio >= 0.7 (or unknown) | critical below 0.25 or above 50 % |
+//! | `congestion` | `traffic_flow` | `raise_windows` windows with speed ratio < 0.5 (no speed: occupancy > 30 %) | `clear_windows` windows with speed ratio >= 0.7 (no speed: occupancy <= 20 %) | critical below 0.25 (no speed: above 50 %) |
 //! | `air_quality` | `air_quality` `1h` | DAQI >= 7 | `clear_hours` hours with DAQI < 7 | critical at 10 |
 //! | `bin_overflow` | `bin_fill` | `hours_to_full` <= 12 or `fill_pct` >= 95 | `fill_pct` < 30 or `hours_to_full` > 24 | critical once full |
 //! | `bin_fire` / `bin_tilt` | `bin_fill` | a window with the flag set | `clear_windows` windows with it unset | critical / warning |
@@ -52,12 +55,15 @@ mod alertmanager;
 mod bin;
 mod config;
 mod congestion;
+mod deliver;
 mod engine;
 mod error;
 mod event;
 mod fields;
 mod health;
 mod hysteresis;
+mod metrics;
+mod service;
 mod summary;
 
 #[cfg(test)]
@@ -68,7 +74,13 @@ pub use alertmanager::{PostableAlert, postable, rfc3339_ms, superseded};
 pub use bin::{BinFlagConfig, BinOverflowConfig};
 pub use config::AlertsConfig;
 pub use congestion::CongestionConfig;
+pub use deliver::{
+    Decision, Deliverer, DeliveryConfig, DeliveryError, Sink, alertmanager_decision,
+    firing_ends_at_ms, mqtt_topic, webhook_decision,
+};
 pub use engine::{AlertEngine, AlertStats};
 pub use error::{Error, Result};
 pub use event::{AlertEvent, AlertState, Rule, Severity};
 pub use health::{BatteryLowConfig, DeviceSilentConfig};
+pub use metrics::AlertMetrics;
+pub use service::AlertService;

@@ -6,6 +6,8 @@
 //! [`MemoryLog`], an in-process log with the same interface for `demo`, `replay` and
 //! fast tests. [`AckTracker`] turns out-of-order completions into an in-order prefix:
 //! ingest acknowledges MQTT messages with it, the aggregator commits offsets with it.
+//! [`read_to_end`] reads a whole topic once, outside any group, for a stage that
+//! rebuilds its state from a topic it owns.
 
 pub mod ack;
 pub mod admin;
@@ -14,6 +16,7 @@ pub mod consumer;
 pub mod error;
 pub mod memory;
 pub mod producer;
+pub mod read;
 pub mod topics;
 
 #[cfg(feature = "test-helpers")]
@@ -25,3 +28,4 @@ pub use consumer::{Committed, GroupConsumer, GroupSettings, Record};
 pub use error::{Error, Result};
 pub use memory::MemoryLog;
 pub use producer::{Delivered, DeliveryFuture, Producer};
+pub use read::read_to_end;

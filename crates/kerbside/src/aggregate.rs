@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use kerbside_aggregate::{AggregateMetrics, Deps};
+use kerbside_alerts::{AlertMetrics, AlertService, Deliverer};
 use kerbside_kafka::{Producer, topics};
 use kerbside_store::{Store, StoreMetrics};
 
@@ -15,10 +16,14 @@ pub async fn run(cfg: &Config) -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let metrics = AggregateMetrics::new(&registry)?;
     let store_metrics = StoreMetrics::new(&registry)?;
+    let alert_metrics = AlertMetrics::new(&registry)?;
     if cfg.kafka.create_topics {
-        kerbside_kafka::admin::ensure_topics(&cfg.kafka, &[topics::READINGS, topics::DEADLETTER])
-            .await
-            .context("creating the Kafka topics")?;
+        kerbside_kafka::admin::ensure_topics(
+            &cfg.kafka,
+            &[topics::READINGS, topics::DEADLETTER, topics::ALERTS],
+        )
+        .await
+        .context("creating the Kafka topics")?;
     }
     let store = Store::open(&cfg.store, store_metrics).context("setting up the store")?;
     let producer = Producer::kafka(&cfg.kafka)?;
@@ -36,11 +41,27 @@ pub async fn run(cfg: &Config) -> anyhow::Result<()> {
     )
     .await?;
     tracing::info!(%addr, store = cfg.store.api.as_str(), "metrics endpoint listening");
+    let delivery = &cfg.alerts.delivery;
+    let deliverer = Deliverer::start(
+        delivery,
+        delivery.kafka.then(|| producer.clone()),
+        alert_metrics.clone(),
+        shutdown.child_token(),
+    )
+    .await
+    .context("starting alert delivery")?;
+    // Rebuilt from the alerts topic whenever the windows are (start, rebalance).
+    let alerts = AlertService::new(
+        cfg.alerts.clone(),
+        deliverer,
+        alert_metrics,
+        delivery.kafka.then(|| cfg.kafka.clone()),
+    );
     let deps = Deps {
         store,
         producer,
         metrics,
-        observer: kerbside_aggregate::NoObserver,
+        observer: alerts,
     };
     let summary = kerbside_aggregate::run(
         &cfg.aggregate,

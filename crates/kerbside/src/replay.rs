@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use kerbside_aggregate::{Admission, Engine, EngineConfig, Row, Source};
+use kerbside_alerts::{AlertEngine, AlertEvent, AlertState, AlertsConfig};
 use kerbside_ingest::pipeline::{Judged, Pipeline};
 use kerbside_reading::{
     AssetRegister, DeadLetter, EventTime, Refusal, RefusalReason, ReplayLine, Topic,
@@ -66,8 +67,11 @@ pub struct ReplaySummary {
     pub late: u64,
     /// Rows written, by measurement (re-emissions included).
     pub rows: BTreeMap<String, u64>,
-    /// Alerts raised (alert rules run once issue #6 lands; none before).
+    /// Alerts raised (each incident once; `alerts.jsonl` also has its updates and
+    /// its clear).
     pub alerts: u64,
+    /// Alerts cleared.
+    pub alerts_cleared: u64,
     /// Earliest and latest accepted event time, RFC 3339.
     pub event_time: Option<(String, String)>,
     /// Wall-clock seconds the replay took.
@@ -82,6 +86,8 @@ pub trait ReplayOutput {
     fn rows(&mut self, rows: &[Row]) -> anyhow::Result<()>;
     /// One refused message.
     fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()>;
+    /// Alert events, in the order the rules gave them.
+    fn alerts(&mut self, events: &[AlertEvent]) -> anyhow::Result<()>;
 }
 
 /// The replay over an already-open input: judges every line, runs the windows, sends
@@ -92,6 +98,7 @@ pub fn replay_lines(
     validation: ValidationConfig,
     assets: Arc<AssetRegister>,
     windows: EngineConfig,
+    alerts: AlertsConfig,
     out: &mut impl ReplayOutput,
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<ReplaySummary> {
@@ -107,6 +114,7 @@ pub fn replay_lines(
         assets,
     ));
     let mut engine = Engine::new(windows);
+    let mut rules = AlertEngine::new(alerts);
     let mut summary = ReplaySummary::default();
     let mut clock: Option<EventTime> = None;
     let mut span: Option<(EventTime, EventTime)> = None;
@@ -213,12 +221,15 @@ pub fn replay_lines(
             );
             out.dead_letter(&dl)?;
         }
-        emit(&mut engine, false, &mut summary, out)?;
+        emit(&mut engine, &mut rules, None, &mut summary, out)?;
         if n % 4096 == 0 {
             progress(bytes);
         }
     }
-    emit(&mut engine, true, &mut summary, out)?;
+    // The end of the file is not the end of time: devices are judged silent only up
+    // to the last reading's event time.
+    let end = span.map(|(_, b)| b.millis());
+    emit(&mut engine, &mut rules, Some(end), &mut summary, out)?;
     progress(bytes);
     summary.event_time = span.map(|(a, b)| (a.to_string(), b.to_string()));
     summary.seconds = started.elapsed().as_secs_f64();
@@ -229,14 +240,19 @@ pub fn replay_lines(
 /// Rows written per chunk: a quarter hour closes every device's windows at once.
 const EMIT_CHUNK: usize = 5000;
 
-/// Writes what the engine has closed (everything, if `finish`), a chunk at a time.
+/// Writes what the engine has closed, a chunk at a time, and runs the alert rules on
+/// it. `finish` (with the file's last event time) closes everything.
 fn emit(
     engine: &mut Engine,
-    finish: bool,
+    rules: &mut AlertEngine,
+    finish: Option<Option<i64>>,
     summary: &mut ReplaySummary,
     out: &mut impl ReplayOutput,
 ) -> anyhow::Result<()> {
     let mut rows: Vec<Row> = Vec::new();
+    let mut events = Vec::new();
+    let finish_at = finish;
+    let finish = finish.is_some();
     loop {
         let done = if finish {
             engine.finish_into(EMIT_CHUNK, &mut rows)
@@ -248,7 +264,30 @@ fn emit(
         }
         if !rows.is_empty() {
             out.rows(&rows)?;
+            for r in &rows {
+                rules.evaluate(r, &mut events);
+            }
             rows.clear();
+        }
+        if done {
+            let closed_until = match finish_at {
+                Some(end) => end,
+                None => engine.final_watermark(),
+            };
+            if let Some(t) = closed_until {
+                rules.advance(t, &mut events);
+            }
+        }
+        if !events.is_empty() {
+            for e in &events {
+                match e.state {
+                    AlertState::Raised => summary.alerts += 1,
+                    AlertState::Cleared => summary.alerts_cleared += 1,
+                    AlertState::Updated => {}
+                }
+            }
+            out.alerts(&events)?;
+            events.clear();
         }
         if done {
             return Ok(());
@@ -260,6 +299,7 @@ fn emit(
 struct DirOutput {
     sink: kerbside_store::FileSink,
     dead: BufWriter<File>,
+    alerts: BufWriter<File>,
 }
 
 impl ReplayOutput for DirOutput {
@@ -291,6 +331,16 @@ impl ReplayOutput for DirOutput {
             .write_all(b"\n")
             .context("writing deadletter.jsonl")
     }
+
+    fn alerts(&mut self, events: &[AlertEvent]) -> anyhow::Result<()> {
+        for e in events {
+            self.alerts
+                .write_all(&e.to_json())
+                .and_then(|()| self.alerts.write_all(b"\n"))
+                .context("writing alerts.jsonl")?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs `kerbside replay`.
@@ -311,9 +361,8 @@ pub fn run(cfg: &Config, args: &ReplayArgs) -> anyhow::Result<()> {
     let mut out = DirOutput {
         sink: kerbside_store::FileSink::new(&args.out),
         dead: create("deadletter.jsonl")?,
+        alerts: create("alerts.jsonl")?,
     };
-    // No alert rules before issue #6: the file exists and is empty.
-    create("alerts.jsonl")?.flush()?;
 
     let (reader, total): (Box<dyn BufRead>, Option<u64>) = if args.input == Path::new("-") {
         (Box::new(BufReader::new(std::io::stdin().lock())), None)
@@ -329,12 +378,14 @@ pub fn run(cfg: &Config, args: &ReplayArgs) -> anyhow::Result<()> {
         cfg.validation.clone(),
         assets,
         cfg.aggregate.windows.clone(),
+        cfg.alerts.clone(),
         &mut out,
         |b| bar.set_position(b),
     )?;
     bar.finish_and_clear();
     out.sink.flush().context("flushing line-protocol files")?;
     out.dead.flush().context("writing deadletter.jsonl")?;
+    out.alerts.flush().context("writing alerts.jsonl")?;
     let json = serde_json::to_string_pretty(&summary)?;
     std::fs::write(args.out.join("summary.json"), format!("{json}\n"))
         .context("writing summary.json")?;
@@ -375,5 +426,9 @@ fn print_summary(s: &ReplaySummary, out: &Path) {
     for (r, n) in &s.refused {
         println!("  refused {r:<22} {n}");
     }
+    println!(
+        "alerts: {} raised, {} cleared (alerts.jsonl)",
+        s.alerts, s.alerts_cleared
+    );
     println!("written to {}", out.display());
 }

@@ -61,8 +61,12 @@ fn congestion_rule_edges_are_strict() {
         !r.is_congested(Some(0.5), Some(30.0)),
         "exactly on both limits"
     );
-    assert!(r.is_congested(Some(1.0), Some(30.1)));
+    assert!(
+        !r.is_congested(Some(0.95), Some(45.0)),
+        "heavy but free-flowing traffic: speed decides"
+    );
     assert!(!r.is_congested(None, None));
+    assert!(!r.is_congested(None, Some(30.0)));
     assert!(
         r.is_congested(None, Some(80.0)),
         "a standing queue: no vehicles, high occupancy"

@@ -31,7 +31,19 @@ fn defaults_are_the_documented_ones() {
             "bin_fire": { "enabled": true, "clear_windows": 2 },
             "bin_tilt": { "enabled": true, "clear_windows": 2 },
             "device_silent": { "enabled": true, "silent_after_intervals": 3, "min_silent_secs": 1800 },
-            "battery_low": { "enabled": true, "low_v": 3.3, "clear_v": 3.5 }
+            "battery_low": { "enabled": true, "low_v": 3.3, "clear_v": 3.5 },
+            "delivery": {
+                "kafka": true,
+                "alertmanager_url": "",
+                "resend_interval_secs": 60,
+                "generator_url": "",
+                "webhook_url": "",
+                "mqtt_url": "",
+                "mqtt_topic_prefix": "kerbside/v1/alerts",
+                "request_timeout_secs": 10,
+                "max_backoff_secs": 30,
+                "max_queued_events": 10000
+            }
         })
     );
     assert!(AlertsConfig::default().problems().is_empty());

@@ -15,7 +15,12 @@ fn is_congested_uses_strict_inequalities_at_both_raise_thresholds() {
         "exactly 0.5 / 30 % is not congested"
     );
     assert!(c.is_congested(Some(0.499_999), Some(10.0)));
-    assert!(c.is_congested(Some(0.9), Some(30.000_001)));
+    assert!(
+        !c.is_congested(Some(0.9), Some(45.0)),
+        "heavy free-flowing traffic: speed decides when known"
+    );
+    assert!(c.is_congested(None, Some(30.000_001)));
+    assert!(!c.is_congested(None, Some(30.0)));
     assert!(
         !c.is_congested(None, None),
         "nothing known is not congested"
@@ -27,19 +32,20 @@ fn is_congested_uses_strict_inequalities_at_both_raise_thresholds() {
 }
 
 #[test]
-fn is_clear_is_inclusive_and_needs_occupancy() {
+fn is_clear_is_inclusive_and_takes_occupancy_only_without_speed() {
     let c = cfg();
-    assert!(
-        c.is_clear(Some(0.7), Some(20.0)),
-        "exactly 0.7 / 20 % is clear"
-    );
+    assert!(c.is_clear(Some(0.7), Some(40.0)), "exactly 0.7 is clear");
     assert!(!c.is_clear(Some(0.699_999), Some(5.0)));
-    assert!(!c.is_clear(Some(0.9), Some(20.000_001)));
     assert!(
-        c.is_clear(None, Some(3.0)),
-        "an empty road with low occupancy is clear"
+        c.is_clear(Some(0.9), None),
+        "speed known: occupancy not needed"
     );
-    assert!(!c.is_clear(Some(0.9), None), "no occupancy: no verdict");
+    assert!(
+        c.is_clear(None, Some(20.0)),
+        "no speed: exactly 20 % is clear"
+    );
+    assert!(!c.is_clear(None, Some(20.000_001)));
+    assert!(!c.is_clear(None, None), "nothing known: no verdict");
 }
 
 #[test]
@@ -47,7 +53,12 @@ fn severity_turns_critical_strictly_below_a_quarter_or_above_half_occupancy() {
     let c = cfg();
     assert_eq!(c.severity(Some(0.25), Some(50.0)), Severity::Warning);
     assert_eq!(c.severity(Some(0.249), Some(10.0)), Severity::Critical);
-    assert_eq!(c.severity(Some(0.45), Some(50.1)), Severity::Critical);
+    assert_eq!(
+        c.severity(Some(0.45), Some(50.1)),
+        Severity::Warning,
+        "speed known: occupancy does not decide"
+    );
+    assert_eq!(c.severity(None, Some(50.1)), Severity::Critical);
 }
 
 #[test]
@@ -72,7 +83,11 @@ fn verdicts_are_bad_good_or_neither_with_the_band_between() {
     // The band: at or above the raise threshold, below the clear one.
     assert_eq!(v(Some(0.5), Some(10.0)), Verdict::Neither);
     assert_eq!(v(Some(0.69), Some(10.0)), Verdict::Neither);
-    assert_eq!(v(Some(0.9), Some(25.0)), Verdict::Neither);
+    assert_eq!(v(None, Some(25.0)), Verdict::Neither);
+    assert!(
+        matches!(v(Some(0.9), Some(25.0)), Verdict::Good { .. }),
+        "speed known and high: clear whatever the occupancy"
+    );
     assert_eq!(
         v(None, None),
         Verdict::Neither,
@@ -83,15 +98,16 @@ fn verdicts_are_bad_good_or_neither_with_the_band_between() {
 #[test]
 fn the_deciding_value_is_the_one_that_set_the_severity() {
     let c = cfg();
-    // Speed only warns, occupancy is critical: occupancy is shown.
-    let Verdict::Bad { fact, .. } = c.verdict(&traffic(0, Some(0.4), Some(60.0))) else {
+    // No speed, occupancy critical: occupancy is shown against its critical limit.
+    let Verdict::Bad { fact, .. } = c.verdict(&traffic(0, None, Some(60.0))) else {
         panic!("not bad");
     };
     assert_eq!(
         (fact.value, fact.threshold, fact.basis),
         (Some(60.0), Some(50.0), Basis::OccupancyPct)
     );
-    let Verdict::Bad { fact, .. } = c.verdict(&traffic(0, Some(0.4), Some(35.0))) else {
+    // Speed known: speed is shown, whatever the occupancy.
+    let Verdict::Bad { fact, .. } = c.verdict(&traffic(0, Some(0.4), Some(60.0))) else {
         panic!("not bad");
     };
     assert_eq!(

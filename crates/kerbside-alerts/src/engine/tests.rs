@@ -451,16 +451,18 @@ fn a_sixty_second_reporter_is_silent_after_thirty_minutes_not_three() {
     assert_eq!(eng.reporters["tc-9"].interval_ms(), Some(60_000));
     assert!(advance(&mut eng, T0 + 60 * MIN).is_empty());
     assert!(
-        advance(&mut eng, last_seen + 30 * MIN).is_empty(),
-        "exactly the limit is not silent"
+        advance(&mut eng, last_seen + 30 * MIN + 1).is_empty(),
+        "past the limit, but the window it falls in has not closed: not yet known"
     );
-    let e = advance(&mut eng, last_seen + 30 * MIN + 1);
+    assert!(advance(&mut eng, T0 + 90 * MIN - 1).is_empty());
+    let e = advance(&mut eng, T0 + 90 * MIN + 7);
     assert_eq!(states(&e), [Raised]);
     let r = &e[0];
     assert_eq!(r.id, "device_silent/tc-9");
     assert_eq!(
         (r.starts_at_ms, r.at_ms),
-        (last_seen, last_seen + 30 * MIN + 1)
+        (last_seen, T0 + 90 * MIN),
+        "measured to the end of the last closed window"
     );
     assert_eq!(r.threshold, Some(1800.0));
     assert_eq!(r.labels["kind"], "traffic");
@@ -489,8 +491,11 @@ fn an_hourly_reporter_is_silent_after_three_hours() {
         advance(&mut eng, last_seen + 90 * MIN).is_empty(),
         "a 60 s reporter's limit is not this one's"
     );
-    assert!(advance(&mut eng, last_seen + 180 * MIN).is_empty());
-    let e = advance(&mut eng, last_seen + 181 * MIN);
+    assert!(
+        advance(&mut eng, last_seen + 194 * MIN).is_empty(),
+        "three hours to the last closed window's end: exactly the limit"
+    );
+    let e = advance(&mut eng, last_seen + 195 * MIN);
     assert_eq!(states(&e), [Raised]);
     assert_eq!(e[0].threshold, Some(3.0 * 3600.0));
 }
