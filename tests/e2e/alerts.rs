@@ -2,21 +2,33 @@
 //! fault on: the scripted lane closure raises exactly one congestion alert, on its
 //! link, within two windows of its start, cleared within three windows of its end,
 //! and no other link alerts; the scripted pollution episode raises the DAQI alert
-//! for its site in the first hour the written index reaches High.
+//! for its site in the first hour the written index reaches High; silent devices
+//! are alerted from their last accepted reading.
+//!
+//! Then live (`kerbside aggregate` against Tansu, InfluxDB 1.6 and Alertmanager):
+//! the congestion alert reaches the alerts topic and Alertmanager with its labels;
+//! the aggregator is SIGKILLed mid-incident and restarted, and the incident is still
+//! raised once and cleared once, and resolved in Alertmanager.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::Command;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kerbside_kafka::{KafkaConfig, Producer, topics};
 
 use kerbside_alerts::{AlertEvent, AlertState, Rule};
 use kerbside_reading::{DeadLetter, ReplayLine};
 use kerbside_sim::{Generator, GroundTruth};
 use kerbside_store::Value;
 
-use crate::ingest::kerbside_bin;
+use crate::aggregate::{AggregateConfig, influxql, spawn_aggregate, wait_for_watermark};
+use crate::ingest::{free_port, kerbside_bin};
+use crate::outage::tansu;
 use crate::replay::{accepted_readings, fleet, too_late_readings};
-use crate::support::unique_name;
+use crate::store_outage::{Feed, Scrape, assert_running, produce};
+use crate::support::{Server, http_client, unique_name, url, within};
 
 const TRAFFIC_WINDOW_MS: i64 = 5 * 60_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -239,4 +251,183 @@ fn a_lane_closure_a_pollution_episode_and_silent_devices_raise_the_right_alerts(
         events.len()
     );
     let _ = std::fs::remove_dir_all(out.parent().unwrap());
+}
+
+/// The alerts topic read back: the events of `id`, in order.
+fn events_of(kafka: &KafkaConfig, id: &str) -> Vec<AlertEvent> {
+    kerbside_kafka::read_to_end(kafka, topics::ALERTS, Duration::from_secs(20))
+        .unwrap()
+        .iter()
+        .map(|r| AlertEvent::from_json(&r.value).unwrap())
+        .filter(|e| e.id == id)
+        .collect()
+}
+
+/// The alerts Alertmanager lists (active ones) with the label `kerbside_test=run`.
+async fn alertmanager_alerts(am: &str, run: &str) -> Vec<serde_json::Value> {
+    let filter = format!("kerbside_test=\"{run}\"");
+    let resp = http_client()
+        .get(url(am, "/api/v2/alerts", &[("filter", filter.as_str())]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "GET /api/v2/alerts: {}",
+        resp.status()
+    );
+    resp.json().await.unwrap()
+}
+
+/// Polls `check` every 250 ms until it returns `Some`, for at most `limit`.
+async fn until<T, F: Future<Output = Option<T>>>(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(t) = check().await {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "{what} within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_kafka_and_alertmanager_and_a_restart_mid_incident_raises_nothing_twice() {
+    let influx = Server::InfluxV1.require().await;
+    let am = Server::Alertmanager.require().await;
+    within(Duration::from_secs(300), "the live alerts test", async {
+        let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_alerts_live"));
+        let kafka_port = free_port();
+        let _kafka_server = tansu(&dir.join("tansu"), kafka_port).await;
+        let kafka = format!("127.0.0.1:{kafka_port}");
+        let db = unique_name("kerbside_e2e");
+        influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
+        // 13 simulated hours: the lane closure runs 10:00-12:00; the first 11 hours
+        // go in before the aggregator is killed, the rest after its restart.
+        let feed = Feed::new(&kafka, 11, 2).await;
+        // The scripted incidents are the fleet's, known before any message is made.
+        let truth = Generator::new(Arc::clone(&feed.fleet), &[])
+            .unwrap()
+            .truth();
+        let incident = truth
+            .incidents
+            .first()
+            .expect("test.toml scripts a lane closure");
+        let (link, counter) = (incident.link.clone(), incident.counter.clone());
+        let id = format!("congestion/{link}/{counter}");
+        let run = unique_name("run");
+        let alerts = format!(
+            "[alerts.delivery]\nalertmanager_url = \"{am}\"\nresend_interval_secs = 2\n\
+             alertmanager_labels = {{ kerbside_test = \"{run}\" }}\n"
+        );
+        let port = free_port();
+        let config = AggregateConfig {
+            kafka: &kafka,
+            influx: &influx,
+            db: &db,
+            metrics_port: port,
+            group: unique_name("agg-alerts"),
+            state: dir.join("state"),
+            aggregate_extra: "",
+            store_extra: "",
+            alerts_extra: &alerts,
+        }
+        .write(&dir);
+        let log = dir.join("aggregate-1.log");
+        let mut first = spawn_aggregate(&config, &log);
+        let producer = Producer::kafka(&feed.kafka).unwrap();
+        produce(&producer, feed.backlog(), None).await;
+
+        // Raised: on the topic, and in Alertmanager with its labels.
+        let kafka_cfg = feed.kafka.clone();
+        let raised = until(
+            Duration::from_secs(120),
+            "the congestion alert raised",
+            || {
+                assert_running(&mut first, &log);
+                let events = events_of(&kafka_cfg, &id);
+                async move { events.into_iter().find(|e| e.state == AlertState::Raised) }
+            },
+        )
+        .await;
+        assert_eq!(raised.labels["link"], link);
+        let listed = until(
+            Duration::from_secs(30),
+            "the alert in Alertmanager",
+            || async {
+                alertmanager_alerts(&am, &run)
+                    .await
+                    .into_iter()
+                    .find(|a| a["labels"]["alert_id"] == id.as_str())
+            },
+        )
+        .await;
+        let labels = &listed["labels"];
+        assert_eq!(labels["alertname"], "congestion");
+        assert_eq!(labels["link"], link.as_str());
+        assert_eq!(labels["device_id"], counter.as_str());
+        assert_eq!(labels["severity"], raised.severity.as_str());
+        assert!(labels["ward"].is_string(), "no ward label: {labels}");
+        assert_eq!(listed["status"]["state"], "active");
+
+        // Killed mid-incident, restarted: it reads the alerts topic back.
+        first.kill().unwrap(); // SIGKILL
+        first.wait().unwrap();
+        let log = dir.join("aggregate-2.log");
+        let mut second = spawn_aggregate(&config, &log);
+        produce(&producer, feed.paced(), None).await;
+        wait_for_watermark(
+            port,
+            &feed.readings,
+            Duration::from_secs(120),
+            &mut second,
+            &log,
+        )
+        .await;
+        let cleared = until(
+            Duration::from_secs(60),
+            "the congestion alert cleared",
+            || {
+                let events = events_of(&kafka_cfg, &id);
+                async move { events.into_iter().find(|e| e.state == AlertState::Cleared) }
+            },
+        )
+        .await;
+        let events = events_of(&kafka_cfg, &id);
+        let states: Vec<AlertState> = events.iter().map(|e| e.state).collect();
+        assert_eq!(
+            states.iter().filter(|s| **s == AlertState::Raised).count(),
+            1,
+            "raised again after the restart: {states:?}"
+        );
+        assert_eq!(states.last(), Some(&AlertState::Cleared), "{states:?}");
+        assert!(cleared.at_ms > incident.end.millis());
+
+        // Resolved in Alertmanager: no longer listed.
+        until(
+            Duration::from_secs(30),
+            "the alert resolved in Alertmanager",
+            || async {
+                let listed = alertmanager_alerts(&am, &run).await;
+                (!listed
+                    .iter()
+                    .any(|a| a["labels"]["alert_id"] == id.as_str()))
+                .then_some(())
+            },
+        )
+        .await;
+        let metrics = Scrape::get(port).await.expect("metrics");
+        assert_eq!(
+            metrics.sum("kerbside_alerts_delivery_dropped_total"),
+            0.0,
+            "deliveries dropped"
+        );
+        let _ = second.kill();
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
 }

@@ -226,6 +226,7 @@ impl Deliverer {
                 ),
                 queue: Arc::clone(&queue),
                 generator_url: Some(cfg.generator_url.clone()).filter(|u| !u.is_empty()),
+                labels: cfg.alertmanager_labels.clone(),
                 resend_interval_secs: cfg.resend_interval_secs,
                 max_backoff,
                 clock,

@@ -35,6 +35,7 @@ fn defaults_are_the_documented_ones() {
             "delivery": {
                 "kafka": true,
                 "alertmanager_url": "",
+                "alertmanager_labels": {},
                 "resend_interval_secs": 60,
                 "generator_url": "",
                 "webhook_url": "",

@@ -71,6 +71,8 @@ pub(super) struct AlertmanagerTask {
     pub(super) receiver: HttpReceiver,
     pub(super) queue: Arc<Queue<AmItem>>,
     pub(super) generator_url: Option<String>,
+    /// Added to every alert's labels (`alertmanager_labels`).
+    pub(super) labels: BTreeMap<String, String>,
     pub(super) resend_interval_secs: u32,
     pub(super) max_backoff: Duration,
     pub(super) clock: Arc<dyn Clock>,
@@ -126,8 +128,20 @@ impl AlertmanagerTask {
         self.clock.now().millis()
     }
 
-    fn generator_url(&self) -> Option<&str> {
-        self.generator_url.as_deref()
+    /// `event` as Alertmanager gets it: on the wall clock, with the static labels.
+    fn post(&self, event: &AlertEvent, ends_at_ms: Option<i64>, now_ms: i64) -> PostableAlert {
+        self.labelled(postable(
+            &on_wall_clock(event, now_ms),
+            ends_at_ms,
+            self.generator_url.as_deref(),
+        ))
+    }
+
+    fn labelled(&self, mut alert: PostableAlert) -> PostableAlert {
+        for (k, v) in &self.labels {
+            alert.labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        alert
     }
 
     /// Folds `items` into the active set, in order, and returns what to send.
@@ -136,7 +150,13 @@ impl AlertmanagerTask {
         for item in items {
             match item {
                 AmItem::Event(Queued { event, since }) => {
-                    if let Some(old) = superseded(&event, self.generator_url()) {
+                    let now_ms = self.now_ms();
+                    if let Some(old) = superseded(
+                        &on_wall_clock(&event, now_ms),
+                        self.generator_url.as_deref(),
+                    )
+                    .map(|a| self.labelled(a))
+                    {
                         out.push(Outgoing {
                             post: Post::Ending(old),
                             since: None,
@@ -152,7 +172,7 @@ impl AlertmanagerTask {
                         }
                         AlertState::Cleared => {
                             self.active.remove(&event.id);
-                            let alert = postable(&event, None, self.generator_url());
+                            let alert = self.post(&event, None, now_ms);
                             out.push(Outgoing {
                                 post: Post::Ending(alert),
                                 since: Some(since),
@@ -173,8 +193,8 @@ impl AlertmanagerTask {
                             // Gone without a cleared event here (dropped from a full
                             // queue, or the engine let it go), or its label set changed:
                             // resolve the old one now.
-                            let ends = resolved_ends_at_ms(now_ms, old.starts_at_ms);
-                            let alert = postable(old, Some(ends), self.generator_url());
+                            let ends = resolved_ends_at_ms(now_ms, old.starts_at_ms.min(now_ms));
+                            let alert = self.post(old, Some(ends), now_ms);
                             out.push(Outgoing {
                                 post: Post::Ending(alert),
                                 since: None,
@@ -205,8 +225,9 @@ impl AlertmanagerTask {
             .iter()
             .map(|o| match &o.post {
                 Post::Firing(e) => {
-                    let ends = firing_ends_at_ms(now_ms, e.starts_at_ms, self.resend_interval_secs);
-                    postable(e, Some(ends), self.generator_url())
+                    let starts = e.starts_at_ms.min(now_ms);
+                    let ends = firing_ends_at_ms(now_ms, starts, self.resend_interval_secs);
+                    self.post(e, Some(ends), now_ms)
                 }
                 Post::Ending(a) => a.clone(),
             })
@@ -333,5 +354,20 @@ fn alert_name(o: &Outgoing) -> String {
     match &o.post {
         Post::Firing(e) => e.id.clone(),
         Post::Ending(a) => a.labels.get("alert_id").cloned().unwrap_or_default(),
+    }
+}
+
+/// `event` with its times no later than `now_ms`. Alertmanager judges an alert by its
+/// own clock: a start in the future is refused after an end, and an end in the future
+/// keeps a cleared alert firing until then. Event time runs ahead of the wall clock
+/// when data from a clock-skewed source, or a simulation dated ahead, is replayed; a
+/// clear must resolve now, and a raise must show now.
+pub(super) fn on_wall_clock(event: &AlertEvent, now_ms: i64) -> AlertEvent {
+    let starts_at_ms = event.starts_at_ms.min(now_ms);
+    AlertEvent {
+        starts_at_ms,
+        at_ms: event.at_ms.min(now_ms).max(starts_at_ms),
+        ends_at_ms: event.ends_at_ms.map(|e| e.min(now_ms).max(starts_at_ms)),
+        ..event.clone()
     }
 }

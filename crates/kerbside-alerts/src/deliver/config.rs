@@ -13,6 +13,10 @@ pub struct DeliveryConfig {
     /// Base URL of a Prometheus Alertmanager, e.g. `http://127.0.0.1:9093`; alerts
     /// go to its v2 API (`POST <url>/api/v2/alerts`). Empty: off (default "").
     pub alertmanager_url: String,
+    /// Labels added to every alert sent to Alertmanager, e.g. `{ council = "leeds" }`
+    /// to tell deployments apart in a shared Alertmanager (an event's own label of the
+    /// same name wins). Default none.
+    pub alertmanager_labels: std::collections::BTreeMap<String, String>,
     /// Every active alert is sent to Alertmanager again this often, with `endsAt` four
     /// intervals ahead (as Prometheus does), seconds (default 60).
     pub resend_interval_secs: u32,
@@ -46,6 +50,7 @@ impl Default for DeliveryConfig {
         Self {
             kafka: true,
             alertmanager_url: String::new(),
+            alertmanager_labels: std::collections::BTreeMap::new(),
             resend_interval_secs: 60,
             generator_url: String::new(),
             webhook_url: String::new(),
@@ -64,6 +69,19 @@ impl DeliveryConfig {
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let mut problem = |key: &str, message: String| out.push((key.to_owned(), message));
+        for name in self.alertmanager_labels.keys() {
+            let mut chars = name.chars();
+            let valid = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                problem(
+                    &format!("alertmanager_labels.{name}"),
+                    "a label name is letters, digits and _, not starting with a digit".into(),
+                );
+            }
+        }
         for (key, url) in [
             ("alertmanager_url", &self.alertmanager_url),
             ("webhook_url", &self.webhook_url),

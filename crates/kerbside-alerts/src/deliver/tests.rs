@@ -116,6 +116,7 @@ fn delivery_defaults_are_the_documented_ones() {
         json!({
             "kafka": true,
             "alertmanager_url": "",
+                "alertmanager_labels": {},
             "resend_interval_secs": 60,
             "generator_url": "",
             "webhook_url": "",
@@ -151,6 +152,7 @@ fn every_delivery_problem_is_listed_with_its_key() {
     let cfg = DeliveryConfig {
         kafka: false,
         alertmanager_url: "127.0.0.1:9093".into(),
+        alertmanager_labels: BTreeMap::new(),
         resend_interval_secs: 0,
         generator_url: "not a url".into(),
         webhook_url: "ftp://hooks.example/x".into(),
@@ -309,6 +311,7 @@ fn am_task(clock: Arc<ManualClock>) -> AlertmanagerTask {
             m.delivery_dropped.with_label_values(&[s]),
         )),
         generator_url: Some("http://grafana/d/alerts".into()),
+        labels: BTreeMap::new(),
         resend_interval_secs: 60,
         max_backoff: Duration::from_secs(1),
         clock,
@@ -611,4 +614,40 @@ async fn publish_to_kafka_after_shutdown_is_an_error_so_nothing_is_committed() {
         .await
         .unwrap_err();
     assert!(matches!(err, DeliveryError::Cancelled), "{err}");
+}
+
+#[test]
+fn event_time_ahead_of_the_wall_clock_is_sent_as_now() {
+    // A simulated day dated ahead, replayed: Alertmanager must see the raise now and
+    // the clear resolve now, not at the event times to come.
+    let now = T0 - 60 * MIN;
+    let mut task = am_task(clock(now));
+    let raised = event("tc-2", AlertState::Raised, Severity::Warning);
+    let out = task.apply(vec![ev(&raised)]);
+    let firing = &sent(&task, &out)[0];
+    assert_eq!(firing["startsAt"], rfc3339_ms(now));
+    assert!(firing["endsAt"].as_str().unwrap() > firing["startsAt"].as_str().unwrap());
+    let cleared = event("tc-2", AlertState::Cleared, Severity::Warning);
+    let out = task.apply(vec![ev(&cleared)]);
+    let ending = &sent(&task, &out)[0];
+    assert_eq!(ending["startsAt"], rfc3339_ms(now));
+    assert_eq!(ending["endsAt"], rfc3339_ms(now), "resolved now");
+}
+
+#[test]
+fn static_labels_are_added_and_checked() {
+    let mut task = am_task(clock(T0 + 20 * MIN));
+    task.labels.insert("council".into(), "leeds".into());
+    task.labels.insert("device_id".into(), "not-this".into());
+    let raised = event("tc-3", AlertState::Raised, Severity::Warning);
+    let out = task.apply(vec![ev(&raised)]);
+    let labels = &sent(&task, &out)[0]["labels"];
+    assert_eq!(labels["council"], "leeds");
+    assert_eq!(labels["device_id"], "tc-3", "the event's own label wins");
+    let cfg = DeliveryConfig {
+        alertmanager_labels: [("9lives".to_owned(), "x".to_owned())].into(),
+        ..DeliveryConfig::default()
+    };
+    let keys: Vec<String> = cfg.problems().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["alertmanager_labels.9lives"]);
 }
