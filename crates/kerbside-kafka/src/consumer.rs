@@ -34,6 +34,9 @@ pub struct Record {
     pub key: Option<Vec<u8>>,
     /// Value (empty for a tombstone).
     pub value: Vec<u8>,
+    /// The record's timestamp (the producer's create time unless the topic says
+    /// otherwise), ms since the epoch, if it has one.
+    pub timestamp_ms: Option<i64>,
 }
 
 /// A committed position: the next offset to read and the metadata stored with it.
@@ -161,6 +164,7 @@ impl GroupConsumer {
             offset: m.offset(),
             key: m.key().map(<[u8]>::to_vec),
             value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            timestamp_ms: m.timestamp().to_millis(),
         })
     }
 

@@ -115,6 +115,7 @@ pub fn read_to_end(cfg: &KafkaConfig, topic: &str, timeout: Duration) -> Result<
                         offset: o,
                         key: m.key().map(<[u8]>::to_vec),
                         value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                        timestamp_ms: m.timestamp().to_millis(),
                     });
                 }
             }

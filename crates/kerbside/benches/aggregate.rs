@@ -21,56 +21,21 @@
 //! (InfluxDB, and the Tansu binary it installs). Run: `cargo bench -p kerbside --bench
 //! aggregate`; `KERBSIDE_BENCH_ONLY=replay|kafka` runs one part.
 
+mod common;
+
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kerbside_kafka::{KafkaConfig, Producer, topics};
-use kerbside_reading::{ValidationConfig, Validator, Verdict};
-use kerbside_sim::{Fleet, Generator, Scenario};
+use kerbside_sim::Generator;
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{
+    Produced, Tansu, env_or, fail, fleet, free_port, hwm_mib, influx_url, kerbside_bin, metric,
+    readings, scrape, target_dir, value,
+};
 
-fn fail(msg: &str) -> ! {
-    eprintln!("aggregate bench: {msg}");
-    std::process::exit(1)
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from)
-}
-
-fn kerbside_bin() -> PathBuf {
-    let bin = target_dir().join("release/kerbside");
-    if !bin.exists() {
-        fail(&format!(
-            "{} missing: cargo build --release -p kerbside",
-            bin.display()
-        ));
-    }
-    bin
-}
-
-fn fleet(file: &str, minutes: u32) -> Arc<Fleet> {
-    let path = root().join("firmware-sim/scenarios").join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| fail(&format!("{file}: {e}")));
-    let mut scenario = Scenario::from_toml(&text, file).unwrap_or_else(|e| fail(&e.to_string()));
-    scenario.duration_mins = minutes;
-    Arc::new(Fleet::build(scenario, 1).unwrap_or_else(|e| fail(&e.to_string())))
-}
-
-/// Peak resident set (VmHWM) of a live process, MiB.
 /// A watermark (ms) as UTC date and time, for the timeline.
 fn fmt_wm(ms: f64) -> String {
     let secs = (ms / 1000.0) as i64;
@@ -81,13 +46,6 @@ fn fmt_wm(ms: f64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-fn hwm_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 /// Waits for `child`, sampling its peak RSS until it exits.
@@ -181,84 +139,6 @@ fn replay_bench() -> Row {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-fn metric(port: u16, name: &str) -> Option<f64> {
-    value(&scrape(port)?, name)
-}
-
-/// The `/metrics` text of the aggregator on `port`.
-fn scrape(port: u16) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut bytes = Vec::new();
-    // Whatever arrived before the server closed (or the timeout) is the answer.
-    let _ = std::io::Read::read_to_end(&mut s, &mut bytes);
-    Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// One series' value in a `/metrics` text.
-fn value(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-fn wait_port(port: u16) {
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    fail(&format!("nothing listening on {port}"));
-}
-
-/// One reading to produce: when the fleet sent it, its key and its value.
-struct Produced {
-    at: i64,
-    ts: i64,
-    key: String,
-    value: Vec<u8>,
-}
-
-/// The fleet's accepted readings as the ingest service would produce them, in the
-/// order they were sent.
-fn readings(fleet: &Arc<Fleet>) -> impl Iterator<Item = Produced> {
-    let validator = Validator::new(
-        ValidationConfig::default(),
-        Arc::new(fleet.asset_register()),
-    );
-    Generator::new(Arc::clone(fleet), &[])
-        .unwrap()
-        .flat_map(move |m| {
-            validator
-                .validate(&m.topic, &m.payload, m.at)
-                .into_iter()
-                .filter_map(|v| match v {
-                    Verdict::Accepted(r) => Some(Produced {
-                        at: m.at.millis(),
-                        ts: r.reading.ts.millis(),
-                        key: r.reading.device_id.to_string(),
-                        value: serde_json::to_vec(&r).unwrap(),
-                    }),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-        })
-}
-
 /// Produces `records` into the readings topic; with `speed`, paced at that many
 /// times their send times. Returns the seconds taken.
 fn produce(cfg: &KafkaConfig, records: impl Iterator<Item = Produced>, speed: Option<f64>) -> f64 {
@@ -295,43 +175,12 @@ fn produce(cfg: &KafkaConfig, records: impl Iterator<Item = Produced>, speed: Op
 
 fn kafka_bench(live_speed: Option<f64>) -> Row {
     let hours: u32 = env_or("KERBSIDE_BENCH_HOURS", 2);
-    let influx = std::env::var("KERBSIDE_TEST_INFLUX_V1")
-        .unwrap_or_else(|_| "http://127.0.0.1:18086".into());
-    let tools = std::env::var("KERBSIDE_TOOLS").map_or_else(
-        |_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/kerbside/tools"),
-        PathBuf::from,
-    );
-    let tansu = tools.join("bin/tansu");
-    if !tansu.exists() {
-        fail("the Tansu binary is missing: deploy/dev/services up installs it");
-    }
+    let influx = influx_url();
     let dir = target_dir().join("bench-data/kafka");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let mut broker = Command::new(&tansu)
-        .current_dir(&dir)
-        .env("RUST_LOG", "warn")
-        .args([
-            "broker",
-            "--cluster-id",
-            "kerbside-bench",
-            "--listener-url",
-            &url,
-        ])
-        .args([
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            "memory://tansu/",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_port(port);
-    let brokers = format!("127.0.0.1:{port}");
+    let broker = Tansu::start(&dir);
+    let brokers = broker.brokers.clone();
 
     let fleet = fleet("bench-100k.toml", hours * 60);
     let devices = fleet.devices.len();
@@ -470,8 +319,7 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
-    let _ = broker.kill();
-    let _ = broker.wait();
+    drop(broker);
     let _ = rt.block_on(kerbside_store::query::influxql(
         &influx,
         "",

@@ -1,0 +1,197 @@
+//! Helpers the benches share: the release binary, the scenarios, the readings as
+//! ingest would produce them, a Tansu of the bench's own, `/metrics` scrapes.
+
+#![allow(dead_code, reason = "each bench uses its own share of these")]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kerbside_reading::{ValidationConfig, Validator, Verdict};
+use kerbside_sim::{Fleet, Generator, Scenario};
+
+pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+pub(crate) fn fail(msg: &str) -> ! {
+    eprintln!("aggregate bench: {msg}");
+    std::process::exit(1)
+}
+
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from)
+}
+
+pub(crate) fn kerbside_bin() -> PathBuf {
+    let bin = target_dir().join("release/kerbside");
+    if !bin.exists() {
+        fail(&format!(
+            "{} missing: cargo build --release -p kerbside",
+            bin.display()
+        ));
+    }
+    bin
+}
+
+pub(crate) fn fleet(file: &str, minutes: u32) -> Arc<Fleet> {
+    let path = root().join("firmware-sim/scenarios").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| fail(&format!("{file}: {e}")));
+    let mut scenario = Scenario::from_toml(&text, file).unwrap_or_else(|e| fail(&e.to_string()));
+    scenario.duration_mins = minutes;
+    Arc::new(Fleet::build(scenario, 1).unwrap_or_else(|e| fail(&e.to_string())))
+}
+
+pub(crate) fn hwm_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+pub(crate) fn metric(port: u16, name: &str) -> Option<f64> {
+    value(&scrape(port)?, name)
+}
+
+/// The `/metrics` text of the aggregator on `port`.
+pub(crate) fn scrape(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut bytes = Vec::new();
+    // Whatever arrived before the server closed (or the timeout) is the answer.
+    let _ = std::io::Read::read_to_end(&mut s, &mut bytes);
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// One series' value in a `/metrics` text.
+pub(crate) fn value(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+pub(crate) fn wait_port(port: u16) {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fail(&format!("nothing listening on {port}"));
+}
+
+/// One reading to produce: when the fleet sent it, its key and its value.
+pub(crate) struct Produced {
+    pub(crate) at: i64,
+    pub(crate) ts: i64,
+    pub(crate) key: String,
+    pub(crate) value: Vec<u8>,
+}
+
+/// The fleet's accepted readings as the ingest service would produce them, in the
+/// order they were sent.
+pub(crate) fn readings(fleet: &Arc<Fleet>) -> impl Iterator<Item = Produced> {
+    let validator = Validator::new(
+        ValidationConfig::default(),
+        Arc::new(fleet.asset_register()),
+    );
+    Generator::new(Arc::clone(fleet), &[])
+        .unwrap()
+        .flat_map(move |m| {
+            validator
+                .validate(&m.topic, &m.payload, m.at)
+                .into_iter()
+                .filter_map(|v| match v {
+                    Verdict::Accepted(r) => Some(Produced {
+                        at: m.at.millis(),
+                        ts: r.reading.ts.millis(),
+                        key: r.reading.device_id.to_string(),
+                        value: serde_json::to_vec(&r).unwrap(),
+                    }),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        })
+}
+
+/// A Tansu broker of the bench's own (memory storage), stopped on drop.
+pub(crate) struct Tansu {
+    child: Child,
+    /// `host:port` to give Kafka clients.
+    pub(crate) brokers: String,
+}
+
+impl Tansu {
+    /// Starts one in `dir` (the binary `deploy/dev/services up` installs).
+    pub(crate) fn start(dir: &Path) -> Self {
+        let tools = std::env::var("KERBSIDE_TOOLS").map_or_else(
+            |_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/kerbside/tools"),
+            PathBuf::from,
+        );
+        let tansu = tools.join("bin/tansu");
+        if !tansu.exists() {
+            fail("the Tansu binary is missing: deploy/dev/services up installs it");
+        }
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&tansu)
+            .current_dir(dir)
+            .env("RUST_LOG", "warn")
+            .args([
+                "broker",
+                "--cluster-id",
+                "kerbside-bench",
+                "--listener-url",
+                &url,
+            ])
+            .args([
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_port(port);
+        Self {
+            child,
+            brokers: format!("127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The dev InfluxDB 1.6 (`deploy/dev/services`).
+pub(crate) fn influx_url() -> String {
+    std::env::var("KERBSIDE_TEST_INFLUX_V1").unwrap_or_else(|_| "http://127.0.0.1:18086".into())
+}
