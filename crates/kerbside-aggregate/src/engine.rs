@@ -87,10 +87,17 @@ impl EngineConfig {
             ("bin_rate.reset_drop_pct", b.reset_drop_pct),
             ("bin_rate.lookback_h", b.lookback_h),
             ("bin_rate.min_span_min", b.min_span_min),
+            ("bin_rate.max_readings", f64::from(b.max_readings)),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 out.push((key, format!("must be a positive number, found {v}")));
             }
+        }
+        if b.max_readings == 1 {
+            out.push((
+                "bin_rate.max_readings",
+                "must be at least 2: a rate needs two readings".into(),
+            ));
         }
         if b.lookback_h > AirHistory::HOURS as f64 {
             out.push((

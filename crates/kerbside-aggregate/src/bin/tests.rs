@@ -104,12 +104,33 @@ fn the_rate_ignores_readings_after_the_window() {
 }
 
 #[test]
-fn history_is_bounded_by_the_lookback() {
-    let mut h = BinHistory::new(BinRateRule::default());
+fn history_is_bounded_by_the_lookback_and_the_reading_count() {
     let readings: Vec<(i64, f64)> = (0..200).map(|i| (i * 15, (i % 50) as f64)).collect();
+    let mut h = BinHistory::new(BinRateRule::default());
+    run(&mut h, &readings);
+    let kept = &h.devices.get("bin-1").unwrap().points;
+    assert_eq!(kept.len(), 16, "the newest max_readings");
+    assert!(kept.capacity() <= 17, "capacity {}", kept.capacity());
+    // With a larger count, the lookback bounds it: 12 h of 15-minute readings.
+    let mut h = BinHistory::new(BinRateRule {
+        max_readings: 1000,
+        ..BinRateRule::default()
+    });
     run(&mut h, &readings);
     let kept = h.devices.get("bin-1").map(|s| s.points.len()).unwrap();
     assert!(kept <= 12 * 4 + 1, "{kept} readings kept");
+}
+
+#[test]
+fn the_rate_uses_only_the_newest_max_readings() {
+    // Filling at 10 points an hour for 8 hours, then at 4 an hour for 4: only the
+    // last 4 hours' 16 readings count.
+    let mut readings: Vec<(i64, f64)> = (0..32).map(|i| (i * 15, i as f64 * 2.5)).collect();
+    readings.extend((32..48).map(|i| (i * 15, 80.0 + (i - 32) as f64)));
+    let mut h = BinHistory::new(BinRateRule::default());
+    let row = run(&mut h, &readings);
+    let rate = row.float_field("fill_rate_pct_h").unwrap();
+    assert!((rate - 4.0).abs() < 1e-4, "{rate}");
 }
 
 #[test]
@@ -137,7 +158,7 @@ proptest::proptest! {
         for (minute, fill, prune) in ops {
             let t = start + minute * MIN + minute % 7;
             if prune {
-                series.prune(t);
+                series.prune(t, usize::MAX);
                 model = model.split_off(&t);
             } else {
                 series.insert(t, fill);
