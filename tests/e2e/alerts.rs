@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,9 +23,9 @@ use kerbside_sim::{Generator, GroundTruth};
 use kerbside_store::Value;
 
 use crate::aggregate::{AggregateConfig, influxql, spawn_aggregate, wait_for_watermark};
-use crate::ingest::{free_port, kerbside_bin};
+use crate::ingest::free_port;
 use crate::outage::tansu;
-use crate::replay::{accepted_readings, fleet, too_late_readings};
+use crate::replay::{accepted_readings, fleet, run_replay, too_late_readings};
 use crate::store_outage::{Feed, Scrape, assert_running, produce};
 use crate::support::{Server, http_client, unique_name, url, within};
 
@@ -66,16 +65,7 @@ pub(crate) fn replay_alerts(hours: u32) -> Replayed {
     }
     let truth = generator.truth();
     let out = dir.join("out");
-    let status = Command::new(kerbside_bin())
-        .args(["replay", "--quiet", "--input"])
-        .arg(&input)
-        .arg("--assets")
-        .arg(&assets)
-        .arg("--out")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success(), "kerbside replay failed: {status}");
+    run_replay(&input, &assets, &out);
     let events = std::fs::read_to_string(out.join("alerts.jsonl"))
         .unwrap()
         .lines()

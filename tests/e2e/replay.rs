@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -72,6 +73,20 @@ pub(crate) fn too_late_readings(dls: &[DeadLetter]) -> BTreeSet<(String, u64)> {
         .collect()
 }
 
+/// Runs `kerbside replay` over `input` into `out`; fails the test if it fails.
+pub(crate) fn run_replay(input: &Path, assets: &Path, out: &Path) {
+    let status = Command::new(kerbside_bin())
+        .args(["replay", "--quiet", "--input"])
+        .arg(input)
+        .arg("--assets")
+        .arg(assets)
+        .arg("--out")
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "kerbside replay failed: {status}");
+}
+
 #[test]
 fn replay_writes_the_oracles_aggregates_and_dead_letters_every_refusal() {
     let fleet = fleet(6);
@@ -92,16 +107,7 @@ fn replay_writes_the_oracles_aggregates_and_dead_letters_every_refusal() {
         f.write_all(b"{not json\n").unwrap();
     }
     let out = dir.join("out");
-    let status = Command::new(kerbside_bin())
-        .args(["replay", "--quiet", "--input"])
-        .arg(&input)
-        .arg("--assets")
-        .arg(&assets)
-        .arg("--out")
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success(), "kerbside replay failed: {status}");
+    run_replay(&input, &assets, &out);
 
     let dls: Vec<DeadLetter> = std::fs::read_to_string(out.join("deadletter.jsonl"))
         .unwrap()

@@ -442,7 +442,7 @@ fn failed(e: &reqwest::Error) -> Answer {
 }
 
 /// The error and its sources, `: `-separated (reqwest's own message hides the cause).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {

@@ -32,8 +32,8 @@ use kerbside_kafka::{KafkaConfig, Producer, topics};
 use kerbside_sim::Generator;
 
 use common::{
-    Produced, Tansu, env_or, fail, fleet, free_port, hwm_mib, influx_url, kerbside_bin, metric,
-    readings, scrape, target_dir, value,
+    Produced, Tansu, create_db, drop_db, env_or, fail, fleet, free_port, hwm_mib, influx_url,
+    kerbside_bin, metric, readings, scrape, target_dir, value,
 };
 
 /// A watermark (ms) as UTC date and time, for the timeline.
@@ -214,13 +214,7 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
         }
     }
     let db = format!("kerbside_bench_{}", std::process::id());
-    let client = rt.block_on(kerbside_store::query::influxql(
-        &influx,
-        "",
-        None,
-        &format!("CREATE DATABASE \"{db}\""),
-    ));
-    client.unwrap_or_else(|e| fail(&format!("InfluxDB at {influx}: {e}")));
+    create_db(&rt, &influx, &db);
     let metrics_port = free_port();
     let config = dir.join("aggregate.toml");
     std::fs::write(
@@ -320,12 +314,7 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
         .status();
     let _ = child.wait();
     drop(broker);
-    let _ = rt.block_on(kerbside_store::query::influxql(
-        &influx,
-        "",
-        None,
-        &format!("DROP DATABASE \"{db}\""),
-    ));
+    drop_db(&rt, &influx, &db);
     Row {
         what: format!(
             "Kafka (Tansu) → `kerbside aggregate` → InfluxDB 1.6, {devices} devices, {}",

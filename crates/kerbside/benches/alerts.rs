@@ -31,8 +31,8 @@ use kerbside_alerts::{AlertEvent, AlertState, Rule};
 use kerbside_kafka::{KafkaConfig, Producer, topics};
 
 use common::{
-    Produced, Tansu, env_or, fail, fleet, free_port, influx_url, kerbside_bin, metric, readings,
-    target_dir,
+    Produced, Tansu, create_db, drop_db, env_or, fail, fleet, free_port, influx_url, kerbside_bin,
+    metric, readings, target_dir,
 };
 
 /// The aggregator's out-of-orderness (its default), ms.
@@ -157,13 +157,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let http = reqwest::Client::new();
     let db = format!("kerbside_bench_alerts_{}", std::process::id());
-    rt.block_on(kerbside_store::query::influxql(
-        &influx,
-        "",
-        None,
-        &format!("CREATE DATABASE \"{db}\""),
-    ))
-    .unwrap_or_else(|e| fail(&format!("InfluxDB at {influx}: {e}")));
+    create_db(&rt, &influx, &db);
     let run = format!("bench-{}", std::process::id());
     let port = free_port();
     let config = dir.join("aggregate.toml");
@@ -296,12 +290,7 @@ fn main() {
             to_am.push((seen - closable) as f64);
         }
     }
-    let _ = rt.block_on(kerbside_store::query::influxql(
-        &influx,
-        "",
-        None,
-        &format!("DROP DATABASE \"{db}\""),
-    ));
+    drop_db(&rt, &influx, &db);
     drop(broker);
     println!(
         "\nalert latency, {} devices live at {speed} x ({} readings, {minutes} simulated minutes); events on the topic by rule: {counts:?}; Alertmanager deliveries dropped: {}",

@@ -113,14 +113,7 @@ impl AlertmanagerTask {
                 break;
             }
         }
-        let left = self.queue.abandon();
-        if left > 0 {
-            error!(
-                sink = self.receiver.sink,
-                dropped = left,
-                "alert delivery stopped with events still queued"
-            );
-        }
+        self.queue.abandon();
     }
 
     /// The wall clock, ms since the epoch.

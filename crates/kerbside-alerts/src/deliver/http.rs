@@ -90,7 +90,7 @@ impl HttpReceiver {
                 status: None,
                 refused: false,
                 retry_after: None,
-                message: error_chain(&e),
+                message: kerbside_store::http::error_chain(&e),
             },
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -177,16 +177,4 @@ fn truncate(s: &str) -> String {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),
     }
-}
-
-/// The error and its sources, `: `-separated (reqwest's own message hides the cause).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }

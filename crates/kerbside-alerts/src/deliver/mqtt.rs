@@ -130,14 +130,7 @@ impl MqttTask {
                 }
             }
         }
-        let left = self.queue.abandon();
-        if left > 0 {
-            error!(
-                sink = "mqtt",
-                dropped = left,
-                "alert delivery stopped with events still queued"
-            );
-        }
+        self.queue.abandon();
         if let Some((client, _)) = self.conn.take() {
             let _ = client.try_disconnect();
         }

@@ -131,6 +131,13 @@ impl<T: Item> Queue<T> {
         s.events = 0;
         drop(s);
         self.dropped.inc_by(n as u64);
+        if n > 0 {
+            tracing::error!(
+                sink = self.sink,
+                dropped = n,
+                "alert delivery stopped with events still queued"
+            );
+        }
         n
     }
 

@@ -65,13 +65,6 @@ impl WebhookTask {
                 }
             }
         }
-        let left = self.queue.abandon();
-        if left > 0 {
-            error!(
-                sink = self.receiver.sink,
-                dropped = left,
-                "alert delivery stopped with events still queued"
-            );
-        }
+        self.queue.abandon();
     }
 }

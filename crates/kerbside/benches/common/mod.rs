@@ -195,3 +195,24 @@ impl Drop for Tansu {
 pub(crate) fn influx_url() -> String {
     std::env::var("KERBSIDE_TEST_INFLUX_V1").unwrap_or_else(|_| "http://127.0.0.1:18086".into())
 }
+
+/// Creates the database `db` on the InfluxDB at `influx`; fails the bench if it cannot.
+pub(crate) fn create_db(rt: &tokio::runtime::Runtime, influx: &str, db: &str) {
+    rt.block_on(kerbside_store::query::influxql(
+        influx,
+        "",
+        None,
+        &format!("CREATE DATABASE \"{db}\""),
+    ))
+    .unwrap_or_else(|e| fail(&format!("InfluxDB at {influx}: {e}")));
+}
+
+/// Drops the database `db` (best effort: the bench's figures are already taken).
+pub(crate) fn drop_db(rt: &tokio::runtime::Runtime, influx: &str, db: &str) {
+    let _ = rt.block_on(kerbside_store::query::influxql(
+        influx,
+        "",
+        None,
+        &format!("DROP DATABASE \"{db}\""),
+    ));
+}
