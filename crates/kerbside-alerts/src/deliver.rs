@@ -400,6 +400,12 @@ impl Deliverer {
         }
     }
 
+    /// Whether [`Deliverer::set_active`] is used (Alertmanager is configured): the
+    /// active set need not be gathered otherwise.
+    pub fn wants_active(&self) -> bool {
+        self.alertmanager.is_some()
+    }
+
     /// Stops taking events and lets the background tasks deliver what they hold, for
     /// at most `timeout`; what is still undelivered then is counted as dropped (and
     /// logged). Alerts stay active in Alertmanager until their `endsAt`.

@@ -3,6 +3,7 @@
 //! event time has closed; the caller publishes what comes out.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kerbside_store::Row;
 
@@ -38,21 +39,37 @@ pub struct AlertStats {
     pub active: BTreeMap<Rule, u64>,
 }
 
-/// What one row did.
-#[derive(Debug, Default)]
-struct Outcome {
-    evaluated: bool,
-    stale: bool,
+/// What the engine keeps of every device it has seen a row of.
+#[derive(Debug, Clone)]
+struct DeviceState {
+    /// The newest window start each rule evaluated (by `Rule as usize`). A row not
+    /// newer is a re-emission, stale for that rule. Per rule, not per measurement:
+    /// after a restore each rule's streak is rebuilt from its own last event on.
+    last_ms: [i64; Rule::ALL.len()],
+    /// The silent-device rule's view of it.
+    reporter: Reporter,
 }
 
-/// Every rule's state: per rule, per device.
+impl Default for DeviceState {
+    fn default() -> Self {
+        Self {
+            last_ms: [i64::MIN; Rule::ALL.len()],
+            reporter: Reporter::default(),
+        }
+    }
+}
+
+/// Every rule's state: per device, and per rule and device for the subjects that
+/// are not quiet (an incident or a streak under way). Device ids are shared
+/// (`Arc<str>`) between the maps.
 #[derive(Debug, Clone)]
 pub struct AlertEngine {
     config: AlertsConfig,
-    /// Indexed by `Rule as usize`; keyed by device id.
-    subjects: [BTreeMap<String, Subject>; Rule::ALL.len()],
-    /// The silent-device rule's view of each device.
-    reporters: BTreeMap<String, Reporter>,
+    devices: BTreeMap<Arc<str>, DeviceState>,
+    /// Indexed by `Rule as usize`; keyed by device id; quiet subjects are left out.
+    subjects: [BTreeMap<Arc<str>, Subject>; Rule::ALL.len()],
+    /// The `kind` tags seen (a handful), shared by every device of the kind.
+    kinds: Vec<Arc<str>>,
     stats: AlertStats,
 }
 
@@ -62,8 +79,9 @@ impl AlertEngine {
     pub fn new(config: AlertsConfig) -> Self {
         Self {
             config,
+            devices: BTreeMap::new(),
             subjects: Default::default(),
-            reporters: BTreeMap::new(),
+            kinds: Vec::new(),
             stats: AlertStats::default(),
         }
     }
@@ -125,18 +143,34 @@ impl AlertEngine {
             }
             _ => {}
         }
-        let mut outcome = Outcome::default();
-        if silent {
-            self.silent_row(row, device, &mut outcome, out);
-        }
-        for (rule, verdict, streaks) in jobs.into_iter().flatten() {
-            self.step(rule, row, device, verdict, streaks, &mut outcome, out);
-        }
-        if !outcome.evaluated && !outcome.stale {
+        if !silent && jobs.iter().all(Option::is_none) {
             self.stats.ignored += 1;
+            return;
         }
-        self.stats.evaluated += u64::from(outcome.evaluated);
-        self.stats.stale += u64::from(outcome.stale);
+        let (key, state) = self.device(device);
+        // Admitted per rule: a row not newer than what a rule evaluated is stale.
+        let mut admit = |rule: Rule| {
+            let last = &mut state.last_ms[rule as usize];
+            let fresh = row.time_ms > *last;
+            if fresh {
+                *last = row.time_ms;
+            }
+            fresh
+        };
+        let silent = silent.then(|| admit(Rule::DeviceSilent));
+        let jobs = jobs.map(|j| j.map(|(rule, v, s)| (rule, v, s, admit(rule))));
+        let admitted = jobs.iter().flatten().map(|j| j.3).chain(silent);
+        let (evaluated, stale) = admitted.fold((false, false), |(e, s), a| (e || a, s || !a));
+        self.stats.evaluated += u64::from(evaluated);
+        self.stats.stale += u64::from(stale);
+        if silent == Some(true) {
+            self.silent_row(row, &key, out);
+        }
+        for (rule, verdict, streaks, fresh) in jobs.into_iter().flatten() {
+            if fresh {
+                self.step(rule, row, &key, verdict, streaks, out);
+            }
+        }
     }
 
     /// Tells the engine that every `device_health` window ending at or before
@@ -152,7 +186,8 @@ impl AlertEngine {
             return;
         }
         let subjects = &mut self.subjects[Rule::DeviceSilent as usize];
-        for (device, reporter) in &self.reporters {
+        for (device, state) in &self.devices {
+            let reporter = &state.reporter;
             let (Some(seen), Some(interval)) = (reporter.last_seen_ms, reporter.interval_ms())
             else {
                 continue;
@@ -162,7 +197,7 @@ impl AlertEngine {
             if silence <= limit {
                 continue;
             }
-            let subject = subjects.entry(device.clone()).or_default();
+            let subject = subjects.entry(Arc::clone(device)).or_default();
             if subject.active().is_some() {
                 continue;
             }
@@ -174,7 +209,10 @@ impl AlertEngine {
                 },
             );
             let rule = Rule::DeviceSilent;
-            let labels = reporter.labels.clone();
+            let mut labels = BTreeMap::from([("device_id".to_owned(), device.to_string())]);
+            if let Some(kind) = &reporter.kind {
+                labels.insert("kind".to_owned(), kind.to_string());
+            }
             let event = AlertEvent {
                 id: format!("{rule}/{device}"),
                 rule,
@@ -217,32 +255,39 @@ impl AlertEngine {
                 continue;
             }
             let w = self.config.window_ms(rule);
-            let device = event.device_id().to_owned();
+            let kind = event.labels.get("kind").map(|k| self.kind(k));
+            let (key, state) = self.device(event.device_id());
             let last_window_ms = if rule == Rule::DeviceSilent && event.is_active() {
                 // Raised by `advance`, not by a row: the device's last reading was in
                 // the window holding `starts_at_ms`; nothing came after it.
-                let reporter = self.reporters.entry(device.clone()).or_default();
+                let reporter = &mut state.reporter;
                 reporter.last_seen_ms = Some(
                     reporter
                         .last_seen_ms
                         .map_or(event.starts_at_ms, |s| s.max(event.starts_at_ms)),
                 );
-                reporter.labels = event.labels.clone();
+                if kind.is_some() {
+                    reporter.kind = kind;
+                }
                 let start = event.starts_at_ms;
                 start.saturating_sub(start.rem_euclid(w.max(1)))
             } else {
                 event.at_ms.saturating_sub(w)
             };
+            let last = &mut state.last_ms[rule as usize];
+            *last = (*last).max(last_window_ms);
             let level = match (rule, event.value) {
                 (Rule::AirQuality, Some(daqi)) => crate::air::band(daqi),
                 (Rule::AirQuality, None) if event.severity == Severity::Critical => 3,
                 (Rule::AirQuality, None) => 2,
                 _ => event.severity as u8,
             };
-            self.subjects[rule as usize]
-                .entry(device)
-                .or_default()
-                .restore(event, level, last_window_ms);
+            let subjects = &mut self.subjects[rule as usize];
+            if event.is_active() {
+                subjects.entry(key).or_default().restore(event, level);
+            } else {
+                subjects.remove(&key);
+            }
         }
     }
 
@@ -262,73 +307,90 @@ impl AlertEngine {
         stats
     }
 
-    /// The subject of `rule` on `device`, made if new.
-    fn subject(&mut self, rule: Rule, device: &str) -> &mut Subject {
-        let map = &mut self.subjects[rule as usize];
-        if !map.contains_key(device) {
-            map.insert(device.to_owned(), Subject::default());
+    /// The state of `device` (made if new) and its shared id.
+    fn device(&mut self, device: &str) -> (Arc<str>, &mut DeviceState) {
+        if !self.devices.contains_key(device) {
+            self.devices
+                .insert(Arc::from(device), DeviceState::default());
         }
-        map.get_mut(device).expect("just inserted")
+        let key = Arc::clone(self.devices.get_key_value(device).expect("just inserted").0);
+        (key, self.devices.get_mut(device).expect("just inserted"))
     }
 
-    /// Runs one row-driven rule on `row`.
+    /// The shared copy of a `kind` tag.
+    fn kind(&mut self, kind: &str) -> Arc<str> {
+        if let Some(k) = self.kinds.iter().find(|k| &***k == kind) {
+            return Arc::clone(k);
+        }
+        let k: Arc<str> = Arc::from(kind);
+        self.kinds.push(Arc::clone(&k));
+        k
+    }
+
+    /// Runs one verdict through the subject of `rule` on `device` (kept only while
+    /// it is not quiet).
     #[allow(clippy::too_many_arguments)]
-    fn step(
+    fn run(
         &mut self,
         rule: Rule,
-        row: &Row,
-        device: &str,
+        device: &Arc<str>,
         verdict: Verdict,
+        span: Span,
         streaks: Streaks,
-        outcome: &mut Outcome,
+        identity: impl FnOnce() -> (String, BTreeMap<String, String>),
         out: &mut Vec<AlertEvent>,
     ) {
-        let span = Span {
-            start_ms: row.time_ms,
-            end_ms: row.time_ms.saturating_add(self.config.window_ms(rule)),
-        };
-        let subject = self.subject(rule, device);
-        if !subject.admit(row.time_ms) {
-            outcome.stale = true;
-            return;
+        let subjects = &mut self.subjects[rule as usize];
+        let mut subject = subjects.remove(device).unwrap_or_default();
+        let event = subject.step(rule, verdict, span, streaks, identity);
+        if !subject.is_quiet() {
+            subjects.insert(Arc::clone(device), subject);
         }
-        outcome.evaluated = true;
-        let event = subject.step(rule, verdict, span, streaks, || {
-            (alert_id(rule, row, device), labels(row))
-        });
         if let Some(event) = event {
             self.count(&event);
             out.push(event);
         }
     }
 
-    /// The silent-device rule on a `device_health` row: learn, and clear when the
-    /// device reported.
-    fn silent_row(
+    /// Runs one row-driven rule on `row`.
+    fn step(
         &mut self,
+        rule: Rule,
         row: &Row,
-        device: &str,
-        outcome: &mut Outcome,
+        device: &Arc<str>,
+        verdict: Verdict,
+        streaks: Streaks,
         out: &mut Vec<AlertEvent>,
     ) {
+        let span = Span {
+            start_ms: row.time_ms,
+            end_ms: row.time_ms.saturating_add(self.config.window_ms(rule)),
+        };
+        let identity = || (alert_id(rule, row, device), labels(row));
+        self.run(rule, device, verdict, span, streaks, identity, out);
+    }
+
+    /// The silent-device rule on a `device_health` row: learn, and clear when the
+    /// device reported.
+    fn silent_row(&mut self, row: &Row, device: &Arc<str>, out: &mut Vec<AlertEvent>) {
         let rule = Rule::DeviceSilent;
         let w = self.config.window_ms(rule);
         let streaks = self.config.device_silent.streaks();
-        if !self.subject(rule, device).admit(row.time_ms) {
-            outcome.stale = true;
-            return;
-        }
-        outcome.evaluated = true;
         let readings = fields::count(row, "readings").unwrap_or(0);
-        let reporter = self.reporters.entry(device.to_owned()).or_default();
-        reporter.labels = labels(row);
+        let kind = row.tag_value("kind").map(|k| self.kind(k));
+        let reporter = &mut self.devices.get_mut(device).expect("seen").reporter;
+        if kind.is_some() {
+            reporter.kind = kind;
+        }
         if readings > 0
             && let Some(seen) = last_seen_ms(row, w)
         {
             reporter.observe(seen, readings);
         }
-        let subject = self.subject(rule, device);
-        let verdict = match subject.active() {
+        let active = self.subjects[rule as usize]
+            .get(device)
+            .and_then(Subject::active);
+        let verdict = match active {
             Some(active) if readings > 0 => {
                 let silent_ms = row.time_ms.saturating_sub(active.starts_at_ms).max(0);
                 Verdict::Good {
@@ -346,13 +408,8 @@ impl AlertEngine {
             end_ms: row.time_ms.saturating_add(w),
         };
         // Never `Bad`: only `advance` raises; the identity is never asked for.
-        let event = subject.step(rule, verdict, span, streaks, || {
-            (alert_id(rule, row, device), labels(row))
-        });
-        if let Some(event) = event {
-            self.count(&event);
-            out.push(event);
-        }
+        let identity = || (alert_id(rule, row, device), labels(row));
+        self.run(rule, device, verdict, span, streaks, identity, out);
     }
 
     fn count(&mut self, event: &AlertEvent) {

@@ -13,8 +13,6 @@
 //! - `battery_low`: raise when `battery_v` is below `low_v`; clear when it is at or
 //!   above `clear_v` (a new battery); in between, nothing changes.
 
-use std::collections::BTreeMap;
-
 use kerbside_store::Row;
 use serde::{Deserialize, Serialize};
 
@@ -80,12 +78,12 @@ const ESTIMATES: usize = 5;
 pub(crate) struct Reporter {
     /// The device's latest reading, event time, ms.
     pub(crate) last_seen_ms: Option<i64>,
-    /// The last [`ESTIMATES`] interval estimates, ms (a ring).
-    estimates: [i64; ESTIMATES],
-    len: usize,
-    next: usize,
-    /// The device's tags (`device_id`, `kind`) from its latest row.
-    pub(crate) labels: BTreeMap<String, String>,
+    /// The last [`ESTIMATES`] interval estimates, ms (a ring; `u32`: 49 days).
+    estimates: [u32; ESTIMATES],
+    len: u8,
+    next: u8,
+    /// The device's `kind` tag from its latest row (shared: a handful of kinds).
+    pub(crate) kind: Option<std::sync::Arc<str>>,
 }
 
 impl Reporter {
@@ -96,9 +94,10 @@ impl Reporter {
                 if readings > 0 {
                     let gap = last_seen_ms.saturating_sub(prev);
                     let estimate = gap / readings.min(i64::MAX as u64) as i64;
-                    self.estimates[self.next] = estimate.max(1);
-                    self.next = (self.next + 1) % ESTIMATES;
-                    self.len = (self.len + 1).min(ESTIMATES);
+                    self.estimates[usize::from(self.next)] =
+                        u32::try_from(estimate.max(1)).unwrap_or(u32::MAX);
+                    self.next = (self.next + 1) % ESTIMATES as u8;
+                    self.len = (self.len + 1).min(ESTIMATES as u8);
                 }
                 self.last_seen_ms = Some(last_seen_ms);
             }
@@ -110,7 +109,8 @@ impl Reporter {
     /// The usual reporting interval: the median of the estimates, ms; `None` before
     /// the first estimate.
     pub(crate) fn interval_ms(&self) -> Option<i64> {
-        let mut e: Vec<i64> = self.estimates[..self.len].to_vec();
+        let mut all = self.estimates.map(i64::from);
+        let e = &mut all[..usize::from(self.len)];
         e.sort_unstable();
         match e.len() {
             0 => None,

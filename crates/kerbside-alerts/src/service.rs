@@ -70,10 +70,12 @@ impl AlertService {
     }
 
     fn share_active(&self) {
-        let active: Vec<AlertEvent> = self.engine.active().cloned().collect();
         self.metrics
-            .set_active(&AlertMetrics::active_per_rule(&active));
-        self.deliverer.set_active(active);
+            .set_active(&AlertMetrics::active_per_rule(self.engine.active()));
+        if self.deliverer.wants_active() {
+            self.deliverer
+                .set_active(self.engine.active().cloned().collect());
+        }
     }
 }
 

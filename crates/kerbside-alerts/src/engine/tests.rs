@@ -448,7 +448,7 @@ fn a_sixty_second_reporter_is_silent_after_thirty_minutes_not_three() {
     let rows = reporter_rows("tc-9", 1, 4);
     assert!(feed(&mut eng, &rows).is_empty());
     let last_seen = T0 + 59 * MIN;
-    assert_eq!(eng.reporters["tc-9"].interval_ms(), Some(60_000));
+    assert_eq!(eng.devices["tc-9"].reporter.interval_ms(), Some(60_000));
     assert!(advance(&mut eng, T0 + 60 * MIN).is_empty());
     assert!(
         advance(&mut eng, last_seen + 30 * MIN + 1).is_empty(),
@@ -485,7 +485,7 @@ fn an_hourly_reporter_is_silent_after_three_hours() {
     let rows = reporter_rows("bin-7", 60, 12);
     assert_eq!(rows.len(), 3, "one row an hour");
     assert!(feed(&mut eng, &rows).is_empty());
-    assert_eq!(eng.reporters["bin-7"].interval_ms(), Some(3_600_000));
+    assert_eq!(eng.devices["bin-7"].reporter.interval_ms(), Some(3_600_000));
     let last_seen = T0 + 120 * MIN;
     assert!(
         advance(&mut eng, last_seen + 90 * MIN).is_empty(),
