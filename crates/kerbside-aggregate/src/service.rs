@@ -34,7 +34,7 @@ use tracing::{debug, info, warn};
 
 use crate::checkpoint::Checkpoint;
 use crate::config::AggregateConfig;
-use crate::engine::{Admission, Engine, EngineStats, Source};
+use crate::engine::{Admission, Engine, EngineStats, Source, TRAFFIC_WINDOW_MS};
 use crate::error::{Error, Result};
 use crate::measurements::Row;
 use crate::metrics::AggregateMetrics;
@@ -203,6 +203,12 @@ pub async fn run<O: Observer>(
     let idle_after = Duration::from_secs(u64::from(cfg.idle_after_secs));
     let mut since_advance = 0usize;
     let mut more_to_emit = false;
+    // The watermark's 5-minute boundary (every window size is a multiple of 5 min)
+    // at the last emission: once it moves on, a window has closed, and it is
+    // emitted, written and handed to the observer (the alerts) at once rather than at
+    // the next flush tick.
+    let mut emitted_boundary = i64::MIN;
+    let boundary = |wm: Option<i64>| wm.map_or(i64::MIN, |w| w.div_euclid(TRAFFIC_WINDOW_MS));
     info!(group = %cfg.group_id, topics = ?topics_in, "aggregate started");
     loop {
         tokio::select! {
@@ -234,9 +240,16 @@ pub async fn run<O: Observer>(
                 }
             }
         }
-        // Emitting walks every closed window: do it in bulk, not per record, and a
-        // batch at a time, each written before the next is taken.
-        if more_to_emit || since_advance >= 10_000 || last_flush.elapsed() >= flush_every {
+        // Emitting walks every closed window: do it in bulk, not per record (but as soon
+        // as a window has closed), and a batch at a time, each written before the next
+        // is taken.
+        let window_closed = boundary(st.engine.watermark()) > emitted_boundary;
+        if more_to_emit
+            || window_closed
+            || since_advance >= 10_000
+            || last_flush.elapsed() >= flush_every
+        {
+            emitted_boundary = boundary(st.engine.watermark());
             more_to_emit = !st
                 .engine
                 .advance_into(store_cfg.batch_max_points, &mut st.rows);
@@ -244,6 +257,7 @@ pub async fn run<O: Observer>(
         }
         st.emitting = more_to_emit;
         let due = more_to_emit
+            || (window_closed && !st.rows.is_empty())
             || st.rows.len() >= store_cfg.batch_max_points
             || (last_flush.elapsed() >= flush_every && !st.rows.is_empty());
         if due {
