@@ -79,8 +79,9 @@ fn produce_live(
         for r in records {
             let t0 = *t0.get_or_insert(r.at);
             let due = Duration::from_secs_f64((r.at - t0) as f64 / 1000.0 / speed);
-            if due > started.elapsed() {
-                tokio::time::sleep(due - started.elapsed()).await;
+            let wait = due.saturating_sub(started.elapsed());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
             let delivery = producer
                 .send(topics::READINGS, r.key.as_bytes(), &r.value)
