@@ -8,8 +8,8 @@
 //! points are moving (they stay a day of history behind the watermark), then 12 hours
 //! paced over 40 s, during which one instance is killed. The two instances share a
 //! state directory, as instances on one host do: Tansu drops the watermark carried in
-//! the commit's metadata, and the checkpoint file is where the survivor finds the
-//! watermark its peer had written everything up to.
+//! the commit's metadata, and the checkpoint files are where the survivor finds the
+//! watermarks its peer had written its partitions up to.
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,9 @@ async fn read_by(port: u16) -> f64 {
 async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_is_killed() {
     let influx = Server::InfluxV1.require().await;
     within(Duration::from_secs(300), "the two-instance test", async {
+        // Each phase says how long it took, so a slow run shows where.
+        let started = Instant::now();
+        let phase = |what: &str| eprintln!("[{:>5.1} s] {what}", started.elapsed().as_secs_f64());
         let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_agg_group"));
         let kafka_port = free_port();
         let _kafka_server = tansu(&dir.join("tansu"), kafka_port).await;
@@ -84,7 +87,7 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
                 split.push(Scrape::get(port).await.map_or(0.0, |s| assigned(&s)));
             }
             if split.iter().all(|n| *n >= 1.0) && split.iter().sum::<f64>() == 3.0 {
-                eprintln!("readings partitions assigned: {split:?}");
+                phase(&format!("readings partitions assigned: {split:?}"));
                 break;
             }
             assert!(
@@ -112,7 +115,7 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
                     a < backlog.len() as f64 && b < backlog.len() as f64,
                     "one instance read everything: {a} and {b}"
                 );
-                eprintln!("backlog split: {a} and {b} readings");
+                phase(&format!("backlog split: {a} and {b} readings"));
                 break;
             }
             assert!(
@@ -145,12 +148,15 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
         let rebalances_before = rebalances().await;
         a.kill().unwrap(); // SIGKILL
         a.wait().unwrap();
+        phase("a killed");
         feeder.await.unwrap();
+        phase("paced feed produced");
 
         // b now owns every partition: its watermark reaches the last reading's.
         let keys = record_keys(fleet);
         let want_wm =
             wait_for_watermark(ports[1], readings, Duration::from_secs(120), &mut b, &log_b).await;
+        phase("b's watermark reached the last reading's");
         let rebalances_after = rebalances().await;
         assert!(
             rebalances_after > rebalances_before,
@@ -163,10 +169,10 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
             .collect();
         let (windows, too_late) =
             assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
-        eprintln!(
+        phase(&format!(
             "a read {read_by_a} readings before the kill; {windows} windows equal the oracle; \
              {too_late} too late"
-        );
+        ));
         assert!(windows > 3000, "the oracle has {windows} windows");
         let _ = std::fs::remove_dir_all(&dir);
     })

@@ -28,7 +28,7 @@ pub struct AggregateConfig {
     /// backlog, a slow broker partition) otherwise keep every fast partition's
     /// windows open until the slowest catches up, and memory grows with the gap.
     pub max_partition_skew_secs: u32,
-    /// Where the checkpoint file goes (the watermark written up to, per partition;
+    /// Where the checkpoint files go (the watermark written up to, per partition;
     /// see `kerbside_aggregate::checkpoint`).
     pub state_dir: std::path::PathBuf,
     /// The windows' rules.

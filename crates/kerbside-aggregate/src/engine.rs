@@ -15,14 +15,15 @@
 //! air-quality means and a bin's fill rate need that much history and a restart
 //! rebuilds it by reading those records again.
 //!
-//! **Restarts.** A restarted engine is told the watermark its predecessor had
-//! written everything up to ([`Engine::resume_after`], carried in the commit's
-//! metadata). It rebuilds windows and history from the records it reads again but
-//! does not write a window that was already final before the restart: those rows
-//! would be computed from a partial history and would overwrite correct ones. The
-//! rows it does write equal an uninterrupted run's, provided the sources it resumes
-//! were committed at watermarks within about an hour of each other (one instance,
-//! or a group whose partitions are not far apart in lag).
+//! **Restarts.** A restarted engine is told, per partition, the watermark its
+//! predecessor had written everything up to ([`Engine::resume_after`], carried in
+//! the commit's metadata). It rebuilds windows and history from the records it reads
+//! again but does not write a window that was already final there: those rows would
+//! be computed from a partial history and would overwrite correct ones. Each window is
+//! judged by its own partition's watermark (the partition of its key's first record),
+//! so partitions taken over from instances far apart in lag resume exactly; the rows
+//! written equal an uninterrupted run's. A window whose key has records on several
+//! partitions (a venue's footfall rollup) is judged by the first one's.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -138,6 +139,12 @@ impl Source {
             Source::Readings(p) => p & !DEAD_LETTER_BIT,
             Source::DeadLetters(p) => p | DEAD_LETTER_BIT,
         }
+    }
+
+    /// The partition number, whichever topic (both are keyed by device, so a
+    /// device's readings and dead letters share it).
+    fn number(self) -> u32 {
+        self.stream() & !DEAD_LETTER_BIT
     }
 }
 
@@ -258,7 +265,8 @@ pub struct Engine {
     /// One shared device id and asset per device, for every window of it.
     ids: Identities,
     retention: Retention,
-    resume: Option<i64>,
+    /// Partition number → the watermark its predecessor had written everything up to.
+    resume: HashMap<u32, i64>,
     /// The watermark at the last emission that finished: every window final there
     /// has been handed out ([`Engine::final_watermark`]).
     emitted_to: Option<i64>,
@@ -288,7 +296,7 @@ impl Engine {
             seqs: SeqTracker::new(config.seq_horizon),
             ids: Identities::default(),
             retention: Retention::default(),
-            resume: None,
+            resume: HashMap::new(),
             emitted_to: None,
             stats: EngineStats::default(),
             config,
@@ -307,10 +315,15 @@ impl Engine {
         AirHistory::HOURS * HOUR_MS + i64::from(self.config.allowed_lateness_secs) * 1000 + HOUR_MS
     }
 
-    /// After a restart: windows that were final at `watermark` were written by the
-    /// predecessor; rebuild them (their history is needed) but do not emit them.
-    pub fn resume_after(&mut self, watermark: i64) {
-        self.resume = Some(watermark);
+    /// After a restart: `source`'s windows that were final at `watermark` were
+    /// written by the predecessor; rebuild them (their history is needed) but do not
+    /// emit them. A partition's readings and dead letters share one value (the lower):
+    /// a device's health window has both.
+    pub fn resume_after(&mut self, source: Source, watermark: i64) {
+        self.resume
+            .entry(source.number())
+            .and_modify(|w| *w = (*w).min(watermark))
+            .or_insert(watermark);
     }
 
     /// Running totals.
@@ -341,7 +354,10 @@ impl Engine {
     }
 
     /// The engine's watermark: everything emitted is final up to here, less the
-    /// allowed lateness. `None` before any record.
+    /// allowed lateness. `None` until every measurement has one: before any record,
+    /// and while a dead-letter partition assigned is neither heard from nor idle
+    /// (`device_health` waits for it, and a watermark passing it would let a commit
+    /// claim health windows written that were never emitted).
     pub fn watermark(&self) -> Option<i64> {
         [
             self.traffic.watermark(),
@@ -353,8 +369,7 @@ impl Engine {
             self.health.watermark(),
         ]
         .into_iter()
-        .flatten()
-        .min()
+        .try_fold(i64::MAX, |low, w| Some(low.min(w?)))
     }
 
     /// The watermark every closed window has been emitted at: a window final here
@@ -365,6 +380,16 @@ impl Engine {
     /// resuming after it would suppress windows nobody wrote.
     pub fn final_watermark(&self) -> Option<i64> {
         self.emitted_to
+    }
+
+    /// What a commit of `source` may record: the later of [`Engine::final_watermark`]
+    /// and the watermark it resumed after, since the predecessor wrote the windows of
+    /// its partition final there. Recording the engine's own (lower, if it took this
+    /// partition over from an instance further ahead) would make a successor rewrite
+    /// windows whose records lie before the committed offset.
+    pub fn final_watermark_of(&self, source: Source) -> Option<i64> {
+        self.emitted_to
+            .max(self.resume.get(&source.number()).copied())
     }
 
     /// Offers one accepted reading from `source` at `offset` (if it has one).
@@ -610,6 +635,19 @@ impl Engine {
         self.health.set_idle(p);
     }
 
+    /// `source`, idle, has records waiting: it holds the watermarks again from now,
+    /// before its next record arrives.
+    pub fn set_active(&mut self, source: Source) {
+        let p = source.stream();
+        self.traffic.set_active(p);
+        self.air_15m.set_active(p);
+        self.air_1h.set_active(p);
+        self.bins.set_active(p);
+        self.foot_15m.set_active(p);
+        self.foot_1h.set_active(p);
+        self.health.set_active(p);
+    }
+
     /// The rows of every window the watermark has closed, and every correction.
     pub fn advance(&mut self) -> Vec<Row> {
         let mut out = Vec::new();
@@ -660,11 +698,15 @@ impl Engine {
         }
         let watermark_now = self.watermark();
         let lateness = i64::from(self.config.allowed_lateness_secs) * 1000;
-        let resume = self.resume;
+        let resume = &self.resume;
         let mut stats = self.stats;
-        let mut keep = |row: Option<Row>, window: i64, size: i64, kind: EmissionKind| {
+        let mut keep = |row: Option<Row>, window: i64, size: i64, e: (EmissionKind, u32)| {
             let Some(row) = row else { return };
-            if resume.is_some_and(|w| window + size + lateness <= w) {
+            let (kind, partition) = e;
+            if resume
+                .get(&(partition & !DEAD_LETTER_BIT))
+                .is_some_and(|w| window + size + lateness <= *w)
+            {
                 stats.suppressed += 1;
                 return;
             }
@@ -683,22 +725,22 @@ impl Engine {
                 e.state.row(e.window, &rule),
                 e.window,
                 TRAFFIC_WINDOW_MS,
-                e.kind,
+                (e.kind, e.partition),
             );
         }) && step(&mut self.air_15m, finish, b, |e| {
             keep(
                 e.state.row_15m(e.window),
                 e.window,
                 QUARTER_WINDOW_MS,
-                e.kind,
+                (e.kind, e.partition),
             );
         }) && step(&mut self.air_1h, finish, b, |e| {
             // History first, whether or not the row is written.
             let row = air_history.close_hour(e.window, e.state);
-            keep(row, e.window, HOUR_MS, e.kind);
+            keep(row, e.window, HOUR_MS, (e.kind, e.partition));
         }) && step(&mut self.bins, finish, b, |e| {
             let row = bin_history.close_window(e.window, QUARTER_WINDOW_MS, e.state);
-            keep(row, e.window, QUARTER_WINDOW_MS, e.kind);
+            keep(row, e.window, QUARTER_WINDOW_MS, (e.kind, e.partition));
         }) && [
             (&mut self.foot_15m, WindowTag::Min15),
             (&mut self.foot_1h, WindowTag::Hour1),
@@ -710,14 +752,14 @@ impl Engine {
                     Some(_) => e.state.row(e.window, tag),
                     None => e.state.venue_row(e.window, tag),
                 };
-                keep(row, e.window, tag.size_ms(), e.kind);
+                keep(row, e.window, tag.size_ms(), (e.kind, e.partition));
             })
         }) && step(&mut self.health, finish, b, |e| {
             keep(
                 e.state.row(e.key, e.window, QUARTER_WINDOW_MS),
                 e.window,
                 QUARTER_WINDOW_MS,
-                e.kind,
+                (e.kind, e.partition),
             );
         });
         self.stats = stats;

@@ -4,9 +4,10 @@
 //! The loop reads `kerbside.readings.v1` (and `kerbside.deadletter.v1` for
 //! `device_health`) as a consumer-group member, feeds the [`Engine`], and every
 //! `store.flush_interval_ms` (or sooner when `store.batch_max_points` rows are
-//! waiting) emits closed windows, writes them, and only then commits each partition
-//! at the engine's [`commit point`](Engine::commit_point) with the engine's watermark
-//! in the commit metadata (`wm=<ms>`).
+//! waiting) emits closed windows, hands them to the observer (the alerts), writes
+//! them, and only then commits each partition at the engine's
+//! [`commit point`](Engine::commit_point) with the partition's final watermark in the
+//! commit metadata (`wm=<ms>`) and in a checkpoint file.
 //!
 //! **Backpressure.** While a write is under way (or being retried because the store
 //! is down) the consumer keeps polling, so the group keeps the member, but it holds
@@ -14,9 +15,10 @@
 //! Nothing is dropped; Kafka keeps the rest.
 //!
 //! **Rebalances and restarts.** After a rebalance the engine is rebuilt from the
-//! committed offsets (the eager protocol makes every member start there), resuming
-//! after the lowest committed watermark so windows final before are not written
-//! again from a partial re-read. A SIGKILL is the same thing without the last commit.
+//! committed offsets (the eager protocol makes every member start there), each
+//! partition resuming after its own committed watermark so windows final before are
+//! not written again from a partial re-read. A SIGKILL is the same thing without the
+//! last commit.
 //!
 //! **Refusals.** A reading whose window was final, a record that cannot be decoded,
 //! and a row the store refuses (400/422) are dead-lettered (`too_late`,
@@ -26,7 +28,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use kerbside_kafka::{GroupConsumer, GroupSettings, KafkaConfig, Producer, Record, topics};
+use kerbside_kafka::{
+    CommitOffset, GroupConsumer, GroupSettings, KafkaConfig, Producer, Record, topics,
+};
 use kerbside_reading::{DeadLetter, EnrichedReading, EventTime, Refusal, RefusalReason, Topic};
 use kerbside_store::{Store, StoreConfig, StoreError};
 use tokio_util::sync::CancellationToken;
@@ -153,6 +157,8 @@ struct State {
     emitting: bool,
     /// The engine was rebuilt and the observer not yet told.
     observer_stale: bool,
+    /// The per-partition checkpoint files.
+    checkpoint: Checkpoint,
 }
 
 /// Runs the aggregator until `shutdown` is cancelled.
@@ -194,6 +200,7 @@ pub async fn run<O: Observer>(
         skew_paused: HashSet::new(),
         emitting: false,
         observer_stale: false,
+        checkpoint: Checkpoint::new(&cfg.state_dir, &cfg.group_id),
     };
     let flush_every = store_cfg.flush_interval();
     let mut tick = tokio::time::interval(flush_every.min(Duration::from_secs(1)));
@@ -389,7 +396,9 @@ async fn handle(
             );
         }
     }
-    st.idle.insert(source, false);
+    if st.idle.insert(source, false) == Some(true) {
+        wake_waiting(st, consumer, source);
+    }
     let offset = Some(rec.offset);
     match source {
         Source::Readings(_) => {
@@ -478,19 +487,19 @@ fn rebuild(
     st.skew_paused.clear();
     consumer.resume()?;
     let committed = tokio::task::block_in_place(|| consumer.committed(Duration::from_secs(10)))?;
-    let file = Checkpoint::load(&cfg.state_dir, &cfg.group_id);
-    // Per partition: the commit metadata, else the checkpoint file; the lowest wins.
-    let resume = committed
+    st.checkpoint.forget();
+    // Per partition: the commit metadata, else the checkpoint file. Each partition
+    // resumes after its own: partitions taken over from instances far apart in lag
+    // were committed at watermarks far apart.
+    let resume: Vec<(Source, i64)> = committed
         .iter()
         .filter(|c| c.offset.is_some())
         .filter_map(|c| {
-            parse_watermark_metadata(&c.metadata).or_else(|| {
-                file.watermarks
-                    .get(&Checkpoint::key(&c.topic, c.partition))
-                    .copied()
-            })
+            let wm = parse_watermark_metadata(&c.metadata)
+                .or_else(|| st.checkpoint.load(&c.topic, c.partition))?;
+            Some((source_of(&c.topic, c.partition), wm))
         })
-        .min();
+        .collect();
     for topic in [topics::READINGS, topics::DEADLETTER] {
         let n = committed.iter().filter(|c| c.topic == topic).count();
         metrics.assigned.with_label_values(&[topic]).set(n as i64);
@@ -510,19 +519,24 @@ fn rebuild(
             },
         );
     }
-    if let Some(wm) = resume {
-        st.engine.resume_after(wm);
+    for (source, wm) in &resume {
+        st.engine.resume_after(*source, *wm);
     }
+    let (lowest, highest) = (
+        resume.iter().map(|r| r.1).min(),
+        resume.iter().map(|r| r.1).max(),
+    );
     info!(
         partitions = committed.len(),
-        resume_after = resume.map(fmt_ms),
+        resume_after = lowest.map(fmt_ms),
+        resume_after_highest = highest.map(fmt_ms),
         "engine rebuilt from the committed offsets"
     );
     Ok(())
 }
 
-/// Writes every row waiting (reading on meanwhile, paused once too much is held),
-/// dead-letters what the store refused, then commits.
+/// Hands every row waiting to the observer, writes them (reading on meanwhile,
+/// paused once too much is held), dead-letters what the store refused, then commits.
 ///
 /// While closed windows are still being emitted a chunk at a time, it holds at most
 /// as many records as the chunk has rows: the records read during a write close more
@@ -545,6 +559,13 @@ async fn flush(
         return Ok(());
     }
     let rows = std::mem::take(&mut st.rows);
+    // The observer (the alerts) first: an alert waits neither for the store write
+    // nor, in a store outage, for the store. What it publishes is durable before the
+    // commit, as the rows are; after a crash both are redone from the same records.
+    if let Err(e) = tell_observer(st, observer, &rows).await {
+        st.rows = rows;
+        return Err(e);
+    }
     let hold_limit = if st.emitting {
         cfg.max_pending_records.min(rows.len())
     } else {
@@ -628,8 +649,6 @@ async fn flush(
     }
     // Durable before committing (fsync for the file store; HTTP writes are confirmed).
     store.flush()?;
-    // What the observer publishes about these rows is durable before the commit too.
-    tell_observer(st, observer, &rows).await?;
     commit(st, cfg, consumer, metrics);
     metrics.pending.set(0);
     let generation = consumer.generation();
@@ -661,37 +680,35 @@ fn commit(
     consumer: &GroupConsumer,
     metrics: &AggregateMetrics,
 ) {
-    let (state_dir, group) = (cfg.state_dir.as_path(), cfg.group_id.as_str());
-    // What was written, not how far the records have got: see `final_watermark`.
-    let Some(wm) = st.engine.final_watermark() else {
-        return;
-    };
-    let offsets: Vec<(String, i32, i64)> = st
+    // What was written, not how far the records have got: see `final_watermark_of`.
+    let offsets: Vec<CommitOffset> = st
         .seen
         .iter()
         .filter_map(|(src, seen)| {
-            st.engine
-                .commit_point(*src)
-                .map(|o| (seen.topic.clone(), seen.partition, o))
+            Some(CommitOffset {
+                topic: seen.topic.clone(),
+                partition: seen.partition,
+                offset: st.engine.commit_point(*src)?,
+                metadata: watermark_metadata(st.engine.final_watermark_of(*src)?),
+            })
         })
         .collect();
-    // The file first: a watermark ahead of the committed offsets is harmless (the
-    // windows it covers were written), one behind only means rewriting some.
-    let mut file = Checkpoint::load(state_dir, group);
-    for (t, p, _) in &offsets {
-        file.watermarks.insert(Checkpoint::key(t, *p), wm);
+    // The files first: a watermark ahead of the committed offsets is harmless (the
+    // windows it covers were written).
+    for c in &offsets {
+        let wm = parse_watermark_metadata(&c.metadata).expect("just made");
+        if let Err(e) = st.checkpoint.save(&c.topic, c.partition, wm) {
+            warn!(error = %e, dir = %cfg.state_dir.display(), "writing a checkpoint file failed");
+        }
     }
-    if let Err(e) = file.save(state_dir) {
-        warn!(error = %e, dir = %state_dir.display(), "writing the checkpoint file failed");
-    }
-    match tokio::task::block_in_place(|| consumer.commit(&offsets, &watermark_metadata(wm))) {
+    match tokio::task::block_in_place(|| consumer.commit(&offsets)) {
         Ok(()) => {
             st.summary.commits += 1;
-            for (t, p, o) in &offsets {
+            for c in &offsets {
                 metrics
                     .committed
-                    .with_label_values(&[t.as_str(), &p.to_string()])
-                    .set(*o);
+                    .with_label_values(&[c.topic.as_str(), &c.partition.to_string()])
+                    .set(c.offset);
             }
         }
         Err(e) => {
@@ -718,6 +735,29 @@ fn mark_idle(st: &mut State, consumer: &GroupConsumer, idle_after: Duration) {
             debug!(?src, "source idle");
             st.engine.set_idle(*src);
             st.idle.insert(*src, true);
+        }
+    }
+}
+
+/// `woken` had been idle and a record came from it: every other idle source with
+/// records waiting holds the watermark again before that record moves it. A backlog
+/// produced after a quiet spell (all partitions idle, say after a Kafka outage held
+/// ingest back) reaches the consumer one partition's fetch at a time; without this
+/// the first partition read would carry the watermark past the others' records and
+/// they would be judged too late.
+fn wake_waiting(st: &mut State, consumer: &GroupConsumer, woken: Source) {
+    for (src, seen) in &mut st.seen {
+        if *src == woken || !st.idle.get(src).copied().unwrap_or(false) {
+            continue;
+        }
+        let high = tokio::task::block_in_place(|| {
+            consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
+        });
+        if high.is_ok_and(|h| h > seen.offset + 1) {
+            debug!(?src, "idle source has records waiting: holding the watermark for it");
+            st.engine.set_active(*src);
+            st.idle.insert(*src, false);
+            seen.at = Instant::now();
         }
     }
 }

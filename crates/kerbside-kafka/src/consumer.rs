@@ -52,6 +52,19 @@ pub struct Committed {
     pub metadata: String,
 }
 
+/// A position to commit: the next offset to read and the metadata to store with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitOffset {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Next offset to read.
+    pub offset: i64,
+    /// Stored with it (a successor reads it back in [`Committed::metadata`]).
+    pub metadata: String,
+}
+
 /// Counts rebalances for the consumer's owner.
 #[derive(Debug, Default)]
 pub struct GroupContext {
@@ -203,20 +216,20 @@ impl GroupConsumer {
             .collect())
     }
 
-    /// Commits `offsets` (`(topic, partition, next offset)`) with `metadata`,
-    /// synchronously: when it returns, the broker has them.
-    pub fn commit(&self, offsets: &[(String, i32, i64)], metadata: &str) -> Result<()> {
+    /// Commits `offsets`, each with its metadata, synchronously: when it returns,
+    /// the broker has them.
+    pub fn commit(&self, offsets: &[CommitOffset]) -> Result<()> {
         if offsets.is_empty() {
             return Ok(());
         }
         let mut tpl = TopicPartitionList::new();
-        for (t, p, o) in offsets {
-            tpl.add_partition(t, *p)
-                .set_offset(Offset::Offset(*o))
+        for c in offsets {
+            tpl.add_partition(&c.topic, c.partition)
+                .set_offset(Offset::Offset(c.offset))
                 .map_err(|e| Error::Commit(e.to_string()))?;
-            tpl.find_partition(t, *p)
+            tpl.find_partition(&c.topic, c.partition)
                 .expect("just added")
-                .set_metadata(metadata);
+                .set_metadata(&c.metadata);
         }
         self.inner
             .commit(&tpl, CommitMode::Sync)

@@ -24,7 +24,7 @@ pub mod testing;
 
 pub use ack::{AckTracker, Ticket};
 pub use config::KafkaConfig;
-pub use consumer::{Committed, GroupConsumer, GroupSettings, Record};
+pub use consumer::{CommitOffset, Committed, GroupConsumer, GroupSettings, Record};
 pub use error::{Error, Result};
 pub use memory::MemoryLog;
 pub use producer::{Delivered, DeliveryFuture, Producer};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use kerbside_kafka::{GroupConsumer, GroupSettings, KafkaConfig, Producer, admin};
+use kerbside_kafka::{CommitOffset, GroupConsumer, GroupSettings, KafkaConfig, Producer, admin};
 
 fn brokers() -> String {
     std::env::var("KERBSIDE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
@@ -46,7 +46,14 @@ async fn a_commit_and_its_metadata_reach_the_next_member_of_the_group() {
         got.push(r.value[0]);
     }
     assert_eq!(got, [0, 1, 2]);
-    first.commit(&[(topic.clone(), 0, 2)], "wm=1234").unwrap();
+    first
+        .commit(&[CommitOffset {
+            topic: topic.clone(),
+            partition: 0,
+            offset: 2,
+            metadata: "wm=1234".into(),
+        }])
+        .unwrap();
     let committed = first.committed(Duration::from_secs(10)).unwrap();
     assert_eq!(committed.len(), 1);
     assert_eq!(committed[0].offset, Some(2));

@@ -91,6 +91,9 @@ pub struct Emission<K, A> {
     pub state: A,
     /// First emission or a correction.
     pub kind: EmissionKind,
+    /// The partition of the first record the key had in this window: a successor
+    /// resuming partitions at different watermarks judges the window by its own.
+    pub partition: u32,
 }
 
 impl<K: Clone, A: Clone> Emission<&K, &A> {
@@ -101,17 +104,20 @@ impl<K: Clone, A: Clone> Emission<&K, &A> {
             window: self.window,
             state: self.state.clone(),
             kind: self.kind,
+            partition: self.partition,
         }
     }
 }
 
-/// One key's state in one window: the state and two flags, nothing else (a
-/// 100,000-device fleet holds a million of these).
+/// One key's state in one window: the state, two flags and the partition of its
+/// first record, nothing else (a 100,000-device fleet holds a million of these; the
+/// partition sits in what would be the flags' padding).
 #[derive(Debug, Clone)]
 struct Slot<A> {
     state: A,
     emitted: bool,
     dirty: bool,
+    partition: u32,
 }
 
 /// One window start: its keys, and the lowest position its records came from per
@@ -302,6 +308,7 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
                     state: A::default(),
                     emitted: false,
                     dirty: false,
+                    partition,
                 },
             );
         }
@@ -365,6 +372,16 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
     /// read yet against the others' progress and find its records too late.
     pub fn register(&mut self, partition: u32) {
         self.partitions.entry(partition).or_default().registered = true;
+    }
+
+    /// Makes an idle partition hold the watermark again before its next record (its
+    /// owner learnt records are waiting in it): at its last event time, or, if it
+    /// was registered and never heard from, entirely. A partition not known is left
+    /// unknown.
+    pub fn set_active(&mut self, partition: u32) {
+        if let Some(p) = self.partitions.get_mut(&partition) {
+            p.idle = false;
+        }
     }
 
     /// Marks a partition idle (no records for a while): it stops holding the
@@ -507,6 +524,7 @@ fn emit_dirty<K, A>(
                 } else {
                     EmissionKind::First
                 },
+                partition: slot.partition,
             });
             slot.emitted = true;
             slot.dirty = false;

@@ -258,3 +258,46 @@ fn a_registered_partition_holds_the_watermark_until_it_is_heard_from_or_idle() {
         "an idle registered partition holds nothing"
     );
 }
+
+#[test]
+fn a_slots_partition_costs_no_memory() {
+    // The flags' padding holds it: a 56-byte state still makes a 64-byte slot.
+    assert_eq!(std::mem::size_of::<Slot<[u64; 7]>>(), 64);
+}
+
+#[test]
+fn an_emission_names_the_partition_of_its_keys_first_record() {
+    let mut w: Windows<String, u32> = Windows::new(WindowSpec {
+        size_ms: 10,
+        allowed_lateness_ms: 0,
+        out_of_orderness_ms: 0,
+    });
+    w.add(2, Some(0), "a", 1, |n| *n += 1);
+    w.add(5, Some(0), "b", 2, |n| *n += 1);
+    w.add(3, Some(1), "a", 3, |n| *n += 1);
+    let mut got: Vec<(String, u32)> = w
+        .finish()
+        .into_iter()
+        .map(|e| (e.key, e.partition))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("a".to_owned(), 2), ("b".to_owned(), 5)]);
+}
+
+#[test]
+fn an_idle_partition_made_active_holds_the_watermark_before_its_next_record() {
+    let mut w = Windows::new(spec());
+    sum(&mut w, 0, MIN, 1);
+    sum(&mut w, 1, 30 * MIN, 1);
+    w.set_idle(0);
+    assert_eq!(w.watermark(), Some(29 * MIN));
+    // Its owner learns records are waiting in it: the other partition's progress no
+    // longer moves the watermark (nor does it go back).
+    w.set_active(0);
+    sum(&mut w, 1, 60 * MIN, 1);
+    assert_eq!(w.watermark(), Some(29 * MIN));
+    // So its waiting record still finds its window open (idle, it was too late).
+    assert_eq!(sum(&mut w, 0, 26 * MIN, 1), Admit::OnTime { window: 25 * MIN });
+    w.set_active(7);
+    assert_eq!(w.watermark(), Some(29 * MIN), "an unknown partition stays unknown");
+}
