@@ -14,6 +14,10 @@ pub struct KafkaConfig {
     pub client_id: String,
     /// How long the producer waits to fill a batch, milliseconds.
     pub linger_ms: u32,
+    /// How long a consumer's fetch may wait at the broker for records to arrive,
+    /// milliseconds (librdkafka's `fetch.wait.max.ms`, default 500). It bounds how
+    /// late the aggregator learns of a reading that closes a window, so of an alert.
+    pub fetch_wait_max_ms: u32,
     /// Batch compression: `none`, `gzip`, `lz4`, `snappy` or `zstd`.
     pub compression: String,
     /// How long librdkafka retries one delivery before reporting it failed,
@@ -37,6 +41,7 @@ impl Default for KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             client_id: "kerbside".into(),
             linger_ms: 5,
+            fetch_wait_max_ms: 100,
             compression: "lz4".into(),
             message_timeout_ms: 120_000,
             create_topics: true,

@@ -144,7 +144,8 @@ impl GroupConsumer {
             // profile of the 100,000-device aggregator put at 40 MB with the defaults.
             .set("queued.max.messages.kbytes", "8192")
             .set("fetch.max.bytes", "4194304")
-            .set("max.partition.fetch.bytes", "262144");
+            .set("max.partition.fetch.bytes", "262144")
+            .set("fetch.wait.max.ms", cfg.fetch_wait_max_ms.to_string());
         for (k, v) in &cfg.librdkafka {
             c.set(k, v);
         }
