@@ -43,6 +43,42 @@ use crate::measurements::{Row, WindowTag};
 use crate::traffic::{CongestionRule, TrafficFlow};
 
 const MIN_MS: i64 = 60_000;
+
+/// Runs `$body` with `$w` bound to each measurement's windows of `$engine` in turn
+/// (they are of different types, so no loop over them can).
+macro_rules! each_windows {
+    ($engine:expr, $w:ident => $body:expr) => {{
+        let e = $engine;
+        {
+            let $w = &mut e.traffic;
+            $body;
+        }
+        {
+            let $w = &mut e.air_15m;
+            $body;
+        }
+        {
+            let $w = &mut e.air_1h;
+            $body;
+        }
+        {
+            let $w = &mut e.bins;
+            $body;
+        }
+        {
+            let $w = &mut e.foot_15m;
+            $body;
+        }
+        {
+            let $w = &mut e.foot_1h;
+            $body;
+        }
+        {
+            let $w = &mut e.health;
+            $body;
+        }
+    }};
+}
 const HOUR_MS: i64 = 60 * MIN_MS;
 
 /// The engine's rules (the `[aggregate.windows]` section).
@@ -521,12 +557,7 @@ impl Engine {
     }
 
     fn observe_all(&mut self, p: u32, offset: Option<i64>, ts: i64) {
-        self.traffic.observe(p, offset, ts);
-        self.air_15m.observe(p, offset, ts);
-        self.air_1h.observe(p, offset, ts);
-        self.bins.observe(p, offset, ts);
-        self.observe_footfall(p, offset, ts);
-        self.health.observe(p, offset, ts);
+        each_windows!(self, w => w.observe(p, offset, ts));
     }
 
     fn observe_footfall(&mut self, p: u32, offset: Option<i64>, ts: i64) {
@@ -626,26 +657,14 @@ impl Engine {
     /// `source` has had no records for a while: stop it holding the watermark back.
     pub fn set_idle(&mut self, source: Source) {
         let p = source.stream();
-        self.traffic.set_idle(p);
-        self.air_15m.set_idle(p);
-        self.air_1h.set_idle(p);
-        self.bins.set_idle(p);
-        self.foot_15m.set_idle(p);
-        self.foot_1h.set_idle(p);
-        self.health.set_idle(p);
+        each_windows!(self, w => w.set_idle(p));
     }
 
     /// `source`, idle, has records waiting: it holds the watermarks again from now,
     /// before its next record arrives.
     pub fn set_active(&mut self, source: Source) {
         let p = source.stream();
-        self.traffic.set_active(p);
-        self.air_15m.set_active(p);
-        self.air_1h.set_active(p);
-        self.bins.set_active(p);
-        self.foot_15m.set_active(p);
-        self.foot_1h.set_active(p);
-        self.health.set_active(p);
+        each_windows!(self, w => w.set_active(p));
     }
 
     /// The rows of every window the watermark has closed, and every correction.
