@@ -292,7 +292,10 @@ impl BinHistory {
             .float("fill_pct", fill)
             .float("fill_rate_pct_h", rate)
             .float("hours_to_full", to_full)
-            .float("battery_v", acc.battery_v());
+            .float("battery_v", acc.battery_v())
+            // Where it is, for a map of the bins (a dashboard's geomap).
+            .float("lat", Some(id.location().0))
+            .float("lon", Some(id.location().1));
         if let Some(fire) = acc.fire() {
             row.bool("fire", fire);
         }

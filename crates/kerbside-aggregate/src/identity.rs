@@ -42,6 +42,11 @@ impl Identity {
         &self.0.asset.ward
     }
 
+    /// Where the device is, `(lat, lon)` in degrees (WGS84).
+    pub fn location(&self) -> (f64, f64) {
+        (self.0.asset.lat, self.0.asset.lon)
+    }
+
     /// The kind-specific attributes.
     pub fn attrs(&self) -> &AssetAttrs {
         &self.0.asset.attrs

@@ -36,6 +36,10 @@ fn a_steadily_filling_bin_has_its_rate_and_hours_to_full() {
     assert!((htf - 5.0).abs() < 1e-9, "{htf}");
     assert_eq!(row.float_field("fill_pct"), Some(50.0));
     assert_eq!(row.float_field("battery_v"), Some(3.6));
+    // Where the bin is, from its asset, for the dashboards' map.
+    let asset = &bin("bin-1", 0, 0, 0.0, None).asset;
+    assert_eq!(row.float_field("lat"), Some(asset.lat));
+    assert_eq!(row.float_field("lon"), Some(asset.lon));
 }
 
 #[test]
@@ -143,7 +147,14 @@ fn row_has_the_design_tags_and_fields() {
     let fields: Vec<&str> = row.fields.iter().map(|(k, _)| *k).collect();
     assert_eq!(
         fields,
-        ["fill_pct", "fill_rate_pct_h", "hours_to_full", "battery_v"]
+        [
+            "fill_pct",
+            "fill_rate_pct_h",
+            "hours_to_full",
+            "battery_v",
+            "lat",
+            "lon"
+        ]
     );
 }
 
