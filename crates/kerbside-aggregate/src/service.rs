@@ -754,7 +754,10 @@ fn wake_waiting(st: &mut State, consumer: &GroupConsumer, woken: Source) {
             consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
         });
         if high.is_ok_and(|h| h > seen.offset + 1) {
-            debug!(?src, "idle source has records waiting: holding the watermark for it");
+            debug!(
+                ?src,
+                "idle source has records waiting: holding the watermark for it"
+            );
             st.engine.set_active(*src);
             st.idle.insert(*src, false);
             seen.at = Instant::now();
