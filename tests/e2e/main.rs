@@ -6,6 +6,7 @@ mod acl;
 mod aggregate;
 mod aggregate_group;
 mod alerts;
+mod dashboards;
 mod ingest;
 mod oracle;
 mod outage;
