@@ -299,7 +299,7 @@ async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill(
             // (clock skew) would move the watermark on and make everything else late,
             // so `max_future_secs` keeps it out.
             let validation = ValidationConfig::default();
-            publish_through_ingest(
+            let (_, ingest_registry) = publish_through_ingest(
                 &fleet, messages, start, SPEED, mqtt_port, &kafka, validation,
             )
             .await;
@@ -341,6 +341,10 @@ async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill(
                 suppressed > 0.0,
                 "the restart resumed after the committed watermark"
             );
+            // What this run's ingest and aggregator expose fills every panel of the
+            // pipeline dashboard.
+            crate::dashboards::assert_pipeline_panels_have_series(&ingest_registry, metrics_port)
+                .await;
             let _ = std::fs::remove_dir_all(&dir);
         },
     )

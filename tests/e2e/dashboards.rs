@@ -356,3 +356,123 @@ async fn every_influxql_query_of_every_dashboard_returns_data_from_a_simulated_d
     })
     .await;
 }
+
+/// Wall-clock now, ms (sample times for the imports below).
+fn now_ms() -> i64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "Prometheus samples are stamped with wall-clock time"
+    )]
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Every PromQL query of every dashboard, with where it comes from.
+fn promql_queries() -> Vec<Query> {
+    let mut out = Vec::new();
+    for (file, d) in dashboards() {
+        let title = d["title"].as_str().unwrap_or(&file).to_owned();
+        for p in d["panels"].as_array().unwrap() {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                if ds_type(t) == Some("prometheus") {
+                    out.push(Query {
+                        whence: format!(
+                            "{title}: panel \"{}\" target {}",
+                            p["title"].as_str().unwrap(),
+                            t["refId"]
+                        ),
+                        text: t["expr"].as_str().unwrap().to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The pipeline dashboard against a real PromQL server: `ingest`'s metrics and a
+/// scrape of the aggregator serving on `aggregate_port`, as a live run left them, are
+/// imported into VictoriaMetrics twice, 30 s apart in sample time, under a label of
+/// this run's own; every PromQL query of every dashboard then runs at the second
+/// import's time, restricted to that label, and must return a series.
+pub(crate) async fn assert_pipeline_panels_have_series(
+    ingest: &prometheus::Registry,
+    aggregate_port: u16,
+) {
+    let vm = Server::VictoriaMetrics.require().await;
+    let run = unique_name("run");
+    let label = format!("kerbside_run={run}");
+    let mut ingest_text = String::new();
+    prometheus::TextEncoder::new()
+        .encode_utf8(&ingest.gather(), &mut ingest_text)
+        .unwrap();
+    // Well behind now: VictoriaMetrics hides the newest 30 s from queries.
+    let second = now_ms() - 120_000;
+    for at in [second - 30_000, second] {
+        let scrape = http_client()
+            .get(format!("http://127.0.0.1:{aggregate_port}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for body in [ingest_text.clone(), scrape] {
+            let at = at.to_string();
+            let resp = http_client()
+                .post(url(
+                    &vm,
+                    "/api/v1/import/prometheus",
+                    &[("timestamp", at.as_str()), ("extra_label", label.as_str())],
+                ))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().is_success(), "import: {}", resp.status());
+        }
+    }
+    let flushed = http_client()
+        .get(url(&vm, "/internal/force_flush", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert!(flushed.status().is_success());
+    let queries = promql_queries();
+    assert!(queries.len() >= 10, "{} PromQL queries", queries.len());
+    let time = format!("{}", second as f64 / 1000.0);
+    let mut failures = Vec::new();
+    for q in &queries {
+        let expr = q.text.replace("$__rate_interval", "1m");
+        let body: Value = http_client()
+            .get(url(
+                &vm,
+                "/api/v1/query",
+                &[
+                    ("query", expr.as_str()),
+                    ("time", time.as_str()),
+                    ("extra_label", label.as_str()),
+                ],
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if body["status"] != "success" {
+            failures.push(format!("{}: {}\n  {expr}", q.whence, body["error"]));
+        } else if body["data"]["result"].as_array().is_none_or(Vec::is_empty) {
+            failures.push(format!("{}: no series\n  {expr}", q.whence));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} PromQL queries failed:\n{}",
+        failures.len(),
+        queries.len(),
+        failures.join("\n")
+    );
+}

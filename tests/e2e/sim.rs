@@ -47,7 +47,7 @@ impl Clock for SimClock {
 
 /// Runs ingest in process (its clock simulated time at `speed` from `start`) between
 /// the broker on `port` and `kafka`, publishes `messages` paced the same way, and
-/// returns once every one is acknowledged.
+/// returns once every one is acknowledged: its metrics, and the registry they are in.
 pub(crate) async fn publish_through_ingest(
     fleet: &Fleet,
     messages: Vec<kerbside_sim::SimMessage>,
@@ -56,7 +56,7 @@ pub(crate) async fn publish_through_ingest(
     port: u16,
     kafka: &str,
     validation: ValidationConfig,
-) -> IngestMetrics {
+) -> (IngestMetrics, prometheus::Registry) {
     let registry = prometheus::Registry::new();
     let metrics = IngestMetrics::new(&registry).unwrap();
     let clock = Arc::new(SimClock {
@@ -127,7 +127,7 @@ pub(crate) async fn publish_through_ingest(
     );
     shutdown.cancel();
     svc.await.unwrap().unwrap();
-    metrics
+    (metrics, registry)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,7 +207,7 @@ async fn every_simulated_reading_and_fault_lands_where_the_ground_truth_says() {
             let readings_from = testing::end_offsets(&kafka, topics::READINGS);
             let dead_from = testing::end_offsets(&kafka, topics::DEADLETTER);
 
-            let metrics = publish_through_ingest(
+            let (metrics, _) = publish_through_ingest(
                 &fleet,
                 messages,
                 start,
