@@ -57,10 +57,10 @@ enum ConfigCommand {
 enum RoutesCommand {
     /// Tomorrow's rounds from the store's bin states (issue #9).
     Plan,
-    /// Solve a CVRPLIB instance (issue #9).
-    Solve,
-    /// Run the solver over a directory of CVRPLIB instances (issue #9).
-    Bench,
+    /// Solve a CVRPLIB instance; prints the solution in CVRPLIB `.sol` format.
+    Solve(crate::routes::SolveArgs),
+    /// Run the solver over a directory of CVRPLIB instances against its `bks.csv`.
+    Bench(crate::routes::BenchArgs),
 }
 
 /// Parses the command line, runs it, and maps errors to exit status 2. Exit codes:
@@ -106,13 +106,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::replay::run(&cfg, &args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Routes(c) => {
-            let name = match c {
-                RoutesCommand::Plan => "routes plan",
-                RoutesCommand::Solve => "routes solve",
-                RoutesCommand::Bench => "routes bench",
-            };
-            not_built(name, 9, "Collection rounds")
+        Command::Routes(RoutesCommand::Plan) => not_built("routes plan", 9, "Collection rounds"),
+        Command::Routes(RoutesCommand::Solve(args)) => {
+            crate::routes::run_solve(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Routes(RoutesCommand::Bench(args)) => {
+            crate::routes::run_bench(&args)?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -8,5 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod replay;
+pub mod routes;
 pub mod serve;
 pub mod telemetry;
