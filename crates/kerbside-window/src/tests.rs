@@ -297,7 +297,14 @@ fn an_idle_partition_made_active_holds_the_watermark_before_its_next_record() {
     sum(&mut w, 1, 60 * MIN, 1);
     assert_eq!(w.watermark(), Some(29 * MIN));
     // So its waiting record still finds its window open (idle, it was too late).
-    assert_eq!(sum(&mut w, 0, 26 * MIN, 1), Admit::OnTime { window: 25 * MIN });
+    assert_eq!(
+        sum(&mut w, 0, 26 * MIN, 1),
+        Admit::OnTime { window: 25 * MIN }
+    );
     w.set_active(7);
-    assert_eq!(w.watermark(), Some(29 * MIN), "an unknown partition stays unknown");
+    assert_eq!(
+        w.watermark(),
+        Some(29 * MIN),
+        "an unknown partition stays unknown"
+    );
 }
