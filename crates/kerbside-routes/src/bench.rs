@@ -61,14 +61,19 @@ pub fn read_bks(path: &Path) -> Result<BTreeMap<String, Cost>, Error> {
     Ok(out)
 }
 
-/// The benchmark fleet rule: X instances have an unbounded fleet; others (A, E, M
-/// sets) have at most `k` vehicles, read from the `-kK` part of the name.
+/// The benchmark fleet rule, as the shared peers harness (`bench/vrp`) applies it so
+/// every solver gets the same fleet: `k` from the name's `-kK` part; the classic A, E
+/// and M sets get exactly `k` vehicles, X instances `k + max(3, ⌈k/10⌉)` (which covers
+/// every best-known solution). `None` for a name without `-kK`.
 pub fn fleet_from_name(name: &str) -> Option<usize> {
-    if name.starts_with("X-") {
-        return None;
-    }
-    name.split('-')
-        .find_map(|part| part.strip_prefix('k').and_then(|k| k.parse().ok()))
+    let k: usize = name
+        .split('-')
+        .find_map(|part| part.strip_prefix('k').and_then(|k| k.parse().ok()))?;
+    Some(if name.starts_with("X-") {
+        k + 3.max(k.div_ceil(10))
+    } else {
+        k
+    })
 }
 
 /// Solve every `*.vrp` in `dir` that has a row in `dir/bks.csv`, `seconds` each,

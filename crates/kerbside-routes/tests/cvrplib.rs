@@ -387,7 +387,8 @@ fn checker_rejects_each_kind_of_infeasibility() {
 #[test]
 fn fleet_rule_from_names() {
     use kerbside_routes::fleet_from_name;
-    assert_eq!(fleet_from_name("X-n101-k25"), None);
+    assert_eq!(fleet_from_name("X-n101-k25"), Some(28));
+    assert_eq!(fleet_from_name("X-n1001-k43"), Some(48));
     assert_eq!(fleet_from_name("A-n80-k10"), Some(10));
     assert_eq!(fleet_from_name("E-n101-k8"), Some(8));
     assert_eq!(fleet_from_name("M-n151-k12"), Some(12));
@@ -418,7 +419,8 @@ fn bench_dir_runs_listed_instances_only_and_reports_gaps() {
     let r = &rows[0];
     assert_eq!(r.instance, "X-n101-k25");
     assert_eq!(r.customers, 100);
-    assert_eq!(r.fleet, None);
+    assert_eq!(r.fleet, Some(28));
+    assert!(r.routes <= 28);
     assert_eq!(r.bks, 27591);
     assert!(r.cost >= 27591);
     assert!((r.gap_percent - 100.0 * (r.cost - 27591) as f64 / 27591.0).abs() < 1e-9);

@@ -21,10 +21,14 @@ pub struct SolveArgs {
     /// Seed: the same seed and budget give the same search.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Bound the fleet at `k` routes as the instance name's `-kK` says (CVRPLIB's
-    /// classic A, E and M sets); X instances allow any number of routes.
+    /// At most this many routes. Default: from the instance name's `-kK`, as the
+    /// shared peers harness offers every solver (`k` for the A, E and M sets,
+    /// `k + max(3, ⌈k/10⌉)` for X); unbounded for a name without one.
+    #[arg(long, conflicts_with = "unbounded_fleet")]
+    pub fleet: Option<usize>,
+    /// Any number of routes, whatever the name says.
     #[arg(long)]
-    pub fleet_from_name: bool,
+    pub unbounded_fleet: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -79,10 +83,11 @@ pub fn run_solve(args: &SolveArgs) -> anyhow::Result<()> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let fleet = if args.fleet_from_name {
-        kerbside_routes::fleet_from_name(&name)
-    } else {
+    let fleet = if args.unbounded_fleet {
         None
+    } else {
+        args.fleet
+            .or_else(|| kerbside_routes::fleet_from_name(&name))
     };
     let problem = instance
         .problem

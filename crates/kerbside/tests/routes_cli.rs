@@ -47,7 +47,7 @@ fn solve_prints_a_feasible_sol_whose_cost_line_is_its_cost() {
 }
 
 #[test]
-fn solve_with_the_fleet_from_the_name_uses_at_most_k_routes() {
+fn solve_bounds_the_fleet_by_the_name_or_by_fleet() {
     let vrp = fixture("A-n80-k10.vrp");
     let out = kerbside(&[
         "routes",
@@ -55,13 +55,34 @@ fn solve_with_the_fleet_from_the_name_uses_at_most_k_routes() {
         vrp.to_str().unwrap(),
         "--seconds",
         "1",
-        "--fleet-from-name",
         "--quiet",
     ]);
     let sol = cvrplib::parse_sol(&String::from_utf8(out.stdout).unwrap()).unwrap();
     let problem = cvrplib::read_vrp(&vrp).unwrap().problem;
     check_routes(&problem, &sol.routes).expect("a feasible solution");
-    assert!(sol.routes.len() <= 10, "{} routes", sol.routes.len());
+    assert!(
+        sol.routes.len() <= 10,
+        "{} routes (A-n80-k10)",
+        sol.routes.len()
+    );
+    let x = fixture("X-n101-k25.vrp");
+    let x = x.to_str().unwrap();
+    let out = kerbside(&[
+        "routes",
+        "solve",
+        x,
+        "--seconds",
+        "1",
+        "--fleet",
+        "26",
+        "--quiet",
+    ]);
+    let sol = cvrplib::parse_sol(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert!(
+        sol.routes.len() <= 26,
+        "{} routes (--fleet 26)",
+        sol.routes.len()
+    );
 }
 
 #[test]
