@@ -10,6 +10,7 @@
 //! - [`bench_dir`]: run the solver over a directory of CVRPLIB instances and report
 //!   gaps to the best-known solutions in its `bks.csv`.
 //! - [`select`]: which bins a day's rounds visit, from their fill and fill rate.
+//! - [`plan`]: those bins as trips from and to the tip, packed into vehicle shifts.
 //!
 //! ```
 //! use std::time::Duration;
@@ -34,6 +35,7 @@
 mod bench;
 pub mod check;
 pub mod cvrplib;
+pub mod plan;
 mod problem;
 mod rng;
 pub mod select;

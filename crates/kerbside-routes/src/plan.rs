@@ -1,0 +1,514 @@
+//! A day's collection rounds: the selected bins as a CVRP, solved, and its trips
+//! packed into the vehicles' shifts.
+//!
+//! **Model.** Every trip starts and ends at the tip (the disposal site): a vehicle
+//! leaves the depot for its first bin, empties at the tip whenever it is full, and
+//! goes back to the depot at the end of its shift. Bins' demands are the litres they
+//! hold when the round comes ([`crate::select`]); a vehicle carries `capacity_l` litres
+//! of bin volume (after compaction). Without a road distance matrix, distances are
+//! great-circle distances times a detour factor (the points are projected onto a plane
+//! around the tip, exact to well under 1 % across a town), and times are distances at
+//! an average speed, plus a service time per bin and a time at the tip per trip.
+//!
+//! **Solving.** The trips are the routes of a CVRP whose depot is the tip, solved by
+//! [`crate::solve`]. They are then packed into the vehicles' shifts, longest first,
+//! each into the vehicle with the least work that still has room (LPT scheduling); a
+//! trip no shift has room for is reported, not dropped.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::select::{Selected, Selection};
+use crate::{Problem, ProblemError, Progress, SolveError, SolverConfig, solve};
+
+/// Mean Earth radius, metres.
+const EARTH_M: f64 = 6_371_008.8;
+
+/// A point, degrees (WGS84).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LatLon {
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+}
+
+/// Great-circle distance, metres (haversine).
+pub fn haversine_m(a: LatLon, b: LatLon) -> f64 {
+    let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());
+    let (dp, dl) = (p2 - p1, (b.lon - a.lon).to_radians());
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_M * h.sqrt().asin()
+}
+
+/// The vehicles and the sites (the `[routes.fleet]` section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FleetConfig {
+    /// Where vehicles start and end their shift.
+    pub depot: LatLon,
+    /// Where they empty (the depot if not given).
+    pub tip: Option<LatLon>,
+    /// Vehicles available.
+    pub vehicles: usize,
+    /// What one vehicle carries per trip, litres of bin volume.
+    pub capacity_l: f64,
+    /// Shift length, hours.
+    pub shift_h: f64,
+    /// Time at each bin, seconds.
+    pub service_s: f64,
+    /// Time at the tip per trip, seconds.
+    pub tip_s: f64,
+    /// Average speed between stops, km/h.
+    pub speed_kph: f64,
+    /// Road distance over great-circle distance.
+    pub detour_factor: f64,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            depot: LatLon {
+                lat: 51.5072,
+                lon: -0.1276,
+            },
+            tip: None,
+            vehicles: 4,
+            capacity_l: 30_000.0,
+            shift_h: 8.0,
+            service_s: 60.0,
+            tip_s: 1200.0,
+            speed_kph: 25.0,
+            detour_factor: 1.3,
+        }
+    }
+}
+
+/// What can stop a plan, naming the bin at fault where there is one.
+#[derive(Debug, Error)]
+pub enum PlanError {
+    /// A bin has no usable location.
+    #[error("bin {device_id} has no location (lat {lat}, lon {lon})")]
+    NoLocation {
+        /// The bin.
+        device_id: String,
+        /// Its latitude.
+        lat: f64,
+        /// Its longitude.
+        lon: f64,
+    },
+    /// A bin holds more than a vehicle carries.
+    #[error(
+        "bin {device_id} holds {demand_l:.0} l, more than a vehicle carries ({capacity_l:.0} l)"
+    )]
+    OverCapacity {
+        /// The bin.
+        device_id: String,
+        /// What it holds.
+        demand_l: f64,
+        /// What a vehicle carries.
+        capacity_l: f64,
+    },
+    /// The fleet configuration cannot work.
+    #[error("fleet: {0}")]
+    Fleet(String),
+    /// The problem could not be built.
+    #[error(transparent)]
+    Problem(#[from] ProblemError),
+    /// The solver found nothing.
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+}
+
+/// One bin on a trip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stop {
+    /// The bin as selected.
+    pub bin: Selected,
+    /// When the vehicle arrives, ms since the epoch.
+    pub arrival_ms: i64,
+    /// Litres on board after emptying it.
+    pub load_l: f64,
+}
+
+/// Bins between two visits to the tip.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trip {
+    /// The bins in order.
+    pub stops: Vec<Stop>,
+    /// From the depot or tip to the first bin, through every bin, to the tip, metres.
+    pub distance_m: f64,
+    /// Litres taken to the tip.
+    pub load_l: f64,
+}
+
+/// One vehicle's shift.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Round {
+    /// Vehicle number, from 1.
+    pub vehicle: usize,
+    /// Its trips in order.
+    pub trips: Vec<Trip>,
+    /// Leaving the depot, ms since the epoch.
+    pub start_ms: i64,
+    /// Back at the depot, ms since the epoch.
+    pub end_ms: i64,
+    /// The whole shift's distance, depot to depot, metres.
+    pub distance_m: f64,
+}
+
+/// A day's plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// A round per vehicle used.
+    pub rounds: Vec<Round>,
+    /// Trips no shift had room for (bins in order), to add a vehicle or shift for.
+    pub unassigned: Vec<Vec<Selected>>,
+    /// The solver's cost: the trips' distance from tip to tip, metres.
+    pub solver_cost_m: i64,
+}
+
+impl Plan {
+    /// Bins visited.
+    pub fn visits(&self) -> usize {
+        self.rounds
+            .iter()
+            .flat_map(|r| &r.trips)
+            .map(|t| t.stops.len())
+            .sum()
+    }
+
+    /// Distance driven, metres.
+    pub fn distance_m(&self) -> f64 {
+        self.rounds.iter().map(|r| r.distance_m).sum()
+    }
+
+    /// Vehicle hours.
+    pub fn vehicle_hours(&self) -> f64 {
+        self.rounds
+            .iter()
+            .map(|r| (r.end_ms - r.start_ms) as f64 / 3_600_000.0)
+            .sum()
+    }
+}
+
+/// Plans the rounds of the day whose shifts start at `start_ms`, for the bins of
+/// `selection`, searching for `seconds` with `seed`.
+pub fn plan(
+    selection: &Selection,
+    fleet: &FleetConfig,
+    start_ms: i64,
+    seconds: f64,
+    seed: u64,
+    progress: impl FnMut(&Progress),
+) -> Result<Plan, PlanError> {
+    if fleet.vehicles == 0 || fleet.capacity_l <= 0.0 || fleet.speed_kph <= 0.0 {
+        return Err(PlanError::Fleet(
+            "vehicles, capacity_l and speed_kph must be positive".into(),
+        ));
+    }
+    let tip = fleet.tip.unwrap_or(fleet.depot);
+    let bins: Vec<&Selected> = selection.selected.iter().collect();
+    for s in &bins {
+        let b = &s.bin;
+        let placed = b.lat.is_finite() && b.lon.is_finite() && (-90.0..=90.0).contains(&b.lat);
+        // (0, 0) is in the Gulf of Guinea: a register's missing value, not a bin.
+        if !placed || (b.lat == 0.0 && b.lon == 0.0) {
+            return Err(PlanError::NoLocation {
+                device_id: b.device_id.clone(),
+                lat: b.lat,
+                lon: b.lon,
+            });
+        }
+        if s.demand_l > fleet.capacity_l {
+            return Err(PlanError::OverCapacity {
+                device_id: b.device_id.clone(),
+                demand_l: s.demand_l,
+                capacity_l: fleet.capacity_l,
+            });
+        }
+    }
+    // The tip is node 0; coordinates in metres on a plane around it, scaled by the
+    // detour factor so the solver's distances are road distances.
+    let project = |p: LatLon| {
+        let k = EARTH_M * fleet.detour_factor;
+        (
+            k * (p.lon - tip.lon).to_radians() * tip.lat.to_radians().cos(),
+            k * (p.lat - tip.lat).to_radians(),
+        )
+    };
+    let mut coords = vec![project(tip)];
+    let mut demands = vec![0u32];
+    for s in &bins {
+        coords.push(project(LatLon {
+            lat: s.bin.lat,
+            lon: s.bin.lon,
+        }));
+        // Whole litres, rounded up, and at least one: a bin visited is a stop.
+        demands.push((s.demand_l.ceil() as u32).max(1));
+    }
+    let problem = Problem::from_coords(coords, demands, fleet.capacity_l.floor() as u32)?;
+    let solution = solve(
+        &problem,
+        &SolverConfig {
+            time_limit: Duration::from_secs_f64(seconds),
+            seed,
+            ..SolverConfig::default()
+        },
+        progress,
+    )?;
+
+    let road = |a: LatLon, b: LatLon| haversine_m(a, b) * fleet.detour_factor;
+    let secs = |m: f64| m / (fleet.speed_kph / 3.6);
+    let at = |s: &Selected| LatLon {
+        lat: s.bin.lat,
+        lon: s.bin.lon,
+    };
+    // A trip's duration if it starts at the tip; the first of a shift starts at the
+    // depot instead, and the shift ends with the way back.
+    let trip_secs = |route: &[usize], from: LatLon| -> f64 {
+        let mut t = 0.0;
+        let mut here = from;
+        for &i in route {
+            let p = at(bins[i - 1]);
+            t += secs(road(here, p)) + fleet.service_s;
+            here = p;
+        }
+        t + secs(road(here, tip)) + fleet.tip_s
+    };
+    let shift_s = fleet.shift_h * 3600.0;
+    let back_s = secs(road(tip, fleet.depot));
+    // Longest first, each to the least-loaded vehicle with room (its first trip is
+    // costed from the depot; every shift ends driving back).
+    let mut order: Vec<&Vec<usize>> = solution.routes.iter().collect();
+    order.sort_by(|a, b| trip_secs(b, tip).total_cmp(&trip_secs(a, tip)));
+    let mut work: Vec<(f64, Vec<&Vec<usize>>)> = vec![(0.0, Vec::new()); fleet.vehicles];
+    let mut unassigned = Vec::new();
+    for route in order {
+        let fits = |(w, trips): &(f64, Vec<&Vec<usize>>)| {
+            let from = if trips.is_empty() { fleet.depot } else { tip };
+            w + trip_secs(route, from) + back_s <= shift_s
+        };
+        let best = work
+            .iter_mut()
+            .filter(|v| fits(v))
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        match best {
+            Some(v) => {
+                let from = if v.1.is_empty() { fleet.depot } else { tip };
+                v.0 += trip_secs(route, from);
+                v.1.push(route);
+            }
+            None => unassigned.push(route.iter().map(|&i| bins[i - 1].clone()).collect()),
+        }
+    }
+
+    let mut rounds = Vec::new();
+    for (w, (_, routes)) in work.into_iter().enumerate() {
+        if routes.is_empty() {
+            continue;
+        }
+        let mut clock_s = 0.0;
+        let mut total_m = 0.0;
+        let mut here = fleet.depot;
+        let mut trips = Vec::new();
+        for route in routes {
+            let mut trip_m = 0.0;
+            let mut load = 0.0;
+            let mut stops = Vec::new();
+            for &i in route {
+                let s = bins[i - 1];
+                let p = at(s);
+                let d = road(here, p);
+                trip_m += d;
+                clock_s += secs(d);
+                load += s.demand_l;
+                stops.push(Stop {
+                    bin: s.clone(),
+                    arrival_ms: start_ms + (clock_s * 1000.0) as i64,
+                    load_l: load,
+                });
+                clock_s += fleet.service_s;
+                here = p;
+            }
+            let d = road(here, tip);
+            trip_m += d;
+            clock_s += secs(d) + fleet.tip_s;
+            here = tip;
+            total_m += trip_m;
+            trips.push(Trip {
+                stops,
+                distance_m: trip_m,
+                load_l: load,
+            });
+        }
+        let d = road(here, fleet.depot);
+        total_m += d;
+        clock_s += secs(d);
+        rounds.push(Round {
+            vehicle: w + 1,
+            trips,
+            start_ms,
+            end_ms: start_ms + (clock_s * 1000.0) as i64,
+            distance_m: total_m,
+        });
+    }
+    Ok(Plan {
+        rounds,
+        unassigned,
+        solver_cost_m: solution.cost,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::select::{BinState, SelectionConfig, select};
+
+    const H: i64 = 3_600_000;
+
+    /// `n` bins on a grid around (52.2, 0.12), `spacing` degrees apart, each `fill` %
+    /// full of `capacity` litres and filling fast enough to be chosen.
+    fn town(n: usize, fill: f64, capacity: f64) -> Vec<BinState> {
+        (0..n)
+            .map(|i| BinState {
+                device_id: format!("bin-{i:04}"),
+                ward: "Abbey".into(),
+                stream: "general".into(),
+                lat: 52.2 + (i / 10) as f64 * 0.002,
+                lon: 0.12 + (i % 10) as f64 * 0.003,
+                capacity_l: capacity,
+                fill_pct: fill,
+                fill_rate_pct_h: Some(2.0),
+                observed_ms: 0,
+                fire: false,
+                tilt: false,
+            })
+            .collect()
+    }
+
+    fn fleet() -> FleetConfig {
+        FleetConfig {
+            depot: LatLon {
+                lat: 52.19,
+                lon: 0.11,
+            },
+            tip: Some(LatLon {
+                lat: 52.21,
+                lon: 0.16,
+            }),
+            vehicles: 3,
+            capacity_l: 3000.0,
+            ..FleetConfig::default()
+        }
+    }
+
+    /// Every selected bin exactly once, every trip within capacity, every shift
+    /// within its hours, arrivals in order: checked independently of the planner.
+    fn check(plan: &Plan, selection: &Selection, fleet: &FleetConfig) {
+        let mut seen: Vec<&str> = plan
+            .rounds
+            .iter()
+            .flat_map(|r| &r.trips)
+            .flat_map(|t| &t.stops)
+            .map(|s| s.bin.bin.device_id.as_str())
+            .chain(
+                plan.unassigned
+                    .iter()
+                    .flatten()
+                    .map(|s| s.bin.device_id.as_str()),
+            )
+            .collect();
+        seen.sort_unstable();
+        let mut want: Vec<&str> = selection
+            .selected
+            .iter()
+            .map(|s| s.bin.device_id.as_str())
+            .collect();
+        want.sort_unstable();
+        assert_eq!(seen, want, "every selected bin once");
+        assert!(plan.rounds.len() <= fleet.vehicles);
+        for r in &plan.rounds {
+            assert!(
+                (r.end_ms - r.start_ms) as f64 <= fleet.shift_h * 3_600_000.0 + 1.0,
+                "vehicle {} works {} h",
+                r.vehicle,
+                (r.end_ms - r.start_ms) as f64 / 3_600_000.0
+            );
+            let mut last = r.start_ms;
+            for t in &r.trips {
+                let load: f64 = t.stops.iter().map(|s| s.bin.demand_l).sum();
+                assert!(load <= fleet.capacity_l, "trip over capacity: {load}");
+                assert!((t.load_l - load).abs() < 1e-6);
+                for s in &t.stops {
+                    assert!(s.arrival_ms > last, "arrivals in order");
+                    last = s.arrival_ms;
+                }
+            }
+            let sum: f64 = r.trips.iter().map(|t| t.distance_m).sum();
+            assert!(r.distance_m > sum, "the way back to the depot counts");
+        }
+    }
+
+    #[test]
+    fn a_towns_bins_are_planned_into_trips_and_shifts_that_check_out() {
+        let bins = town(60, 70.0, 240.0);
+        let selection = select(&bins, 30 * H, &SelectionConfig::default());
+        assert_eq!(selection.selected.len(), 60);
+        let fleet = fleet();
+        let p = plan(&selection, &fleet, 30 * H, 0.5, 1, |_| {}).unwrap();
+        check(&p, &selection, &fleet);
+        assert!(p.unassigned.is_empty());
+        assert_eq!(p.visits(), 60);
+        // 60 bins of ~230 l each in 3,000 l trips: at least 5 trips.
+        let trips: usize = p.rounds.iter().map(|r| r.trips.len()).sum();
+        assert!(trips >= 5, "{trips} trips");
+        assert!(p.distance_m() > 0.0 && p.vehicle_hours() > 0.0);
+    }
+
+    #[test]
+    fn trips_no_shift_has_room_for_are_reported_not_dropped() {
+        let bins = town(60, 70.0, 240.0);
+        let selection = select(&bins, 30 * H, &SelectionConfig::default());
+        let fleet = FleetConfig {
+            vehicles: 1,
+            shift_h: 1.5,
+            ..fleet()
+        };
+        let p = plan(&selection, &fleet, 30 * H, 0.3, 1, |_| {}).unwrap();
+        check(&p, &selection, &fleet);
+        assert!(!p.unassigned.is_empty());
+    }
+
+    #[test]
+    fn a_bin_without_a_location_or_too_big_is_named() {
+        let mut bins = town(3, 70.0, 240.0);
+        bins[1].lat = f64::NAN;
+        let selection = select(&bins, 30 * H, &SelectionConfig::default());
+        let err = plan(&selection, &fleet(), 30 * H, 0.1, 1, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("bin-0001"), "{err}");
+        let bins = town(3, 70.0, 5000.0);
+        let selection = select(&bins, 30 * H, &SelectionConfig::default());
+        let err = plan(&selection, &fleet(), 30 * H, 0.1, 1, |_| {}).unwrap_err();
+        assert!(matches!(err, PlanError::OverCapacity { .. }), "{err}");
+        assert!(err.to_string().contains("bin-0000"), "{err}");
+    }
+
+    #[test]
+    fn haversine_matches_a_known_distance() {
+        // London to Cambridge, about 79 km as the crow flies.
+        let d = haversine_m(
+            LatLon {
+                lat: 51.5072,
+                lon: -0.1276,
+            },
+            LatLon {
+                lat: 52.2053,
+                lon: 0.1218,
+            },
+        );
+        assert!((d - 79_000.0).abs() < 1_500.0, "{d}");
+    }
+}
