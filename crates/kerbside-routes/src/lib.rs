@@ -11,6 +11,7 @@
 //!   gaps to the best-known solutions in its `bks.csv`.
 //! - [`select`]: which bins a day's rounds visit, from their fill and fill rate.
 //! - [`plan`]: those bins as trips from and to the tip, packed into vehicle shifts.
+//! - [`output`]: a plan as GeoJSON, CSV, GPX and an SVG map.
 //!
 //! ```
 //! use std::time::Duration;
@@ -35,6 +36,7 @@
 mod bench;
 pub mod check;
 pub mod cvrplib;
+pub mod output;
 pub mod plan;
 mod problem;
 mod rng;
