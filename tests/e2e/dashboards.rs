@@ -195,7 +195,7 @@ fn every_dashboard_parses_with_unique_ids_a_datasource_on_every_target_and_suppr
 }
 
 /// Runs `q` on `db`; the error text, or every series as (name, tags, rows).
-async fn query(influx: &str, db: &str, q: &str) -> Result<Vec<Value>, String> {
+pub(crate) async fn query(influx: &str, db: &str, q: &str) -> Result<Vec<Value>, String> {
     let resp = http_client()
         .get(url(
             influx,
@@ -233,7 +233,7 @@ fn has_values(series: &[Value]) -> bool {
 }
 
 /// Writes every line-protocol file under `dir` (nanosecond timestamps) to `db`.
-async fn write_lp_files(influx: &str, db: &str, dir: &Path) -> usize {
+pub(crate) async fn write_lp_files(influx: &str, db: &str, dir: &Path) -> usize {
     let mut lines = 0;
     for m in MEASUREMENTS {
         for f in std::fs::read_dir(dir.join(m)).unwrap() {

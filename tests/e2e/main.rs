@@ -12,6 +12,7 @@ mod ingest;
 mod oracle;
 mod outage;
 mod replay;
+mod routes;
 mod sim;
 mod smoke;
 mod store_outage;

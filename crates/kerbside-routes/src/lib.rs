@@ -35,6 +35,7 @@
 
 mod bench;
 pub mod check;
+mod config;
 pub mod cvrplib;
 pub mod output;
 pub mod plan;
@@ -49,6 +50,7 @@ use thiserror::Error;
 
 pub use bench::{BenchRow, bench_dir, bench_dir_with, fleet_from_name, read_bks};
 pub use check::{CheckError, check_routes, check_solution};
+pub use config::RoutesConfig;
 pub use cvrplib::ParseError;
 pub use problem::{Cost, Distance, Problem, ProblemError, Solution};
 pub use solver::{HgsParams, Progress, SolveError, SolverConfig, solve};

@@ -55,8 +55,8 @@ enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 enum RoutesCommand {
-    /// Tomorrow's rounds from the store's bin states (issue #9).
-    Plan,
+    /// A day's rounds from the store's bin states: GeoJSON, CSV, GPX, SVG and a summary.
+    Plan(crate::routes::PlanArgs),
     /// Solve a CVRPLIB instance; prints the solution in CVRPLIB `.sol` format.
     Solve(crate::routes::SolveArgs),
     /// Run the solver over a directory of CVRPLIB instances against its `bks.csv`.
@@ -106,7 +106,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::replay::run(&cfg, &args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Routes(RoutesCommand::Plan) => not_built("routes plan", 9, "Collection rounds"),
+        Command::Routes(RoutesCommand::Plan(args)) => {
+            let cfg = load(config.as_deref(), log_format)?;
+            crate::routes::run_plan(&cfg, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Routes(RoutesCommand::Solve(args)) => {
             crate::routes::run_solve(&args)?;
             Ok(ExitCode::SUCCESS)

@@ -13,6 +13,7 @@ use kerbside_alerts::AlertsConfig;
 use kerbside_ingest::{IngestConfig, MqttConfig};
 use kerbside_kafka::KafkaConfig;
 use kerbside_reading::ValidationConfig;
+use kerbside_routes::RoutesConfig;
 use kerbside_store::StoreConfig;
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +76,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// The alert rules (run as the aggregator's windows close).
     pub alerts: AlertsConfig,
+    /// Collection rounds (`kerbside routes plan`).
+    pub routes: RoutesConfig,
 }
 
 /// One configuration problem, with the key it concerns.
@@ -174,6 +177,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         "aggregate",
         "store",
         "alerts",
+        "routes",
     ]
     .into();
     if let Some(obj) = v.as_object_mut() {
@@ -204,6 +208,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
     let aggregate = section::<AggregateConfig>("aggregate", take("aggregate"), &mut problems);
     let store = section::<StoreConfig>("store", take("store"), &mut problems);
     let alerts = section::<AlertsConfig>("alerts", take("alerts"), &mut problems);
+    let routes = section::<RoutesConfig>("routes", take("routes"), &mut problems);
     let (
         Some(log),
         Some(metrics),
@@ -215,8 +220,9 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         Some(mut aggregate),
         Some(store),
         Some(alerts),
+        Some(routes),
     ) = (
-        log, metrics, assets, validation, mqtt, kafka, ingest, aggregate, store, alerts,
+        log, metrics, assets, validation, mqtt, kafka, ingest, aggregate, store, alerts, routes,
     )
     else {
         return Err(Problems(problems));
@@ -234,6 +240,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         aggregate,
         store,
         alerts,
+        routes,
     };
     problems.extend(cfg.semantic_problems());
     if problems.is_empty() {
@@ -262,6 +269,9 @@ impl Config {
         }
         for (k, m) in self.alerts.problems() {
             push("alerts", &k, m);
+        }
+        for (k, m) in self.routes.problems() {
+            push("routes", &k, m);
         }
         let lateness = self.aggregate.windows.allowed_lateness_secs;
         if lateness > self.validation.max_age_secs {

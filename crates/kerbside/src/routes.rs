@@ -1,14 +1,270 @@
-//! `kerbside routes solve` and `kerbside routes bench`: the CVRP solver on CVRPLIB
-//! instances (`routes plan`, the day's rounds from the store, comes with the rest of
-//! issue #9).
+//! `kerbside routes`: `plan` (a day's rounds from the store's bin states), and the
+//! CVRP solver on CVRPLIB instances (`solve`, `bench`).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kerbside_reading::AssetAttrs;
+use kerbside_routes::output::{to_csv, to_geojson, to_gpx, to_svg};
+use kerbside_routes::plan::{Plan, plan};
+use kerbside_routes::select::{BinState, Selection, SelectionConfig, select};
 use kerbside_routes::{BenchRow, Progress, SolverConfig, check_solution, cvrplib, solve};
+use kerbside_store::{Point, StoreApi};
+use serde_json::json;
+
+use crate::config::Config;
+
+/// `kerbside routes plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The day to plan, `YYYY-MM-DD` (shifts start at `routes.shift_start_utc`).
+    #[arg(long)]
+    pub date: String,
+    /// Read bin states from this folder of line-protocol files (`kerbside replay`'s
+    /// output, or the file store) instead of the configured store.
+    #[arg(long)]
+    pub from_files: Option<PathBuf>,
+    /// Where to write the outputs (default `routes.out_dir`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Solver budget, seconds (default `routes.seconds`).
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// No progress spinner.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// `date` at `minutes` after midnight UTC, ms since the epoch.
+fn day_start_ms(date: &str, minutes: i64) -> anyhow::Result<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(date, format)
+        .with_context(|| format!("--date {date}: expected YYYY-MM-DD"))?;
+    let midnight = d.midnight().assume_utc().unix_timestamp();
+    Ok(midnight * 1000 + minutes * 60_000)
+}
+
+/// `bin_fill` points between `from_ms` and `to_ms`, from files or the store.
+async fn bin_points(
+    cfg: &Config,
+    files: Option<&Path>,
+    from_ms: i64,
+    to_ms: i64,
+) -> anyhow::Result<Vec<Point>> {
+    let store = &cfg.store;
+    let dir = match (files, store.api) {
+        (Some(d), _) => Some(d.to_path_buf()),
+        (None, StoreApi::File) => Some(store.dir.clone()),
+        _ => None,
+    };
+    if let Some(dir) = dir {
+        return kerbside_store::file::read_points(&dir, "bin_fill", from_ms, to_ms)
+            .with_context(|| format!("reading bin_fill from {}", dir.display()));
+    }
+    let iso = |ms: i64| kerbside_reading::EventTime::from_millis(ms).map(|t| t.to_rfc3339());
+    let (Some(from), Some(to)) = (iso(from_ms), iso(to_ms)) else {
+        anyhow::bail!("the planning window is out of range");
+    };
+    let q = format!(
+        "SELECT \"fill_pct\", \"fill_rate_pct_h\", \"lat\", \"lon\", \"fire\", \"tilt\" \
+         FROM \"bin_fill\" WHERE time >= '{from}' AND time < '{to}' \
+         GROUP BY \"device_id\", \"ward\", \"stream\""
+    );
+    // InfluxDB 1.x with its credentials; 2.x/3.x through the v1 API (the database its
+    // DBRP mapping names), the token as the password.
+    let token = store.token.as_deref().unwrap_or_default();
+    let creds = match store.api {
+        StoreApi::V1 => store.username.as_deref().zip(store.password.as_deref()),
+        _ => (!token.is_empty()).then_some(("kerbside", token)),
+    };
+    kerbside_store::query::influxql(&store.url, &store.database, creds, &q)
+        .await
+        .with_context(|| format!("querying bin_fill from {}", store.url))
+}
+
+/// Each bin's latest state from its `bin_fill` points, with its capacity and location
+/// from the asset register where the points lack them.
+fn bin_states(points: &[Point], cfg: &Config) -> anyhow::Result<Vec<BinState>> {
+    let register = match &cfg.assets.path {
+        Some(p) => Some(crate::check::load_assets(p)?),
+        None => None,
+    };
+    let mut latest: BTreeMap<&str, &Point> = BTreeMap::new();
+    for p in points {
+        let Some(id) = p.tags.get("device_id") else {
+            continue;
+        };
+        if p.fields.contains_key("fill_pct")
+            && latest
+                .get(id.as_str())
+                .is_none_or(|q| q.time_ms <= p.time_ms)
+        {
+            latest.insert(id, p);
+        }
+    }
+    let mut out = Vec::with_capacity(latest.len());
+    for (id, p) in latest {
+        let num = |k: &str| p.fields.get(k).and_then(kerbside_store::Value::as_f64);
+        let flag = |k: &str| matches!(p.fields.get(k), Some(kerbside_store::Value::Bool(true)));
+        let asset = register.as_ref().and_then(|r| r.get(id));
+        let capacity_l = match asset.map(|a| &a.attrs) {
+            Some(AssetAttrs::Bin { capacity_l, .. }) => *capacity_l,
+            _ => anyhow::bail!(
+                "bin {id}: no capacity (not a bin in the asset register{})",
+                if register.is_none() {
+                    "; set assets.path"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let tag = |k: &str| p.tags.get(k).cloned().unwrap_or_default();
+        out.push(BinState {
+            device_id: id.to_owned(),
+            ward: tag("ward"),
+            stream: tag("stream"),
+            lat: num("lat").or(asset.map(|a| a.lat)).unwrap_or(f64::NAN),
+            lon: num("lon").or(asset.map(|a| a.lon)).unwrap_or(f64::NAN),
+            capacity_l,
+            fill_pct: num("fill_pct").unwrap_or(0.0),
+            fill_rate_pct_h: num("fill_rate_pct_h"),
+            observed_ms: p.time_ms,
+            fire: flag("fire"),
+            tilt: flag("tilt"),
+        });
+    }
+    Ok(out)
+}
+
+/// What a plan did, as JSON (`summary.json`).
+fn plan_summary(p: &Plan) -> serde_json::Value {
+    json!({
+        "vehicles": p.rounds.len(),
+        "trips": p.rounds.iter().map(|r| r.trips.len()).sum::<usize>(),
+        "visits": p.visits(),
+        "distance_km": (p.distance_m() / 100.0).round() / 10.0,
+        "vehicle_hours": (p.vehicle_hours() * 10.0).round() / 10.0,
+        "unassigned_bins": p.unassigned.iter().map(Vec::len).sum::<usize>(),
+    })
+}
+
+/// Plans the day's rounds and writes them out.
+pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<()> {
+    let rc = &cfg.routes;
+    let start_ms = day_start_ms(&args.date, rc.shift_start_min().unwrap_or(360))?;
+    let from_ms = start_ms - (rc.selection.stale_after_h.max(1.0) * HOUR_MS as f64) as i64;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let points = rt.block_on(bin_points(
+        cfg,
+        args.from_files.as_deref(),
+        from_ms,
+        start_ms,
+    ))?;
+    let bins = bin_states(&points, cfg)?;
+    anyhow::ensure!(
+        !bins.is_empty(),
+        "no bin_fill in the {} h before {}: nothing to plan",
+        rc.selection.stale_after_h,
+        args.date
+    );
+    let selection = select(&bins, start_ms, &rc.selection);
+    let seconds = args.seconds.unwrap_or(rc.seconds);
+    let depot = rc.fleet.depot;
+    let tip = rc.fleet.tip.unwrap_or(depot);
+    let solve_plan = |sel: &Selection, what: &str| -> anyhow::Result<Plan> {
+        let bar = spinner(args.quiet, what);
+        let p = plan(sel, &rc.fleet, start_ms, seconds, rc.seed, |p| {
+            report(&bar, p)
+        })
+        .with_context(|| format!("planning {what}"))?;
+        bar.finish_and_clear();
+        Ok(p)
+    };
+    let day = solve_plan(&selection, "the rounds")?;
+    let fixed = if rc.compare_fixed_schedule {
+        let all = SelectionConfig {
+            threshold_pct: 0.0,
+            visit_stale: true,
+            ..rc.selection.clone()
+        };
+        Some(solve_plan(
+            &select(&bins, start_ms, &all),
+            "every bin, for comparison",
+        )?)
+    } else {
+        None
+    };
+
+    let out = args.out.clone().unwrap_or_else(|| rc.out_dir.clone());
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let write = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    write("rounds.geojson", to_geojson(&day, depot, tip))?;
+    write("rounds.csv", to_csv(&day))?;
+    write("rounds.gpx", to_gpx(&day, depot, tip))?;
+    write("rounds.svg", to_svg(&day, depot, tip))?;
+    let summary = json!({
+        "date": args.date,
+        "bins_known": bins.len(),
+        "bins_selected": selection.selected.len(),
+        "bins_deferred": selection.deferred,
+        "stale_bins": selection.stale,
+        "unknown_must_visit": selection.unknown_must_visit,
+        "plan": plan_summary(&day),
+        "fixed_schedule": fixed.as_ref().map(plan_summary),
+        "unassigned": day.unassigned.iter().map(|t| t.iter().map(|s| s.bin.device_id.clone()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+    });
+    write(
+        "summary.json",
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
+
+    println!(
+        "{}: {} of {} bins to collect ({} deferred, {} stale); {} vehicles, {} trips, {:.1} km, {:.1} vehicle hours",
+        args.date,
+        selection.selected.len(),
+        bins.len(),
+        selection.deferred,
+        selection.stale.len(),
+        day.rounds.len(),
+        day.rounds.iter().map(|r| r.trips.len()).sum::<usize>(),
+        day.distance_m() / 1000.0,
+        day.vehicle_hours()
+    );
+    if let Some(f) = &fixed {
+        let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * (1.0 - a / b) } else { 0.0 };
+        println!(
+            "against collecting every bin: {} fewer visits ({:.0} %), {:.1} km less ({:.0} %), {:.1} fewer vehicle hours ({:.0} %)",
+            f.visits() as i64 - day.visits() as i64,
+            pct(day.visits() as f64, f.visits() as f64),
+            (f.distance_m() - day.distance_m()) / 1000.0,
+            pct(day.distance_m(), f.distance_m()),
+            f.vehicle_hours() - day.vehicle_hours(),
+            pct(day.vehicle_hours(), f.vehicle_hours())
+        );
+    }
+    if !day.unassigned.is_empty() {
+        eprintln!(
+            "warning: {} trips did not fit the shifts (see summary.json): add a vehicle or lengthen the shift",
+            day.unassigned.len()
+        );
+    }
+    println!(
+        "wrote rounds.geojson, rounds.csv, rounds.gpx, rounds.svg, summary.json to {}",
+        out.display()
+    );
+    Ok(())
+}
 
 /// `kerbside routes solve`.
 #[derive(Debug, Args)]

@@ -1,0 +1,128 @@
+//! `kerbside routes plan` over a simulated day written by kerbside: from the
+//! line-protocol files `kerbside replay` writes, and from the real InfluxDB 1.6 after
+//! those files are loaded into it. Both must choose the same bins, and every output
+//! must parse and agree with the summary.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kerbside_sim::Generator;
+use serde_json::Value;
+
+use crate::dashboards::{query, write_lp_files};
+use crate::ingest::kerbside_bin;
+use crate::replay::{fleet, run_replay};
+use crate::support::{Server, unique_name, within};
+
+/// Runs `kerbside routes plan` with `config` for the day after the simulated one;
+/// returns the summary and the CSV's device ids.
+fn plan(config: &Path, extra: &[&str], out: &Path) -> (Value, Vec<String>) {
+    let status = Command::new(kerbside_bin())
+        .args(["--config", config.to_str().unwrap(), "routes", "plan"])
+        .args(["--date", "2026-11-24", "--seconds", "1", "--quiet", "--out"])
+        .arg(out)
+        .args(extra)
+        .status()
+        .unwrap();
+    assert!(status.success(), "kerbside routes plan failed: {status}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let csv = std::fs::read_to_string(out.join("rounds.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("vehicle,trip,seq,device_id,")
+    );
+    let ids: Vec<String> = lines
+        .map(|l| l.split(',').nth(3).unwrap().to_owned())
+        .collect();
+    (summary, ids)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_is_planned_from_files_and_from_influxdb_alike_and_every_output_agrees() {
+    let influx = Server::InfluxV1.require().await;
+    within(Duration::from_secs(240), "the routes plan test", async {
+        let fleet = fleet(24);
+        let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_routes"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (input, assets, lp) = (dir.join("day.jsonl"), dir.join("assets.csv"), dir.join("lp"));
+        std::fs::write(&assets, fleet.register_csv()).unwrap();
+        {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+            for m in Generator::new(Arc::clone(&fleet), &[]).unwrap() {
+                serde_json::to_writer(&mut f, &m.to_replay_line()).unwrap();
+                f.write_all(b"\n").unwrap();
+            }
+        }
+        run_replay(&input, &assets, &lp);
+        let db = unique_name("kerbside_e2e_routes");
+        query(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await.unwrap();
+        write_lp_files(&influx, &db, &lp).await;
+
+        // Vans small enough that the test town's bins need several trips.
+        let config = dir.join("kerbside.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[assets]\npath = \"{}\"\n[store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\n\
+                 [routes.selection]\nthreshold_pct = 60.0\n\
+                 [routes.fleet]\ndepot = {{ lat = 52.19, lon = 0.10 }}\ntip = {{ lat = 52.22, lon = 0.15 }}\n\
+                 vehicles = 2\ncapacity_l = 2000.0\n",
+                assets.display()
+            ),
+        )
+        .unwrap();
+        let files_out = dir.join("from-files");
+        let (summary, ids) = tokio::task::block_in_place(|| {
+            plan(&config, &["--from-files", lp.to_str().unwrap()], &files_out)
+        });
+        let (db_summary, db_ids) =
+            tokio::task::block_in_place(|| plan(&config, &[], &dir.join("from-influxdb")));
+
+        // The same bins, whichever store the states came from.
+        let (a, b): (BTreeSet<&String>, BTreeSet<&String>) = (ids.iter().collect(), db_ids.iter().collect());
+        assert_eq!(a, b, "files and InfluxDB chose different bins");
+        assert_eq!(summary["bins_selected"], db_summary["bins_selected"]);
+        // Every selected bin once, and the summary agrees with the CSV.
+        let selected = summary["bins_selected"].as_u64().unwrap() as usize;
+        assert!(selected > 5, "{summary}");
+        assert_eq!(ids.len(), selected, "each selected bin once in rounds.csv");
+        assert_eq!(a.len(), selected);
+        assert_eq!(summary["plan"]["visits"].as_u64().unwrap() as usize, selected);
+        assert_eq!(
+            summary["bins_known"].as_u64().unwrap() as usize,
+            fleet.devices.iter().filter(|d| d.id.as_str().starts_with("bin-")).count()
+        );
+        assert!(summary["plan"]["trips"].as_u64().unwrap() >= 2, "{summary}");
+        // Collecting only what needs it beats collecting everything.
+        let fixed = &summary["fixed_schedule"];
+        assert!(fixed["visits"].as_u64().unwrap() > selected as u64);
+        assert!(fixed["distance_km"].as_f64().unwrap() > summary["plan"]["distance_km"].as_f64().unwrap());
+        // GeoJSON parses with a stop per selected bin; GPX and SVG name every one.
+        let gj: Value =
+            serde_json::from_str(&std::fs::read_to_string(files_out.join("rounds.geojson")).unwrap()).unwrap();
+        let stops = gj["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["properties"]["role"] == "stop")
+            .count();
+        assert_eq!(stops, selected);
+        let gpx = std::fs::read_to_string(files_out.join("rounds.gpx")).unwrap();
+        let svg = std::fs::read_to_string(files_out.join("rounds.svg")).unwrap();
+        for id in &ids {
+            assert!(gpx.contains(&format!("<name>{id}</name>")), "{id} not in the GPX");
+            assert!(svg.contains(&format!("<title>{id}</title>")), "{id} not on the map");
+        }
+        query(&influx, "", &format!("DROP DATABASE \"{db}\"")).await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}
