@@ -67,9 +67,17 @@ impl RoutesConfig {
         let f = &self.fleet;
         need(f.vehicles > 0, "fleet.vehicles", "must be at least 1");
         need(f.capacity_l > 0.0, "fleet.capacity_l", "must be positive");
-        need(f.shift_h > 0.0 && f.shift_h <= 24.0, "fleet.shift_h", "must be in (0, 24]");
+        need(
+            f.shift_h > 0.0 && f.shift_h <= 24.0,
+            "fleet.shift_h",
+            "must be in (0, 24]",
+        );
         need(f.speed_kph > 0.0, "fleet.speed_kph", "must be positive");
-        need(f.detour_factor >= 1.0, "fleet.detour_factor", "must be at least 1");
+        need(
+            f.detour_factor >= 1.0,
+            "fleet.detour_factor",
+            "must be at least 1",
+        );
         need(
             f.service_s >= 0.0 && f.tip_s >= 0.0,
             "fleet.service_s",
@@ -81,7 +89,11 @@ impl RoutesConfig {
             "selection.threshold_pct",
             "must be a percentage",
         );
-        need(s.revisit_h >= 0.0, "selection.revisit_h", "must not be negative");
+        need(
+            s.revisit_h >= 0.0,
+            "selection.revisit_h",
+            "must not be negative",
+        );
         out
     }
 }
@@ -103,7 +115,11 @@ mod tests {
         let keys: Vec<String> = c.problems().into_iter().map(|p| p.0).collect();
         assert_eq!(
             keys,
-            ["shift_start_utc", "fleet.vehicles", "selection.threshold_pct"]
+            [
+                "shift_start_utc",
+                "fleet.vehicles",
+                "selection.threshold_pct"
+            ]
         );
     }
 }

@@ -75,7 +75,7 @@ pub fn to_geojson(plan: &Plan, depot: LatLon, tip: LatLon) -> String {
             features.push(Feature {
                 geometry: Some(Geometry::new_line_string(line)),
                 properties: props(json!({
-                    "role": "trip", "vehicle": r.vehicle, "trip": t + 1,
+                    "role": "trip", "vehicle": r.vehicle, "stream": r.stream, "trip": t + 1,
                     "stops": trip.stops.len(), "distance_m": trip.distance_m.round(),
                     "load_l": trip.load_l.round(),
                 })),
@@ -182,7 +182,7 @@ pub fn to_gpx(plan: &Plan, depot: LatLon, tip: LatLon) -> String {
     };
     for r in &plan.rounds {
         let mut route = gpx::Route::new();
-        route.name = Some(format!("vehicle {}", r.vehicle));
+        route.name = Some(format!("vehicle {} ({})", r.vehicle, r.stream));
         route
             .points
             .push(waypoint(depot, "depot", Some(r.start_ms)));

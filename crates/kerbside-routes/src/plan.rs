@@ -51,7 +51,7 @@ pub struct FleetConfig {
     pub depot: LatLon,
     /// Where they empty (the depot if not given).
     pub tip: Option<LatLon>,
-    /// Vehicles available.
+    /// Vehicles available per waste stream.
     pub vehicles: usize,
     /// What one vehicle carries per trip, litres of bin volume.
     pub capacity_l: f64,
@@ -149,6 +149,8 @@ pub struct Trip {
 pub struct Round {
     /// Vehicle number, from 1.
     pub vehicle: usize,
+    /// The waste stream it collects.
+    pub stream: String,
     /// Its trips in order.
     pub trips: Vec<Trip>,
     /// Leaving the depot, ms since the epoch.
@@ -194,8 +196,48 @@ impl Plan {
     }
 }
 
+/// Plans each waste stream apart (general waste and recycling never share a
+/// vehicle): `fleet.vehicles` and `fleet.capacity_l` are per stream, the search time is
+/// shared out by the streams' sizes, and vehicles are numbered across the day.
+pub fn plan_by_stream(
+    selection: &Selection,
+    fleet: &FleetConfig,
+    start_ms: i64,
+    seconds: f64,
+    seed: u64,
+    mut progress: impl FnMut(&Progress),
+) -> Result<Plan, PlanError> {
+    let mut streams: std::collections::BTreeMap<&str, Selection> = Default::default();
+    for s in &selection.selected {
+        streams
+            .entry(s.bin.stream.as_str())
+            .or_default()
+            .selected
+            .push(s.clone());
+    }
+    let total = selection.selected.len().max(1) as f64;
+    let mut day = Plan {
+        rounds: Vec::new(),
+        unassigned: Vec::new(),
+        solver_cost_m: 0,
+    };
+    for part in streams.values() {
+        let share = seconds * part.selected.len() as f64 / total;
+        let p = plan(part, fleet, start_ms, share.max(0.05), seed, &mut progress)?;
+        let offset = day.rounds.len();
+        day.rounds.extend(p.rounds.into_iter().map(|mut r| {
+            r.vehicle += offset;
+            r
+        }));
+        day.unassigned.extend(p.unassigned);
+        day.solver_cost_m += p.solver_cost_m;
+    }
+    Ok(day)
+}
+
 /// Plans the rounds of the day whose shifts start at `start_ms`, for the bins of
-/// `selection`, searching for `seconds` with `seed`.
+/// `selection` (one stream: see [`plan_by_stream`]), searching for `seconds` with
+/// `seed`.
 pub fn plan(
     selection: &Selection,
     fleet: &FleetConfig,
@@ -349,6 +391,10 @@ pub fn plan(
         clock_s += secs(d);
         rounds.push(Round {
             vehicle: w + 1,
+            stream: bins
+                .first()
+                .map(|s| s.bin.stream.clone())
+                .unwrap_or_default(),
             trips,
             start_ms,
             end_ms: start_ms + (clock_s * 1000.0) as i64,
@@ -429,7 +475,14 @@ mod tests {
             .collect();
         want.sort_unstable();
         assert_eq!(seen, want, "every selected bin once");
-        assert!(plan.rounds.len() <= fleet.vehicles);
+        let mut per_stream: std::collections::BTreeMap<&str, usize> = Default::default();
+        for r in &plan.rounds {
+            *per_stream.entry(r.stream.as_str()).or_default() += 1;
+        }
+        assert!(
+            per_stream.values().all(|n| *n <= fleet.vehicles),
+            "{per_stream:?}"
+        );
         for r in &plan.rounds {
             assert!(
                 (r.end_ms - r.start_ms) as f64 <= fleet.shift_h * 3_600_000.0 + 1.0,
@@ -494,6 +547,35 @@ mod tests {
         let err = plan(&selection, &fleet(), 30 * H, 0.1, 1, |_| {}).unwrap_err();
         assert!(matches!(err, PlanError::OverCapacity { .. }), "{err}");
         assert!(err.to_string().contains("bin-0000"), "{err}");
+    }
+
+    #[test]
+    fn streams_are_planned_apart_and_vehicles_numbered_across_the_day() {
+        let mut bins = town(40, 70.0, 240.0);
+        for b in bins.iter_mut().skip(1).step_by(2) {
+            b.stream = "recycling".into();
+        }
+        let selection = select(&bins, 30 * H, &SelectionConfig::default());
+        let fleet = fleet();
+        let p = plan_by_stream(&selection, &fleet, 30 * H, 0.4, 1, |_| {}).unwrap();
+        check(&p, &selection, &fleet);
+        let vehicles: Vec<usize> = p.rounds.iter().map(|r| r.vehicle).collect();
+        assert_eq!(vehicles, (1..=p.rounds.len()).collect::<Vec<_>>());
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &p.rounds {
+            seen.insert(r.stream.as_str());
+            for t in &r.trips {
+                assert!(
+                    t.stops.iter().all(|s| s.bin.bin.stream == r.stream),
+                    "a {} vehicle took another stream's bin",
+                    r.stream
+                );
+            }
+        }
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            ["general", "recycling"]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kerbside_reading::AssetAttrs;
 use kerbside_routes::output::{to_csv, to_geojson, to_gpx, to_svg};
-use kerbside_routes::plan::{Plan, plan};
+use kerbside_routes::plan::{Plan, plan_by_stream};
 use kerbside_routes::select::{BinState, Selection, SelectionConfig, select};
 use kerbside_routes::{BenchRow, Progress, SolverConfig, check_solution, cvrplib, solve};
 use kerbside_store::{Point, StoreApi};
@@ -181,7 +181,7 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<()> {
     let tip = rc.fleet.tip.unwrap_or(depot);
     let solve_plan = |sel: &Selection, what: &str| -> anyhow::Result<Plan> {
         let bar = spinner(args.quiet, what);
-        let p = plan(sel, &rc.fleet, start_ms, seconds, rc.seed, |p| {
+        let p = plan_by_stream(sel, &rc.fleet, start_ms, seconds, rc.seed, |p| {
             report(&bar, p)
         })
         .with_context(|| format!("planning {what}"))?;
