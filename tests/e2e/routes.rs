@@ -1,7 +1,8 @@
 //! `kerbside routes plan` over a simulated day written by kerbside: from the
 //! line-protocol files `kerbside replay` writes, and from the real InfluxDB 1.6 after
-//! those files are loaded into it. Both must choose the same bins, and every output
-//! must parse and agree with the summary.
+//! those files are loaded into it. Both must choose the same bins, every output must
+//! parse and agree with the summary, and the rounds published to Tansu must be the
+//! plan's.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -10,6 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kerbside_kafka::{testing, topics};
 use kerbside_sim::Generator;
 use serde_json::Value;
 
@@ -48,6 +50,7 @@ fn plan(config: &Path, extra: &[&str], out: &Path) -> (Value, Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_is_planned_from_files_and_from_influxdb_alike_and_every_output_agrees() {
     let influx = Server::InfluxV1.require().await;
+    let kafka = Server::Kafka.require().await;
     within(Duration::from_secs(240), "the routes plan test", async {
         let fleet = fleet(24);
         let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_routes"));
@@ -71,7 +74,8 @@ async fn a_day_is_planned_from_files_and_from_influxdb_alike_and_every_output_ag
         std::fs::write(
             &config,
             format!(
-                "[assets]\npath = \"{}\"\n[store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\n\
+                "[assets]\npath = \"{}\"\n[kafka]\nbrokers = \"{kafka}\"\npartitions = 3\n\
+                 [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\n\
                  [routes.selection]\nthreshold_pct = 60.0\n\
                  [routes.fleet]\ndepot = {{ lat = 52.19, lon = 0.10 }}\ntip = {{ lat = 52.22, lon = 0.15 }}\n\
                  vehicles = 2\ncapacity_l = 2000.0\n",
@@ -83,8 +87,48 @@ async fn a_day_is_planned_from_files_and_from_influxdb_alike_and_every_output_ag
         let (summary, ids) = tokio::task::block_in_place(|| {
             plan(&config, &["--from-files", lp.to_str().unwrap()], &files_out)
         });
-        let (db_summary, db_ids) =
-            tokio::task::block_in_place(|| plan(&config, &[], &dir.join("from-influxdb")));
+        kerbside_kafka::admin::ensure_topics(
+            &kerbside_kafka::KafkaConfig {
+                brokers: kafka.clone(),
+                partitions: 3,
+                ..kerbside_kafka::KafkaConfig::default()
+            },
+            &[topics::ROUNDS],
+        )
+        .await
+        .unwrap();
+        let rounds_from = testing::end_offsets(&kafka, topics::ROUNDS);
+        let (db_summary, db_ids) = tokio::task::block_in_place(|| {
+            plan(&config, &["--publish"], &dir.join("from-influxdb"))
+        });
+        // The published rounds are the plan's: one record per vehicle, keyed
+        // date/vehicle, whose stops are exactly the bins chosen.
+        let vehicles = db_summary["plan"]["vehicles"].as_u64().unwrap();
+        let keys: BTreeSet<String> = (1..=vehicles).map(|v| format!("2026-11-24/{v}")).collect();
+        let records = tokio::task::block_in_place(|| {
+            testing::read_since(&kafka, topics::ROUNDS, &rounds_from, &keys, Duration::from_secs(30), {
+                let mut n = 0;
+                move |_| {
+                    n += 1;
+                    n as u64 >= vehicles
+                }
+            })
+        });
+        assert_eq!(records.len() as u64, vehicles, "one record per round");
+        let mut published: Vec<String> = Vec::new();
+        for r in &records {
+            let v: Value = serde_json::from_slice(&r.value).unwrap();
+            assert_eq!(r.key, format!("2026-11-24/{}", v["vehicle"]));
+            for t in v["trips"].as_array().unwrap() {
+                for s in t["stops"].as_array().unwrap() {
+                    published.push(s["device_id"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+        published.sort();
+        let mut want = db_ids.clone();
+        want.sort();
+        assert_eq!(published, want, "the published stops are the plan's");
 
         // The same bins, whichever store the states came from.
         let (a, b): (BTreeSet<&String>, BTreeSet<&String>) = (ids.iter().collect(), db_ids.iter().collect());

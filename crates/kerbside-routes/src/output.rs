@@ -6,7 +6,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::plan::{LatLon, Plan, Stop};
+use crate::plan::{LatLon, Plan, Round, Stop};
 use crate::select::Reason;
 
 /// `ms` as RFC 3339 (UTC).
@@ -107,6 +107,46 @@ pub fn to_geojson(plan: &Plan, depot: LatLon, tip: LatLon) -> String {
         foreign_members: None,
     }
     .to_string()
+}
+
+/// The Kafka key of a round on `kerbside.rounds.v1`: `date/vehicle`.
+pub fn round_key(date: &str, round: &Round) -> String {
+    format!("{date}/{}", round.vehicle)
+}
+
+/// A round as the JSON value published on `kerbside.rounds.v1`: the vehicle, its
+/// stream and times, and its trips' stops in order.
+pub fn round_json(date: &str, round: &Round) -> serde_json::Value {
+    let trips: Vec<serde_json::Value> = round
+        .trips
+        .iter()
+        .map(|t| {
+            let stops: Vec<serde_json::Value> = t
+                .stops
+                .iter()
+                .map(|s| {
+                    let b = &s.bin.bin;
+                    json!({
+                        "device_id": b.device_id, "ward": b.ward, "lat": b.lat, "lon": b.lon,
+                        "arrival": rfc3339(s.arrival_ms),
+                        "fill_at_visit_pct": (s.bin.fill_at_visit_pct * 10.0).round() / 10.0,
+                        "demand_l": s.bin.demand_l.round(), "load_l": s.load_l.round(),
+                        "reasons": reasons(s),
+                    })
+                })
+                .collect();
+            json!({"distance_m": t.distance_m.round(), "load_l": t.load_l.round(), "stops": stops})
+        })
+        .collect();
+    json!({
+        "date": date,
+        "vehicle": round.vehicle,
+        "stream": round.stream,
+        "start": rfc3339(round.start_ms),
+        "end": rfc3339(round.end_ms),
+        "distance_m": round.distance_m.round(),
+        "trips": trips,
+    })
 }
 
 /// The CSV columns of [`to_csv`].
@@ -405,6 +445,25 @@ mod tests {
             // Depot, the stops, a tip after each trip, depot.
             assert_eq!(route.points.len(), stops + round.trips.len() + 2);
         }
+    }
+
+    #[test]
+    fn a_rounds_record_is_keyed_by_date_and_vehicle_and_lists_its_stops() {
+        let (p, _, _) = day();
+        let r = &p.rounds[0];
+        assert_eq!(
+            round_key("2026-11-24", r),
+            format!("2026-11-24/{}", r.vehicle)
+        );
+        let v = round_json("2026-11-24", r);
+        assert_eq!(v["stream"], "general");
+        let stops: usize = v["trips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["stops"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(stops, r.trips.iter().map(|t| t.stops.len()).sum::<usize>());
     }
 
     #[test]

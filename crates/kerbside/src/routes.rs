@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kerbside_reading::AssetAttrs;
-use kerbside_routes::output::{to_csv, to_geojson, to_gpx, to_svg};
+use kerbside_routes::output::{round_json, round_key, to_csv, to_geojson, to_gpx, to_svg};
 use kerbside_routes::plan::{Plan, plan_by_stream};
 use kerbside_routes::select::{BinState, Selection, SelectionConfig, select};
 use kerbside_routes::{BenchRow, Progress, SolverConfig, check_solution, cvrplib, solve};
@@ -34,6 +34,9 @@ pub struct PlanArgs {
     /// Solver budget, seconds (default `routes.seconds`).
     #[arg(long)]
     pub seconds: Option<f64>,
+    /// Also publish each round to `kerbside.rounds.v1` (keyed `date/vehicle`).
+    #[arg(long)]
+    pub publish: bool,
     /// No progress spinner.
     #[arg(long, short)]
     pub quiet: bool,
@@ -140,6 +143,31 @@ fn bin_states(points: &[Point], cfg: &Config) -> anyhow::Result<Vec<BinState>> {
         });
     }
     Ok(out)
+}
+
+/// Publishes every round of `day` to `kerbside.rounds.v1` and waits for Kafka to
+/// confirm each.
+async fn publish(cfg: &Config, date: &str, day: &Plan) -> anyhow::Result<()> {
+    use kerbside_kafka::topics::ROUNDS;
+    if cfg.kafka.create_topics {
+        kerbside_kafka::admin::ensure_topics(&cfg.kafka, &[ROUNDS])
+            .await
+            .context("creating kerbside.rounds.v1")?;
+    }
+    let producer = kerbside_kafka::Producer::kafka(&cfg.kafka)?;
+    let mut pending = Vec::new();
+    for r in &day.rounds {
+        let value = serde_json::to_vec(&round_json(date, r))?;
+        pending.push(
+            producer
+                .send(ROUNDS, round_key(date, r).as_bytes(), &value)
+                .await,
+        );
+    }
+    for p in pending {
+        p.await.context("publishing a round")?;
+    }
+    Ok(())
 }
 
 /// What a plan did, as JSON (`summary.json`).
@@ -251,6 +279,14 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<()> {
             pct(day.distance_m(), f.distance_m()),
             f.vehicle_hours() - day.vehicle_hours(),
             pct(day.vehicle_hours(), f.vehicle_hours())
+        );
+    }
+    if args.publish {
+        rt.block_on(publish(cfg, &args.date, &day))?;
+        println!(
+            "published {} rounds to {}",
+            day.rounds.len(),
+            kerbside_kafka::topics::ROUNDS
         );
     }
     if !day.unassigned.is_empty() {
