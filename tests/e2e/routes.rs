@@ -87,6 +87,28 @@ async fn a_day_is_planned_from_files_and_from_influxdb_alike_and_every_output_ag
         let (summary, ids) = tokio::task::block_in_place(|| {
             plan(&config, &["--from-files", lp.to_str().unwrap()], &files_out)
         });
+        // With a router's matrix (here every leg 500 m): the distances are its.
+        let mut names = vec!["depot".to_owned(), "tip".to_owned()];
+        names.extend(fleet.devices.iter().map(|d| d.id.as_str().to_owned()));
+        let mut csv = String::from("from,to,distance_m,duration_s\n");
+        for a in &names {
+            for b in &names {
+                csv.push_str(&format!("{a},{b},500,60\n"));
+            }
+        }
+        let matrix = dir.join("matrix.csv");
+        std::fs::write(&matrix, csv).unwrap();
+        let (m_summary, m_ids) = tokio::task::block_in_place(|| {
+            plan(
+                &config,
+                &["--from-files", lp.to_str().unwrap(), "--matrix", matrix.to_str().unwrap()],
+                &dir.join("with-matrix"),
+            )
+        });
+        let p = &m_summary["plan"];
+        let legs = p["visits"].as_u64().unwrap() + p["trips"].as_u64().unwrap() + p["vehicles"].as_u64().unwrap();
+        assert_eq!(p["distance_km"].as_f64().unwrap(), 0.5 * legs as f64, "{m_summary}");
+        assert_eq!(m_ids.len(), ids.len(), "the same bins, whatever the distances");
         kerbside_kafka::admin::ensure_topics(
             &kerbside_kafka::KafkaConfig {
                 brokers: kafka.clone(),

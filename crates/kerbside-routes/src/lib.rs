@@ -11,6 +11,7 @@
 //!   gaps to the best-known solutions in its `bks.csv`.
 //! - [`select`]: which bins a day's rounds visit, from their fill and fill rate.
 //! - [`plan`]: those bins as trips from and to the tip, packed into vehicle shifts.
+//! - [`matrix`]: road distances and times from a router (CSV, OSRM, Valhalla).
 //! - [`output`]: a plan as GeoJSON, CSV, GPX and an SVG map.
 //!
 //! ```
@@ -37,6 +38,7 @@ mod bench;
 pub mod check;
 mod config;
 pub mod cvrplib;
+pub mod matrix;
 pub mod output;
 pub mod plan;
 mod problem;

@@ -373,7 +373,7 @@ mod tests {
             capacity_l: 2500.0,
             ..FleetConfig::default()
         };
-        let p = plan(&selection, &fleet, 30 * H, 0.3, 1, |_| {}).unwrap();
+        let p = plan(&selection, &fleet, None, 30 * H, 0.3, 1, |_| {}).unwrap();
         assert_eq!(p.visits(), 40);
         (p, depot, tip)
     }

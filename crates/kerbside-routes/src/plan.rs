@@ -5,10 +5,10 @@
 //! leaves the depot for its first bin, empties at the tip whenever it is full, and
 //! goes back to the depot at the end of its shift. Bins' demands are the litres they
 //! hold when the round comes ([`crate::select`]); a vehicle carries `capacity_l` litres
-//! of bin volume (after compaction). Without a road distance matrix, distances are
-//! great-circle distances times a detour factor (the points are projected onto a plane
-//! around the tip, exact to well under 1 % across a town), and times are distances at
-//! an average speed, plus a service time per bin and a time at the tip per trip.
+//! of bin volume (after compaction). Distances and times come from a router's road
+//! matrix ([`crate::matrix`]) when given, otherwise they are great-circle distances
+//! times a detour factor at an average speed; a service time per bin and a time at the
+//! tip per trip are added.
 //!
 //! **Solving.** The trips are the routes of a CVRP whose depot is the tip, solved by
 //! [`crate::solve`]. They are then packed into the vehicles' shifts, longest first,
@@ -20,6 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::matrix::{MatrixError, Place, RoadMatrix};
 use crate::select::{Selected, Selection};
 use crate::{Problem, ProblemError, Progress, SolveError, SolverConfig, solve};
 
@@ -120,6 +121,9 @@ pub enum PlanError {
     /// The solver found nothing.
     #[error(transparent)]
     Solve(#[from] SolveError),
+    /// The road matrix lacks a place or a road (naming it).
+    #[error(transparent)]
+    Matrix(#[from] MatrixError),
 }
 
 /// One bin on a trip.
@@ -202,6 +206,7 @@ impl Plan {
 pub fn plan_by_stream(
     selection: &Selection,
     fleet: &FleetConfig,
+    matrix: Option<&RoadMatrix>,
     start_ms: i64,
     seconds: f64,
     seed: u64,
@@ -223,7 +228,15 @@ pub fn plan_by_stream(
     };
     for part in streams.values() {
         let share = seconds * part.selected.len() as f64 / total;
-        let p = plan(part, fleet, start_ms, share.max(0.05), seed, &mut progress)?;
+        let p = plan(
+            part,
+            fleet,
+            matrix,
+            start_ms,
+            share.max(0.05),
+            seed,
+            &mut progress,
+        )?;
         let offset = day.rounds.len();
         day.rounds.extend(p.rounds.into_iter().map(|mut r| {
             r.vehicle += offset;
@@ -236,11 +249,12 @@ pub fn plan_by_stream(
 }
 
 /// Plans the rounds of the day whose shifts start at `start_ms`, for the bins of
-/// `selection` (one stream: see [`plan_by_stream`]), searching for `seconds` with
-/// `seed`.
+/// `selection` (one stream: see [`plan_by_stream`]), with road distances from
+/// `matrix` if given, searching for `seconds` with `seed`.
 pub fn plan(
     selection: &Selection,
     fleet: &FleetConfig,
+    matrix: Option<&RoadMatrix>,
     start_ms: i64,
     seconds: f64,
     seed: u64,
@@ -272,26 +286,44 @@ pub fn plan(
             });
         }
     }
-    // The tip is node 0; coordinates in metres on a plane around it, scaled by the
-    // detour factor so the solver's distances are road distances.
-    let project = |p: LatLon| {
-        let k = EARTH_M * fleet.detour_factor;
-        (
-            k * (p.lon - tip.lon).to_radians() * tip.lat.to_radians().cos(),
-            k * (p.lat - tip.lat).to_radians(),
-        )
-    };
-    let mut coords = vec![project(tip)];
-    let mut demands = vec![0u32];
-    for s in &bins {
-        coords.push(project(LatLon {
+    // Places: the tip (the solver's depot, node 0), the bins (1..=n), the depot (n + 1).
+    let n = bins.len();
+    let mut places: Vec<Place<'_>> = vec![Place {
+        name: "tip",
+        at: tip,
+    }];
+    places.extend(bins.iter().map(|s| Place {
+        name: s.bin.device_id.as_str(),
+        at: LatLon {
             lat: s.bin.lat,
             lon: s.bin.lon,
-        }));
+        },
+    }));
+    places.push(Place {
+        name: "depot",
+        at: fleet.depot,
+    });
+    let legs = Legs::new(&places, fleet, matrix)?;
+    let (depot_node, tip_node) = (n + 1, 0);
+
+    let demands: Vec<u32> = std::iter::once(0)
         // Whole litres, rounded up, and at least one: a bin visited is a stop.
-        demands.push((s.demand_l.ceil() as u32).max(1));
-    }
-    let problem = Problem::from_coords(coords, demands, fleet.capacity_l.floor() as u32)?;
+        .chain(bins.iter().map(|s| (s.demand_l.ceil() as u32).max(1)))
+        .collect();
+    let dist: Vec<u32> = (0..=n)
+        .flat_map(|i| (0..=n).map(move |j| (i, j)))
+        .map(|(i, j)| legs.m(i, j).round() as u32)
+        .collect();
+    // The solver's SWAP* works on polar angles around the tip: positions on a plane.
+    let project = |p: LatLon| {
+        (
+            EARTH_M * (p.lon - tip.lon).to_radians() * tip.lat.to_radians().cos(),
+            EARTH_M * (p.lat - tip.lat).to_radians(),
+        )
+    };
+    let coords: Vec<(f64, f64)> = places[..=n].iter().map(|p| project(p.at)).collect();
+    let problem =
+        Problem::new(demands, dist, fleet.capacity_l.floor() as u32)?.with_coords(coords)?;
     let solution = solve(
         &problem,
         &SolverConfig {
@@ -302,70 +334,64 @@ pub fn plan(
         progress,
     )?;
 
-    let road = |a: LatLon, b: LatLon| haversine_m(a, b) * fleet.detour_factor;
-    let secs = |m: f64| m / (fleet.speed_kph / 3.6);
-    let at = |s: &Selected| LatLon {
-        lat: s.bin.lat,
-        lon: s.bin.lon,
-    };
-    // A trip's duration if it starts at the tip; the first of a shift starts at the
-    // depot instead, and the shift ends with the way back.
-    let trip_secs = |route: &[usize], from: LatLon| -> f64 {
+    // A trip's duration from `from` (the depot for a shift's first, else the tip).
+    let trip_secs = |route: &[usize], from: usize| -> f64 {
         let mut t = 0.0;
         let mut here = from;
         for &i in route {
-            let p = at(bins[i - 1]);
-            t += secs(road(here, p)) + fleet.service_s;
-            here = p;
+            t += legs.s(here, i) + fleet.service_s;
+            here = i;
         }
-        t + secs(road(here, tip)) + fleet.tip_s
+        t + legs.s(here, tip_node) + fleet.tip_s
     };
     let shift_s = fleet.shift_h * 3600.0;
-    let back_s = secs(road(tip, fleet.depot));
+    let back_s = legs.s(tip_node, depot_node);
     // Longest first, each to the least-loaded vehicle with room (its first trip is
     // costed from the depot; every shift ends driving back).
     let mut order: Vec<&Vec<usize>> = solution.routes.iter().collect();
-    order.sort_by(|a, b| trip_secs(b, tip).total_cmp(&trip_secs(a, tip)));
+    order.sort_by(|a, b| trip_secs(b, tip_node).total_cmp(&trip_secs(a, tip_node)));
     let mut work: Vec<(f64, Vec<&Vec<usize>>)> = vec![(0.0, Vec::new()); fleet.vehicles];
     let mut unassigned = Vec::new();
     for route in order {
-        let fits = |(w, trips): &(f64, Vec<&Vec<usize>>)| {
-            let from = if trips.is_empty() { fleet.depot } else { tip };
-            w + trip_secs(route, from) + back_s <= shift_s
+        let from = |trips: &Vec<&Vec<usize>>| {
+            if trips.is_empty() {
+                depot_node
+            } else {
+                tip_node
+            }
         };
         let best = work
             .iter_mut()
-            .filter(|v| fits(v))
+            .filter(|(w, trips)| w + trip_secs(route, from(trips)) + back_s <= shift_s)
             .min_by(|a, b| a.0.total_cmp(&b.0));
         match best {
             Some(v) => {
-                let from = if v.1.is_empty() { fleet.depot } else { tip };
-                v.0 += trip_secs(route, from);
+                v.0 += trip_secs(route, from(&v.1));
                 v.1.push(route);
             }
             None => unassigned.push(route.iter().map(|&i| bins[i - 1].clone()).collect()),
         }
     }
 
+    let stream = bins
+        .first()
+        .map(|s| s.bin.stream.clone())
+        .unwrap_or_default();
     let mut rounds = Vec::new();
     for (w, (_, routes)) in work.into_iter().enumerate() {
         if routes.is_empty() {
             continue;
         }
-        let mut clock_s = 0.0;
-        let mut total_m = 0.0;
-        let mut here = fleet.depot;
+        let (mut clock_s, mut total_m) = (0.0, 0.0);
+        let mut here = depot_node;
         let mut trips = Vec::new();
         for route in routes {
-            let mut trip_m = 0.0;
-            let mut load = 0.0;
+            let (mut trip_m, mut load) = (0.0, 0.0);
             let mut stops = Vec::new();
             for &i in route {
                 let s = bins[i - 1];
-                let p = at(s);
-                let d = road(here, p);
-                trip_m += d;
-                clock_s += secs(d);
+                trip_m += legs.m(here, i);
+                clock_s += legs.s(here, i);
                 load += s.demand_l;
                 stops.push(Stop {
                     bin: s.clone(),
@@ -373,12 +399,11 @@ pub fn plan(
                     load_l: load,
                 });
                 clock_s += fleet.service_s;
-                here = p;
+                here = i;
             }
-            let d = road(here, tip);
-            trip_m += d;
-            clock_s += secs(d) + fleet.tip_s;
-            here = tip;
+            trip_m += legs.m(here, tip_node);
+            clock_s += legs.s(here, tip_node) + fleet.tip_s;
+            here = tip_node;
             total_m += trip_m;
             trips.push(Trip {
                 stops,
@@ -386,15 +411,11 @@ pub fn plan(
                 load_l: load,
             });
         }
-        let d = road(here, fleet.depot);
-        total_m += d;
-        clock_s += secs(d);
+        total_m += legs.m(here, depot_node);
+        clock_s += legs.s(here, depot_node);
         rounds.push(Round {
             vehicle: w + 1,
-            stream: bins
-                .first()
-                .map(|s| s.bin.stream.clone())
-                .unwrap_or_default(),
+            stream: stream.clone(),
             trips,
             start_ms,
             end_ms: start_ms + (clock_s * 1000.0) as i64,
@@ -406,6 +427,50 @@ pub fn plan(
         unassigned,
         solver_cost_m: solution.cost,
     })
+}
+
+/// Distances (metres) and times (seconds) between every two places: from the road
+/// matrix if given (times at `speed_kph` where it has none), else great-circle
+/// distance times the detour factor at `speed_kph`.
+struct Legs {
+    n: usize,
+    m: Vec<f32>,
+    s: Vec<f32>,
+}
+
+impl Legs {
+    fn new(
+        places: &[Place<'_>],
+        fleet: &FleetConfig,
+        matrix: Option<&RoadMatrix>,
+    ) -> Result<Self, PlanError> {
+        let n = places.len();
+        let speed = fleet.speed_kph / 3.6;
+        let index = match matrix {
+            Some(mx) => mx.match_places(places)?,
+            None => None,
+        };
+        let (mut m, mut s) = (Vec::with_capacity(n * n), Vec::with_capacity(n * n));
+        for (i, a) in places.iter().enumerate() {
+            for (j, b) in places.iter().enumerate() {
+                let (d, t) = match matrix {
+                    Some(mx) => mx.leg(*a, *b, index.as_ref().map(|ix| (ix[i], ix[j])))?,
+                    None => (haversine_m(a.at, b.at) * fleet.detour_factor, None),
+                };
+                m.push(d as f32);
+                s.push(t.unwrap_or(d / speed) as f32);
+            }
+        }
+        Ok(Legs { n, m, s })
+    }
+
+    fn m(&self, i: usize, j: usize) -> f64 {
+        f64::from(self.m[i * self.n + j])
+    }
+
+    fn s(&self, i: usize, j: usize) -> f64 {
+        f64::from(self.s[i * self.n + j])
+    }
 }
 
 #[cfg(test)]
@@ -511,7 +576,7 @@ mod tests {
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
         assert_eq!(selection.selected.len(), 60);
         let fleet = fleet();
-        let p = plan(&selection, &fleet, 30 * H, 0.5, 1, |_| {}).unwrap();
+        let p = plan(&selection, &fleet, None, 30 * H, 0.5, 1, |_| {}).unwrap();
         check(&p, &selection, &fleet);
         assert!(p.unassigned.is_empty());
         assert_eq!(p.visits(), 60);
@@ -530,7 +595,7 @@ mod tests {
             shift_h: 1.5,
             ..fleet()
         };
-        let p = plan(&selection, &fleet, 30 * H, 0.3, 1, |_| {}).unwrap();
+        let p = plan(&selection, &fleet, None, 30 * H, 0.3, 1, |_| {}).unwrap();
         check(&p, &selection, &fleet);
         assert!(!p.unassigned.is_empty());
     }
@@ -540,11 +605,11 @@ mod tests {
         let mut bins = town(3, 70.0, 240.0);
         bins[1].lat = f64::NAN;
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
-        let err = plan(&selection, &fleet(), 30 * H, 0.1, 1, |_| {}).unwrap_err();
+        let err = plan(&selection, &fleet(), None, 30 * H, 0.1, 1, |_| {}).unwrap_err();
         assert!(err.to_string().contains("bin-0001"), "{err}");
         let bins = town(3, 70.0, 5000.0);
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
-        let err = plan(&selection, &fleet(), 30 * H, 0.1, 1, |_| {}).unwrap_err();
+        let err = plan(&selection, &fleet(), None, 30 * H, 0.1, 1, |_| {}).unwrap_err();
         assert!(matches!(err, PlanError::OverCapacity { .. }), "{err}");
         assert!(err.to_string().contains("bin-0000"), "{err}");
     }
@@ -557,7 +622,7 @@ mod tests {
         }
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
         let fleet = fleet();
-        let p = plan_by_stream(&selection, &fleet, 30 * H, 0.4, 1, |_| {}).unwrap();
+        let p = plan_by_stream(&selection, &fleet, None, 30 * H, 0.4, 1, |_| {}).unwrap();
         check(&p, &selection, &fleet);
         let vehicles: Vec<usize> = p.rounds.iter().map(|r| r.vehicle).collect();
         assert_eq!(vehicles, (1..=p.rounds.len()).collect::<Vec<_>>());
@@ -576,6 +641,52 @@ mod tests {
             seen.into_iter().collect::<Vec<_>>(),
             ["general", "recycling"]
         );
+    }
+
+    #[test]
+    fn a_road_matrix_gives_the_distances_and_a_missing_road_names_the_bin() {
+        let bins = town(12, 70.0, 240.0);
+        let selection = select(&bins, 30 * H, &SelectionConfig::default());
+        let fleet = fleet();
+        let tip = fleet.tip.unwrap();
+        // A router's matrix: every leg exactly 1,000 m and 100 s.
+        let mut names: Vec<(String, LatLon)> =
+            vec![("depot".into(), fleet.depot), ("tip".into(), tip)];
+        names.extend(bins.iter().map(|b| {
+            (
+                b.device_id.clone(),
+                LatLon {
+                    lat: b.lat,
+                    lon: b.lon,
+                },
+            )
+        }));
+        let mut csv = String::from("from,to,distance_m,duration_s\n");
+        for (a, _) in &names {
+            for (b, _) in &names {
+                csv.push_str(&format!("{a},{b},1000,100\n"));
+            }
+        }
+        let m = RoadMatrix::parse(&csv).unwrap();
+        let p = plan(&selection, &fleet, Some(&m), 30 * H, 0.3, 1, |_| {}).unwrap();
+        check(&p, &selection, &fleet);
+        // Each trip: a leg to each bin and one to the tip; each round: one back.
+        for r in &p.rounds {
+            for t in &r.trips {
+                assert_eq!(t.distance_m, 1000.0 * (t.stops.len() + 1) as f64);
+            }
+            let legs: usize = r.trips.iter().map(|t| t.stops.len() + 1).sum::<usize>() + 1;
+            assert_eq!(r.distance_m, 1000.0 * legs as f64);
+            let stops: usize = r.trips.iter().map(|t| t.stops.len()).sum();
+            let want_s = 100.0 * legs as f64
+                + fleet.service_s * stops as f64
+                + fleet.tip_s * r.trips.len() as f64;
+            assert!(((r.end_ms - r.start_ms) as f64 / 1000.0 - want_s).abs() < 1.0);
+        }
+        let gap = csv.replace("bin-0003,tip,1000,100", "bin-0003,tip,,");
+        let m = RoadMatrix::parse(&gap).unwrap();
+        let err = plan(&selection, &fleet, Some(&m), 30 * H, 0.1, 1, |_| {}).unwrap_err();
+        assert_eq!(err.to_string(), "road matrix: no road from bin-0003 to tip");
     }
 
     #[test]

@@ -159,6 +159,25 @@ impl Problem {
         Ok(p)
     }
 
+    /// Positions for a problem built from a matrix: the solver's SWAP* uses their
+    /// polar angles around the depot (distances still come from the matrix).
+    pub fn with_coords(mut self, coords: Vec<(f64, f64)>) -> Result<Problem, ProblemError> {
+        if coords.len() != self.demands.len() {
+            return Err(ProblemError::CoordsShape {
+                nodes: self.demands.len(),
+                len: coords.len(),
+            });
+        }
+        if let Some(node) = coords
+            .iter()
+            .position(|(x, y)| !x.is_finite() || !y.is_finite())
+        {
+            return Err(ProblemError::BadCoordinate { node });
+        }
+        self.coords = Some(coords);
+        Ok(self)
+    }
+
     /// Bound the fleet to at most `vehicles` routes (`None`: unbounded).
     pub fn with_max_vehicles(mut self, vehicles: Option<usize>) -> Result<Problem, ProblemError> {
         if let Some(k) = vehicles {

@@ -28,6 +28,12 @@ pub struct PlanArgs {
     /// output, or the file store) instead of the configured store.
     #[arg(long)]
     pub from_files: Option<PathBuf>,
+    /// Road distances and times between the depot, the tip and the bins: a router's
+    /// table (OSRM `table` or Valhalla `sources_to_targets` JSON, matched to the places
+    /// by location) or a CSV `from,to,distance_m,duration_s` keyed by device id,
+    /// `depot` and `tip`. Without it: great-circle distance × `detour_factor`.
+    #[arg(long)]
+    pub matrix: Option<PathBuf>,
     /// Where to write the outputs (default `routes.out_dir`).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -207,11 +213,28 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<()> {
     let seconds = args.seconds.unwrap_or(rc.seconds);
     let depot = rc.fleet.depot;
     let tip = rc.fleet.tip.unwrap_or(depot);
+    let matrix = match &args.matrix {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                kerbside_routes::matrix::RoadMatrix::parse(&text)
+                    .with_context(|| format!("in {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let solve_plan = |sel: &Selection, what: &str| -> anyhow::Result<Plan> {
         let bar = spinner(args.quiet, what);
-        let p = plan_by_stream(sel, &rc.fleet, start_ms, seconds, rc.seed, |p| {
-            report(&bar, p)
-        })
+        let p = plan_by_stream(
+            sel,
+            &rc.fleet,
+            matrix.as_ref(),
+            start_ms,
+            seconds,
+            rc.seed,
+            |p| report(&bar, p),
+        )
         .with_context(|| format!("planning {what}"))?;
         bar.finish_and_clear();
         Ok(p)
