@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use kerbside_routes::plan::{FleetConfig, LatLon, plan_by_stream};
+use kerbside_routes::plan::{FleetConfig, LatLon, PlanInputs, plan_by_stream};
 use kerbside_routes::select::{BinState, SelectionConfig, select};
 
 fn main() {
@@ -63,10 +63,14 @@ fn main() {
     };
     let started = Instant::now();
     let mut best = None;
-    let p = plan_by_stream(&selection, &fleet, None, 6 * H, seconds, 1, |pr| {
-        best = pr.best_cost
-    })
-    .expect("a plan");
+    let inputs = PlanInputs {
+        fleet: &fleet,
+        matrix: None,
+        start_ms: 6 * H,
+        seconds,
+        seed: 1,
+    };
+    let p = plan_by_stream(&selection, &inputs, |pr| best = pr.best_cost).expect("a plan");
     let wall = started.elapsed().as_secs_f64();
     let trips: usize = p.rounds.iter().map(|r| r.trips.len()).sum();
     println!(

@@ -334,48 +334,19 @@ pub fn to_svg(plan: &Plan, depot: LatLon, tip: LatLon) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{FleetConfig, plan};
-    use crate::select::{BinState, SelectionConfig, select};
+    use crate::plan::tests::{fleet, plan_at_30h, town};
+    use crate::select::{SelectionConfig, select};
 
     const H: i64 = 3_600_000;
 
     fn day() -> (Plan, LatLon, LatLon) {
-        let bins: Vec<BinState> = (0..40)
-            .map(|i| BinState {
-                device_id: format!("bin-{i:04}"),
-                ward: "Abbey & Castle".into(),
-                stream: "general".into(),
-                lat: 52.2 + (i / 8) as f64 * 0.002,
-                lon: 0.12 + (i % 8) as f64 * 0.003,
-                capacity_l: 240.0,
-                fill_pct: 70.0,
-                fill_rate_pct_h: Some(2.0),
-                observed_ms: 0,
-                fire: i == 3,
-                tilt: false,
-            })
-            .collect();
+        let mut bins = town(40, 70.0, 240.0);
+        bins[3].fire = true;
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
-        let (depot, tip) = (
-            LatLon {
-                lat: 52.19,
-                lon: 0.11,
-            },
-            LatLon {
-                lat: 52.21,
-                lon: 0.16,
-            },
-        );
-        let fleet = FleetConfig {
-            depot,
-            tip: Some(tip),
-            vehicles: 2,
-            capacity_l: 2500.0,
-            ..FleetConfig::default()
-        };
-        let p = plan(&selection, &fleet, None, 30 * H, 0.3, 1, |_| {}).unwrap();
+        let fleet = fleet();
+        let p = plan_at_30h(&selection, &fleet, None, 0.3).unwrap();
         assert_eq!(p.visits(), 40);
-        (p, depot, tip)
+        (p, fleet.depot, fleet.tip.unwrap())
     }
 
     fn trips(p: &Plan) -> usize {

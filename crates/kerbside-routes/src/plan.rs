@@ -200,16 +200,27 @@ impl Plan {
     }
 }
 
+/// What a plan is made with besides the bins.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInputs<'a> {
+    /// The vehicles and sites.
+    pub fleet: &'a FleetConfig,
+    /// Road distances and times, if a router gave them.
+    pub matrix: Option<&'a RoadMatrix>,
+    /// When shifts start, ms since the epoch.
+    pub start_ms: i64,
+    /// The solver's budget, seconds.
+    pub seconds: f64,
+    /// The solver's seed.
+    pub seed: u64,
+}
+
 /// Plans each waste stream apart (general waste and recycling never share a
 /// vehicle): `fleet.vehicles` and `fleet.capacity_l` are per stream, the search time is
 /// shared out by the streams' sizes, and vehicles are numbered across the day.
 pub fn plan_by_stream(
     selection: &Selection,
-    fleet: &FleetConfig,
-    matrix: Option<&RoadMatrix>,
-    start_ms: i64,
-    seconds: f64,
-    seed: u64,
+    inputs: &PlanInputs<'_>,
     mut progress: impl FnMut(&Progress),
 ) -> Result<Plan, PlanError> {
     let mut streams: std::collections::BTreeMap<&str, Selection> = Default::default();
@@ -227,16 +238,12 @@ pub fn plan_by_stream(
         solver_cost_m: 0,
     };
     for part in streams.values() {
-        let share = seconds * part.selected.len() as f64 / total;
-        let p = plan(
-            part,
-            fleet,
-            matrix,
-            start_ms,
-            share.max(0.05),
-            seed,
-            &mut progress,
-        )?;
+        let share = inputs.seconds * part.selected.len() as f64 / total;
+        let part_inputs = PlanInputs {
+            seconds: share.max(0.05),
+            ..*inputs
+        };
+        let p = plan(part, &part_inputs, &mut progress)?;
         let offset = day.rounds.len();
         day.rounds.extend(p.rounds.into_iter().map(|mut r| {
             r.vehicle += offset;
@@ -248,18 +255,20 @@ pub fn plan_by_stream(
     Ok(day)
 }
 
-/// Plans the rounds of the day whose shifts start at `start_ms`, for the bins of
-/// `selection` (one stream: see [`plan_by_stream`]), with road distances from
-/// `matrix` if given, searching for `seconds` with `seed`.
+/// Plans the rounds of the day for the bins of `selection` (one stream: see
+/// [`plan_by_stream`]).
 pub fn plan(
     selection: &Selection,
-    fleet: &FleetConfig,
-    matrix: Option<&RoadMatrix>,
-    start_ms: i64,
-    seconds: f64,
-    seed: u64,
+    inputs: &PlanInputs<'_>,
     progress: impl FnMut(&Progress),
 ) -> Result<Plan, PlanError> {
+    let PlanInputs {
+        fleet,
+        matrix,
+        start_ms,
+        seconds,
+        seed,
+    } = *inputs;
     if fleet.vehicles == 0 || fleet.capacity_l <= 0.0 || fleet.speed_kph <= 0.0 {
         return Err(PlanError::Fleet(
             "vehicles, capacity_l and speed_kph must be positive".into(),
@@ -474,19 +483,53 @@ impl Legs {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::select::{BinState, SelectionConfig, select};
 
     const H: i64 = 3_600_000;
 
-    /// `n` bins on a grid around (52.2, 0.12), `spacing` degrees apart, each `fill` %
-    /// full of `capacity` litres and filling fast enough to be chosen.
-    fn town(n: usize, fill: f64, capacity: f64) -> Vec<BinState> {
+    /// `n` bins on a grid around (52.2, 0.12), each `fill` % full of `capacity`
+    /// litres and filling fast enough to be chosen.
+    /// Plans `selection` with shifts starting at hour 30, seed 1.
+    pub(crate) fn plan_at_30h(
+        selection: &Selection,
+        fleet: &FleetConfig,
+        matrix: Option<&RoadMatrix>,
+        seconds: f64,
+    ) -> Result<Plan, PlanError> {
+        let inputs = PlanInputs {
+            fleet,
+            matrix,
+            start_ms: 30 * H,
+            seconds,
+            seed: 1,
+        };
+        plan(selection, &inputs, |_| {})
+    }
+
+    /// [`plan_at_30h`], each stream apart.
+    fn plan_streams_at_30h(
+        selection: &Selection,
+        fleet: &FleetConfig,
+        matrix: Option<&RoadMatrix>,
+        seconds: f64,
+    ) -> Result<Plan, PlanError> {
+        let inputs = PlanInputs {
+            fleet,
+            matrix,
+            start_ms: 30 * H,
+            seconds,
+            seed: 1,
+        };
+        plan_by_stream(selection, &inputs, |_| {})
+    }
+
+    pub(crate) fn town(n: usize, fill: f64, capacity: f64) -> Vec<BinState> {
         (0..n)
             .map(|i| BinState {
                 device_id: format!("bin-{i:04}"),
-                ward: "Abbey".into(),
+                ward: "Abbey & Castle".into(),
                 stream: "general".into(),
                 lat: 52.2 + (i / 10) as f64 * 0.002,
                 lon: 0.12 + (i % 10) as f64 * 0.003,
@@ -500,7 +543,7 @@ mod tests {
             .collect()
     }
 
-    fn fleet() -> FleetConfig {
+    pub(crate) fn fleet() -> FleetConfig {
         FleetConfig {
             depot: LatLon {
                 lat: 52.19,
@@ -576,7 +619,7 @@ mod tests {
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
         assert_eq!(selection.selected.len(), 60);
         let fleet = fleet();
-        let p = plan(&selection, &fleet, None, 30 * H, 0.5, 1, |_| {}).unwrap();
+        let p = plan_at_30h(&selection, &fleet, None, 0.5).unwrap();
         check(&p, &selection, &fleet);
         assert!(p.unassigned.is_empty());
         assert_eq!(p.visits(), 60);
@@ -595,7 +638,7 @@ mod tests {
             shift_h: 1.5,
             ..fleet()
         };
-        let p = plan(&selection, &fleet, None, 30 * H, 0.3, 1, |_| {}).unwrap();
+        let p = plan_at_30h(&selection, &fleet, None, 0.3).unwrap();
         check(&p, &selection, &fleet);
         assert!(!p.unassigned.is_empty());
     }
@@ -605,11 +648,11 @@ mod tests {
         let mut bins = town(3, 70.0, 240.0);
         bins[1].lat = f64::NAN;
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
-        let err = plan(&selection, &fleet(), None, 30 * H, 0.1, 1, |_| {}).unwrap_err();
+        let err = plan_at_30h(&selection, &fleet(), None, 0.1).unwrap_err();
         assert!(err.to_string().contains("bin-0001"), "{err}");
         let bins = town(3, 70.0, 5000.0);
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
-        let err = plan(&selection, &fleet(), None, 30 * H, 0.1, 1, |_| {}).unwrap_err();
+        let err = plan_at_30h(&selection, &fleet(), None, 0.1).unwrap_err();
         assert!(matches!(err, PlanError::OverCapacity { .. }), "{err}");
         assert!(err.to_string().contains("bin-0000"), "{err}");
     }
@@ -622,7 +665,7 @@ mod tests {
         }
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
         let fleet = fleet();
-        let p = plan_by_stream(&selection, &fleet, None, 30 * H, 0.4, 1, |_| {}).unwrap();
+        let p = plan_streams_at_30h(&selection, &fleet, None, 0.4).unwrap();
         check(&p, &selection, &fleet);
         let vehicles: Vec<usize> = p.rounds.iter().map(|r| r.vehicle).collect();
         assert_eq!(vehicles, (1..=p.rounds.len()).collect::<Vec<_>>());
@@ -668,7 +711,7 @@ mod tests {
             }
         }
         let m = RoadMatrix::parse(&csv).unwrap();
-        let p = plan(&selection, &fleet, Some(&m), 30 * H, 0.3, 1, |_| {}).unwrap();
+        let p = plan_at_30h(&selection, &fleet, Some(&m), 0.3).unwrap();
         check(&p, &selection, &fleet);
         // Each trip: a leg to each bin and one to the tip; each round: one back.
         for r in &p.rounds {
@@ -685,7 +728,7 @@ mod tests {
         }
         let gap = csv.replace("bin-0003,tip,1000,100", "bin-0003,tip,,");
         let m = RoadMatrix::parse(&gap).unwrap();
-        let err = plan(&selection, &fleet, Some(&m), 30 * H, 0.1, 1, |_| {}).unwrap_err();
+        let err = plan_at_30h(&selection, &fleet, Some(&m), 0.1).unwrap_err();
         assert_eq!(err.to_string(), "road matrix: no road from bin-0003 to tip");
     }
 

@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kerbside_reading::AssetAttrs;
 use kerbside_routes::output::{round_json, round_key, to_csv, to_geojson, to_gpx, to_svg};
-use kerbside_routes::plan::{Plan, plan_by_stream};
+use kerbside_routes::plan::{Plan, PlanInputs, plan_by_stream};
 use kerbside_routes::select::{BinState, Selection, SelectionConfig, select};
 use kerbside_routes::{BenchRow, Progress, SolverConfig, check_solution, cvrplib, solve};
 use kerbside_store::{Point, StoreApi};
@@ -226,16 +226,15 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<()> {
     };
     let solve_plan = |sel: &Selection, what: &str| -> anyhow::Result<Plan> {
         let bar = spinner(args.quiet, what);
-        let p = plan_by_stream(
-            sel,
-            &rc.fleet,
-            matrix.as_ref(),
+        let inputs = PlanInputs {
+            fleet: &rc.fleet,
+            matrix: matrix.as_ref(),
             start_ms,
             seconds,
-            rc.seed,
-            |p| report(&bar, p),
-        )
-        .with_context(|| format!("planning {what}"))?;
+            seed: rc.seed,
+        };
+        let p = plan_by_stream(sel, &inputs, |p| report(&bar, p))
+            .with_context(|| format!("planning {what}"))?;
         bar.finish_and_clear();
         Ok(p)
     };

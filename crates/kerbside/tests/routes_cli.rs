@@ -25,21 +25,26 @@ fn kerbside(args: &[&str]) -> std::process::Output {
     out
 }
 
-#[test]
-fn solve_prints_a_feasible_sol_whose_cost_line_is_its_cost() {
-    let vrp = fixture("X-n101-k25.vrp");
-    let out = kerbside(&[
+/// `kerbside routes solve` on `vrp` (1 s, quiet) with `extra` arguments: the `.sol` it
+/// printed, parsed, and the instance.
+fn solve(vrp: &Path, extra: &[&str]) -> (cvrplib::SolFile, kerbside_routes::Problem) {
+    let mut args = vec![
         "routes",
         "solve",
         vrp.to_str().unwrap(),
         "--seconds",
         "1",
-        "--seed",
-        "3",
         "--quiet",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = kerbside(&args);
     let sol = cvrplib::parse_sol(&String::from_utf8(out.stdout).unwrap()).unwrap();
-    let problem = cvrplib::read_vrp(&vrp).unwrap().problem;
+    (sol, cvrplib::read_vrp(vrp).unwrap().problem)
+}
+
+#[test]
+fn solve_prints_a_feasible_sol_whose_cost_line_is_its_cost() {
+    let (sol, problem) = solve(&fixture("X-n101-k25.vrp"), &["--seed", "3"]);
     let cost = check_routes(&problem, &sol.routes).expect("a feasible solution");
     assert_eq!(sol.cost, Some(cost), "the Cost line is the routes' cost");
     // Within 10 % of the best known (27,591) even in a debug build's second.
@@ -48,36 +53,15 @@ fn solve_prints_a_feasible_sol_whose_cost_line_is_its_cost() {
 
 #[test]
 fn solve_bounds_the_fleet_by_the_name_or_by_fleet() {
-    let vrp = fixture("A-n80-k10.vrp");
-    let out = kerbside(&[
-        "routes",
-        "solve",
-        vrp.to_str().unwrap(),
-        "--seconds",
-        "1",
-        "--quiet",
-    ]);
-    let sol = cvrplib::parse_sol(&String::from_utf8(out.stdout).unwrap()).unwrap();
-    let problem = cvrplib::read_vrp(&vrp).unwrap().problem;
+    let (sol, problem) = solve(&fixture("A-n80-k10.vrp"), &[]);
     check_routes(&problem, &sol.routes).expect("a feasible solution");
     assert!(
         sol.routes.len() <= 10,
         "{} routes (A-n80-k10)",
         sol.routes.len()
     );
-    let x = fixture("X-n101-k25.vrp");
-    let x = x.to_str().unwrap();
-    let out = kerbside(&[
-        "routes",
-        "solve",
-        x,
-        "--seconds",
-        "1",
-        "--fleet",
-        "26",
-        "--quiet",
-    ]);
-    let sol = cvrplib::parse_sol(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    let (sol, problem) = solve(&fixture("X-n101-k25.vrp"), &["--fleet", "26"]);
+    check_routes(&problem, &sol.routes).expect("a feasible solution");
     assert!(
         sol.routes.len() <= 26,
         "{} routes (--fleet 26)",

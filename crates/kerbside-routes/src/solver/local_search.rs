@@ -487,19 +487,23 @@ impl LocalSearch {
         )
     }
 
+    /// Whether a move improves the solution: `cu + cv` within one route; between two
+    /// routes, with the capacity penalties of U's route changing its load by `dload_u`
+    /// (see [`LocalSearch::inter`]).
+    fn improves(&self, data: &Data<'_>, m: &Mv, cu: f64, cv: f64, dload_u: f64) -> bool {
+        let total = if m.intra {
+            Some(cu + cv)
+        } else {
+            self.inter(data, m, cu, cv, dload_u)
+        };
+        total.is_some_and(|t| t <= -EPS)
+    }
+
     /// RELOCATE: U after V.
     fn move1(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         let cu = data.d(m.u_prev, m.x) - data.d(m.u_prev, m.u) - data.d(m.u, m.x);
         let cv = data.d(m.v, m.u) + data.d(m.u, m.y) - data.d(m.v, m.y);
-        let total = if m.intra {
-            cu + cv
-        } else {
-            match self.inter(data, m, cu, cv, -m.load_u) {
-                Some(t) => t,
-                None => return false,
-            }
-        };
-        if total > -EPS || m.u == m.y {
+        if !self.improves(data, m, cu, cv, -m.load_u) || m.u == m.y {
             return false;
         }
         self.commit(data, m, (m.pu, 1, [0, 0], 0), (m.pv + 1, 0, [m.u, 0], 1));
@@ -513,15 +517,7 @@ impl LocalSearch {
         }
         let cu = data.d(m.u_prev, m.x_next) - data.d(m.u_prev, m.u) - data.d(m.x, m.x_next);
         let cv = data.d(m.v, m.u) + data.d(m.x, m.y) - data.d(m.v, m.y);
-        let total = if m.intra {
-            cu + cv
-        } else {
-            match self.inter(data, m, cu, cv, -m.load_u - m.load_x) {
-                Some(t) => t,
-                None => return false,
-            }
-        };
-        if total > -EPS {
+        if !self.improves(data, m, cu, cv, -m.load_u - m.load_x) {
             return false;
         }
         self.commit(data, m, (m.pu, 2, [0, 0], 0), (m.pv + 1, 0, [m.u, m.x], 2));
@@ -538,15 +534,7 @@ impl LocalSearch {
             - data.d(m.u, m.x)
             - data.d(m.x, m.x_next);
         let cv = data.d(m.v, m.x) + data.d(m.x, m.u) + data.d(m.u, m.y) - data.d(m.v, m.y);
-        let total = if m.intra {
-            cu + cv
-        } else {
-            match self.inter(data, m, cu, cv, -m.load_u - m.load_x) {
-                Some(t) => t,
-                None => return false,
-            }
-        };
-        if total > -EPS {
+        if !self.improves(data, m, cu, cv, -m.load_u - m.load_x) {
             return false;
         }
         self.commit(data, m, (m.pu, 2, [0, 0], 0), (m.pv + 1, 0, [m.x, m.u], 2));
@@ -562,15 +550,7 @@ impl LocalSearch {
             data.d(m.u_prev, m.v) + data.d(m.v, m.x) - data.d(m.u_prev, m.u) - data.d(m.u, m.x);
         let cv =
             data.d(m.v_prev, m.u) + data.d(m.u, m.y) - data.d(m.v_prev, m.v) - data.d(m.v, m.y);
-        let total = if m.intra {
-            cu + cv
-        } else {
-            match self.inter(data, m, cu, cv, m.load_v - m.load_u) {
-                Some(t) => t,
-                None => return false,
-            }
-        };
-        if total > -EPS {
+        if !self.improves(data, m, cu, cv, m.load_v - m.load_u) {
             return false;
         }
         self.commit(data, m, (m.pu, 1, [m.v, 0], 1), (m.pv, 1, [m.u, 0], 1));
@@ -587,15 +567,7 @@ impl LocalSearch {
             - data.d(m.x, m.x_next);
         let cv =
             data.d(m.v_prev, m.u) + data.d(m.x, m.y) - data.d(m.v_prev, m.v) - data.d(m.v, m.y);
-        let total = if m.intra {
-            cu + cv
-        } else {
-            match self.inter(data, m, cu, cv, m.load_v - m.load_u - m.load_x) {
-                Some(t) => t,
-                None => return false,
-            }
-        };
-        if total > -EPS {
+        if !self.improves(data, m, cu, cv, m.load_v - m.load_u - m.load_x) {
             return false;
         }
         self.commit(data, m, (m.pu, 2, [m.v, 0], 1), (m.pv, 1, [m.u, m.x], 2));
@@ -620,15 +592,7 @@ impl LocalSearch {
         let cv = data.d(m.v_prev, m.u) + data.d(m.x, m.y_next)
             - data.d(m.v_prev, m.v)
             - data.d(m.y, m.y_next);
-        let total = if m.intra {
-            cu + cv
-        } else {
-            match self.inter(data, m, cu, cv, m.load_v + m.load_y - m.load_u - m.load_x) {
-                Some(t) => t,
-                None => return false,
-            }
-        };
-        if total > -EPS {
+        if !self.improves(data, m, cu, cv, m.load_v + m.load_y - m.load_u - m.load_x) {
             return false;
         }
         self.commit(data, m, (m.pu, 2, [m.v, m.y], 2), (m.pv, 2, [m.u, m.x], 2));

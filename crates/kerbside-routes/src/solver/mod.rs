@@ -447,35 +447,41 @@ mod tests {
         }
     }
 
+    /// A random giant tour of `p`, split, then improved by the local search at each of
+    /// `penalties`: it never worsens, keeps every customer once in as many routes as
+    /// split made, and a second pass from the optimum finds nothing.
+    fn check_local_search(rng: &mut Rng, p: &Problem, penalties: &[f64], case: usize) {
+        let n = p.customers();
+        let data = Data::new(p, 8);
+        let mut ls = LocalSearch::new(&data, true, 8);
+        let mut split = Split::default();
+        for &penalty in penalties {
+            let mut giant: Vec<usize> = (1..=n).collect();
+            rng.shuffle(&mut giant);
+            let mut ind = Individual::new(&data, giant);
+            split.run(&data, &mut ind, penalty);
+            let before = ind.penalized;
+            ls.run(&data, rng, &mut ind, penalty, None);
+            let after = penalised(&data, &ind.routes, penalty);
+            assert!((ind.penalized - after).abs() < 1e-6);
+            assert!(after <= before + 1e-6, "case {case}: {before} -> {after}");
+            let mut seen: Vec<usize> = ind.routes.iter().flatten().copied().collect();
+            assert_eq!(seen, ind.giant);
+            seen.sort_unstable();
+            assert_eq!(seen, (1..=n).collect::<Vec<_>>());
+            assert_eq!(ind.routes.len(), data.nb_routes);
+            let again = ind.penalized;
+            ls.run(&data, rng, &mut ind, penalty, None);
+            assert!(ind.penalized <= again + 1e-6);
+        }
+    }
+
     #[test]
     fn local_search_never_worsens_and_keeps_every_customer_once() {
         let mut rng = Rng::new(11);
         for case in 0..60 {
-            let n = 5 + case * 3;
-            let p = random_problem(&mut rng, n, 30);
-            let data = Data::new(&p, 8);
-            let mut ls = LocalSearch::new(&data, true, 8);
-            let mut split = Split::default();
-            for &penalty in &[0.2, 5.0, 100.0] {
-                let mut giant: Vec<usize> = (1..=n).collect();
-                rng.shuffle(&mut giant);
-                let mut ind = Individual::new(&data, giant);
-                split.run(&data, &mut ind, penalty);
-                let before = ind.penalized;
-                ls.run(&data, &mut rng, &mut ind, penalty, None);
-                let after = penalised(&data, &ind.routes, penalty);
-                assert!((ind.penalized - after).abs() < 1e-6);
-                assert!(after <= before + 1e-6, "case {case}: {before} -> {after}");
-                let mut seen: Vec<usize> = ind.routes.iter().flatten().copied().collect();
-                assert_eq!(seen, ind.giant);
-                seen.sort_unstable();
-                assert_eq!(seen, (1..=n).collect::<Vec<_>>());
-                assert_eq!(ind.routes.len(), data.nb_routes);
-                // A second pass from a local optimum finds nothing to improve.
-                let again = ind.penalized;
-                ls.run(&data, &mut rng, &mut ind, penalty, None);
-                assert!(ind.penalized <= again + 1e-6);
-            }
+            let p = random_problem(&mut rng, 5 + case * 3, 30);
+            check_local_search(&mut rng, &p, &[0.2, 5.0, 100.0], case);
         }
     }
 
@@ -483,8 +489,7 @@ mod tests {
     fn local_search_never_worsens_on_asymmetric_matrices() {
         let mut rng = Rng::new(12);
         for case in 0..40 {
-            let n = 5 + case * 2;
-            let nodes = n + 1;
+            let nodes = 6 + case * 2;
             let dist: Vec<u32> = (0..nodes * nodes)
                 .map(|k| {
                     if k / nodes == k % nodes {
@@ -497,24 +502,8 @@ mod tests {
             let mut demands: Vec<u32> = (0..nodes).map(|_| 1 + rng.below(20) as u32).collect();
             demands[0] = 0;
             let p = Problem::new(demands, dist, 40).unwrap();
-            let data = Data::new(&p, 8);
-            assert!(!data.symmetric);
-            let mut ls = LocalSearch::new(&data, true, 8);
-            let mut split = Split::default();
-            for &penalty in &[0.5, 50.0] {
-                let mut giant: Vec<usize> = (1..=n).collect();
-                rng.shuffle(&mut giant);
-                let mut ind = Individual::new(&data, giant);
-                split.run(&data, &mut ind, penalty);
-                let before = ind.penalized;
-                ls.run(&data, &mut rng, &mut ind, penalty, None);
-                let after = penalised(&data, &ind.routes, penalty);
-                assert!((ind.penalized - after).abs() < 1e-6);
-                assert!(after <= before + 1e-6, "case {case}: {before} -> {after}");
-                let mut seen: Vec<usize> = ind.routes.iter().flatten().copied().collect();
-                seen.sort_unstable();
-                assert_eq!(seen, (1..=n).collect::<Vec<_>>());
-            }
+            assert!(!Data::new(&p, 8).symmetric);
+            check_local_search(&mut rng, &p, &[0.5, 50.0], case);
         }
     }
 
