@@ -491,6 +491,42 @@ pub(crate) mod tests {
 
     /// `n` bins on a grid around (52.2, 0.12), each `fill` % full of `capacity`
     /// litres and filling fast enough to be chosen.
+    /// Shifts starting at hour 30, seed 1.
+    fn at_30h<'a>(
+        fleet: &'a FleetConfig,
+        matrix: Option<&'a RoadMatrix>,
+        seconds: f64,
+    ) -> PlanInputs<'a> {
+        PlanInputs {
+            fleet,
+            matrix,
+            start_ms: 30 * H,
+            seconds,
+            seed: 1,
+        }
+    }
+
+    /// Plans `selection` with shifts starting at hour 30, seed 1.
+    pub(crate) fn plan_at_30h(
+        selection: &Selection,
+        fleet: &FleetConfig,
+        matrix: Option<&RoadMatrix>,
+        seconds: f64,
+    ) -> Result<Plan, PlanError> {
+        plan(selection, &at_30h(fleet, matrix, seconds), |_| {})
+    }
+
+    /// [`plan_at_30h`], each stream apart.
+    fn plan_streams_at_30h(
+        selection: &Selection,
+        fleet: &FleetConfig,
+        seconds: f64,
+    ) -> Result<Plan, PlanError> {
+        plan_by_stream(selection, &at_30h(fleet, None, seconds), |_| {})
+    }
+
+    /// `n` bins on a grid around (52.2, 0.12), each `fill` % full of `capacity`
+    /// litres and filling fast enough to be chosen.
     /// Plans `selection` with shifts starting at hour 30, seed 1.
     pub(crate) fn plan_at_30h(
         selection: &Selection,
@@ -665,7 +701,7 @@ pub(crate) mod tests {
         }
         let selection = select(&bins, 30 * H, &SelectionConfig::default());
         let fleet = fleet();
-        let p = plan_streams_at_30h(&selection, &fleet, None, 0.4).unwrap();
+        let p = plan_streams_at_30h(&selection, &fleet, 0.4).unwrap();
         check(&p, &selection, &fleet);
         let vehicles: Vec<usize> = p.rounds.iter().map(|r| r.vehicle).collect();
         assert_eq!(vehicles, (1..=p.rounds.len()).collect::<Vec<_>>());
