@@ -489,8 +489,6 @@ pub(crate) mod tests {
 
     const H: i64 = 3_600_000;
 
-    /// `n` bins on a grid around (52.2, 0.12), each `fill` % full of `capacity`
-    /// litres and filling fast enough to be chosen.
     /// Shifts starting at hour 30, seed 1.
     fn at_30h<'a>(
         fleet: &'a FleetConfig,
@@ -527,40 +525,6 @@ pub(crate) mod tests {
 
     /// `n` bins on a grid around (52.2, 0.12), each `fill` % full of `capacity`
     /// litres and filling fast enough to be chosen.
-    /// Plans `selection` with shifts starting at hour 30, seed 1.
-    pub(crate) fn plan_at_30h(
-        selection: &Selection,
-        fleet: &FleetConfig,
-        matrix: Option<&RoadMatrix>,
-        seconds: f64,
-    ) -> Result<Plan, PlanError> {
-        let inputs = PlanInputs {
-            fleet,
-            matrix,
-            start_ms: 30 * H,
-            seconds,
-            seed: 1,
-        };
-        plan(selection, &inputs, |_| {})
-    }
-
-    /// [`plan_at_30h`], each stream apart.
-    fn plan_streams_at_30h(
-        selection: &Selection,
-        fleet: &FleetConfig,
-        matrix: Option<&RoadMatrix>,
-        seconds: f64,
-    ) -> Result<Plan, PlanError> {
-        let inputs = PlanInputs {
-            fleet,
-            matrix,
-            start_ms: 30 * H,
-            seconds,
-            seed: 1,
-        };
-        plan_by_stream(selection, &inputs, |_| {})
-    }
-
     pub(crate) fn town(n: usize, fill: f64, capacity: f64) -> Vec<BinState> {
         (0..n)
             .map(|i| BinState {
