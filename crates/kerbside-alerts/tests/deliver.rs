@@ -151,6 +151,31 @@ async fn am_until(
     }
 }
 
+/// Publishes the clear of `device`'s alert (at `severity`), then (if `resending`) tells
+/// the deliverer nothing is active any more, and waits until Alertmanager lists nothing
+/// for it.
+async fn clear_and_wait(
+    d: &Deliverer,
+    am: &str,
+    device: &str,
+    severity: Severity,
+    resending: bool,
+) {
+    d.publish(&[event(device, AlertState::Cleared, severity)])
+        .await
+        .unwrap();
+    if resending {
+        d.set_active(vec![]);
+    }
+    am_until(
+        am,
+        device,
+        "no alert left after the clear",
+        <[Value]>::is_empty,
+    )
+    .await;
+}
+
 fn ms_of(rfc3339: &Value) -> i64 {
     let t = OffsetDateTime::parse(rfc3339.as_str().unwrap(), &Rfc3339).unwrap();
     (t.unix_timestamp_nanos() / 1_000_000) as i64
@@ -215,16 +240,7 @@ async fn an_alert_appears_in_alertmanager_with_its_labels_and_resolves_after_the
 
     // The clear resolves it: gone from the list at once, though its endsAt was four
     // minutes ahead.
-    let cleared = event(&dev, AlertState::Cleared, Severity::Critical);
-    d.publish(&[cleared]).await.unwrap();
-    d.set_active(vec![]);
-    am_until(
-        &am,
-        &dev,
-        "no alert left after the clear",
-        <[Value]>::is_empty,
-    )
-    .await;
+    clear_and_wait(&d, &am, &dev, Severity::Critical, true).await;
 
     d.close(Duration::from_secs(10)).await;
     assert_eq!(count(&m.delivered, "alertmanager"), 3);
@@ -258,17 +274,7 @@ async fn resending_keeps_an_active_alert_alive_past_its_first_ends_at() {
     assert_eq!(later.len(), 1, "still active after 6 s: {later:#?}");
     assert!(ms_of(&later[0]["endsAt"]) > first_end + 1_000);
 
-    d.publish(&[event(&dev, AlertState::Cleared, Severity::Warning)])
-        .await
-        .unwrap();
-    d.set_active(vec![]);
-    am_until(
-        &am,
-        &dev,
-        "no alert left after the clear",
-        <[Value]>::is_empty,
-    )
-    .await;
+    clear_and_wait(&d, &am, &dev, Severity::Warning, true).await;
     d.close(Duration::from_secs(10)).await;
     assert_eq!(
         count(&m.delivered, "alertmanager"),
@@ -297,16 +303,7 @@ async fn an_alert_alertmanager_refuses_is_dropped_and_counted_and_the_rest_deliv
     d.publish(&[good.clone(), bad]).await.unwrap();
     am_until(&am, &good_dev, "the valid alert", |a| a.len() == 1).await;
 
-    d.publish(&[event(&good_dev, AlertState::Cleared, Severity::Warning)])
-        .await
-        .unwrap();
-    am_until(
-        &am,
-        &good_dev,
-        "no alert left after the clear",
-        <[Value]>::is_empty,
-    )
-    .await;
+    clear_and_wait(&d, &am, &good_dev, Severity::Warning, false).await;
     d.close(Duration::from_secs(10)).await;
     assert_eq!(
         count(&m.delivered, "alertmanager"),
