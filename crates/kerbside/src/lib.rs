@@ -3,6 +3,7 @@
 //! `main.rs` is a shim over [`cli::main`]. This is the only crate that uses anyhow.
 
 pub mod aggregate;
+pub mod broker;
 pub mod check;
 pub mod cli;
 pub mod config;
