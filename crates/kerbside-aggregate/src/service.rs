@@ -681,25 +681,25 @@ fn commit(
     metrics: &AggregateMetrics,
 ) {
     // What was written, not how far the records have got: see `final_watermark_of`.
-    let offsets: Vec<CommitOffset> = st
-        .seen
-        .iter()
-        .filter_map(|(src, seen)| {
-            Some(CommitOffset {
-                topic: seen.topic.clone(),
-                partition: seen.partition,
-                offset: st.engine.commit_point(*src)?,
-                metadata: watermark_metadata(st.engine.final_watermark_of(*src)?),
-            })
-        })
-        .collect();
     // The files first: a watermark ahead of the committed offsets is harmless (the
     // windows it covers were written).
-    for c in &offsets {
-        let wm = parse_watermark_metadata(&c.metadata).expect("just made");
-        if let Err(e) = st.checkpoint.save(&c.topic, c.partition, wm) {
+    let mut offsets: Vec<CommitOffset> = Vec::with_capacity(st.seen.len());
+    for (src, seen) in &st.seen {
+        let (Some(offset), Some(wm)) = (
+            st.engine.commit_point(*src),
+            st.engine.final_watermark_of(*src),
+        ) else {
+            continue;
+        };
+        if let Err(e) = st.checkpoint.save(&seen.topic, seen.partition, wm) {
             warn!(error = %e, dir = %cfg.state_dir.display(), "writing a checkpoint file failed");
         }
+        offsets.push(CommitOffset {
+            topic: seen.topic.clone(),
+            partition: seen.partition,
+            offset,
+            metadata: watermark_metadata(wm),
+        });
     }
     match tokio::task::block_in_place(|| consumer.commit(&offsets)) {
         Ok(()) => {
