@@ -36,5 +36,5 @@ pub use engine::{Admission, Engine, EngineConfig, EngineStats, Source};
 pub use error::{Error, Result};
 pub use measurements::{FieldValue, Row};
 pub use metrics::AggregateMetrics;
-pub use service::{Deps, NoObserver, Observer, ObserverError, Summary, run};
+pub use service::{Applied, Deps, NoObserver, Observer, ObserverError, Summary, apply_record, run};
 pub use traffic::CongestionRule;

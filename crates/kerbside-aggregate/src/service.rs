@@ -400,68 +400,113 @@ async fn handle(
         wake_waiting(st, consumer, source);
     }
     let offset = Some(rec.offset);
-    match source {
-        Source::Readings(_) => {
-            let reading: EnrichedReading = match serde_json::from_slice(&rec.value) {
-                Ok(r) => r,
-                Err(e) => {
-                    metrics.undecodable.inc();
-                    let refusal = Refusal::new(
-                        RefusalReason::MalformedJson,
-                        format!(
-                            "record {}/{}/{} is not a reading: {e}",
-                            rec.topic, rec.partition, rec.offset
-                        ),
-                    );
-                    dead_letter(
-                        producer,
-                        &refusal,
-                        &rec,
-                        EventTime::from_millis(0).expect("epoch"),
-                    )
-                    .await?;
-                    st.engine.skip(source, offset);
-                    return Ok(());
-                }
-            };
-            match st.engine.add_reading(source, offset, &reading) {
-                Admission::OnTime | Admission::Duplicate => {}
-                Admission::Late => metrics.late.inc(),
-                Admission::TooLate { window, watermark } => {
-                    metrics.too_late.inc();
-                    let refusal = Admission::too_late_refusal(window, watermark);
-                    dead_letter(producer, &refusal, &rec, reading.received_at).await?;
-                }
-            }
+    match apply_record(&mut st.engine, &rec.topic, source, offset, &rec.value) {
+        Applied::Undecodable(why) => {
+            metrics.undecodable.inc();
+            let refusal = Refusal::new(
+                RefusalReason::MalformedJson,
+                format!(
+                    "record {}/{}/{} is not a reading: {why}",
+                    rec.topic, rec.partition, rec.offset
+                ),
+            );
+            dead_letter(
+                producer,
+                &refusal,
+                &rec,
+                EventTime::from_millis(0).expect("epoch"),
+            )
+            .await?;
         }
-        Source::DeadLetters(_) => {
-            let counted = serde_json::from_slice::<DeadLetter>(&rec.value)
-                .ok()
-                .filter(|dl| {
-                    !matches!(
-                        dl.reason,
-                        RefusalReason::TooLate | RefusalReason::StoreRefused
-                    )
-                })
-                .and_then(|dl| {
-                    let topic = Topic::parse(&dl.topic).ok()?;
-                    let device = topic.device_id()?.to_owned();
-                    let kind = match topic {
-                        Topic::Reading { kind, .. } => Some(kind),
-                        _ => None,
-                    };
-                    Some((device, kind, dl.reason, dl.received_at.millis()))
-                });
-            match counted {
-                Some((device, kind, reason, at)) => {
-                    st.engine
-                        .add_refusal(source, offset, &device, kind, reason, at);
-                }
-                None => st.engine.skip(source, offset),
-            }
+        Applied::Reading {
+            admission: Admission::Late,
+            ..
+        } => metrics.late.inc(),
+        Applied::Reading {
+            admission: Admission::TooLate { window, watermark },
+            received_at,
+        } => {
+            metrics.too_late.inc();
+            let refusal = Admission::too_late_refusal(window, watermark);
+            dead_letter(producer, &refusal, &rec, received_at).await?;
         }
+        Applied::Reading { .. } | Applied::DeadLetter { .. } => {}
     }
     Ok(())
+}
+
+/// What [`apply_record`] did with one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// A reading, with the engine's verdict and when ingest received it.
+    Reading {
+        /// On time, a late correction, a duplicate, or too late (to dead-letter).
+        admission: Admission,
+        /// When ingest received it (a too-late dead letter's time).
+        received_at: EventTime,
+    },
+    /// A record of `kerbside.readings.v1` that is not a reading (to dead-letter as
+    /// `malformed_json`); the engine skipped it.
+    Undecodable(String),
+    /// A record of `kerbside.deadletter.v1`: counted in `device_health`, or skipped
+    /// (the aggregator's own dead letters, and refusals not about a device).
+    DeadLetter {
+        /// Whether `device_health` counted it.
+        counted: bool,
+    },
+}
+
+/// One record of `kerbside.readings.v1` or `kerbside.deadletter.v1` (by `topic`) into
+/// the engine as `source`. The service and `kerbside demo` both take records through
+/// here; what to do with a too-late reading or an undecodable record is the
+/// caller's (the service dead-letters them).
+pub fn apply_record(
+    engine: &mut Engine,
+    topic: &str,
+    source: Source,
+    offset: Option<i64>,
+    value: &[u8],
+) -> Applied {
+    if topic != topics::DEADLETTER {
+        return match serde_json::from_slice::<EnrichedReading>(value) {
+            Ok(reading) => Applied::Reading {
+                admission: engine.add_reading(source, offset, &reading),
+                received_at: reading.received_at,
+            },
+            Err(e) => {
+                engine.skip(source, offset);
+                Applied::Undecodable(e.to_string())
+            }
+        };
+    }
+    // The aggregator's own dead letters are not counted again.
+    let counted = serde_json::from_slice::<DeadLetter>(value)
+        .ok()
+        .filter(|dl| {
+            !matches!(
+                dl.reason,
+                RefusalReason::TooLate | RefusalReason::StoreRefused
+            )
+        })
+        .and_then(|dl| {
+            let topic = Topic::parse(&dl.topic).ok()?;
+            let device = topic.device_id()?.to_owned();
+            let kind = match topic {
+                Topic::Reading { kind, .. } => Some(kind),
+                _ => None,
+            };
+            Some((device, kind, dl.reason, dl.received_at.millis()))
+        });
+    match counted {
+        Some((device, kind, reason, at)) => {
+            engine.add_refusal(source, offset, &device, kind, reason, at);
+            Applied::DeadLetter { counted: true }
+        }
+        None => {
+            engine.skip(source, offset);
+            Applied::DeadLetter { counted: false }
+        }
+    }
 }
 
 /// Drops the engine's state and starts again from the committed offsets.

@@ -31,8 +31,9 @@ enum Command {
     /// Configuration tools.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// The whole job on one machine with nothing installed (issue #8).
-    Demo,
+    /// The whole job on one machine with nothing installed: a simulated town's day
+    /// through an embedded broker, ingest, the windows and alerts, to tomorrow's rounds.
+    Demo(crate::demo::DemoArgs),
     /// The ingest service: MQTT -> validated readings -> Kafka, acknowledged after delivery.
     Ingest,
     /// The aggregator service: readings -> windows -> InfluxDB, offsets committed behind writes.
@@ -65,7 +66,7 @@ enum RoutesCommand {
 
 /// Parses the command line, runs it, and maps errors to exit status 2. Exit codes:
 /// 0 success, 1 a refused message (`check`) or a bad configuration (`config check`),
-/// 2 an error or a command not built yet.
+/// 2 an error.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -90,7 +91,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = load(config.as_deref(), log_format)?;
             crate::check::run(&cfg, &args)
         }
-        Command::Demo => not_built("demo", 8, "kerbside demo: the whole job on one machine"),
+        Command::Demo(args) => {
+            let mut cfg = Config::load(config.as_deref(), std::env::vars())
+                .context("loading the configuration")?;
+            // The report is the demo's output: only warnings in the log by default,
+            // and none of the embedded broker's connection chatter.
+            if cfg.log.level == crate::telemetry::LogConfig::default().level {
+                cfg.log.level = "warn,rumqttd=off".into();
+            }
+            let cfg = start_logging(cfg, log_format);
+            crate::demo::run(&cfg, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Ingest => {
             let cfg = load(config.as_deref(), log_format)?;
             runtime()?.block_on(crate::ingest::run(&cfg))?;
@@ -132,12 +144,17 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Loads the configuration for a command, then starts logging.
 fn load(file: Option<&std::path::Path>, log_format: Option<LogFormat>) -> anyhow::Result<Config> {
-    let mut cfg = Config::load(file, std::env::vars()).context("loading the configuration")?;
+    let cfg = Config::load(file, std::env::vars()).context("loading the configuration")?;
+    Ok(start_logging(cfg, log_format))
+}
+
+/// Starts logging as `cfg` and the command line say.
+fn start_logging(mut cfg: Config, log_format: Option<LogFormat>) -> Config {
     if let Some(f) = log_format {
         cfg.log.format = f;
     }
     telemetry::init(&cfg.log);
-    Ok(cfg)
+    cfg
 }
 
 /// `kerbside config check`: the effective config, or every problem with its key; then
@@ -162,13 +179,4 @@ fn config_check(file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     }
     eprintln!("configuration OK");
     Ok(ExitCode::SUCCESS)
-}
-
-/// A command a later issue owns: says so plainly and exits 2.
-fn not_built(command: &str, issue: u32, title: &str) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "kerbside {command}: not built yet. It is owned by issue #{issue} (\"{title}\"); \
-         this build does nothing for it."
-    );
-    Ok(ExitCode::from(2))
 }

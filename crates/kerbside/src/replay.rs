@@ -15,14 +15,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use kerbside_aggregate::{Admission, Engine, EngineConfig, Row, Source};
-use kerbside_alerts::{AlertEngine, AlertEvent, AlertState, AlertsConfig};
+use kerbside_aggregate::{Admission, EngineConfig, Source};
+use kerbside_alerts::AlertsConfig;
 use kerbside_ingest::pipeline::{Judged, Pipeline};
 use kerbside_reading::{
     AssetRegister, DeadLetter, EventTime, Refusal, RefusalReason, ReplayLine, Topic,
@@ -31,6 +31,7 @@ use kerbside_reading::{
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::offline::{DirOutput, Emitted, Offline, Output};
 
 /// Arguments of `kerbside replay`.
 #[derive(Debug, clap::Args)]
@@ -65,29 +66,16 @@ pub struct ReplaySummary {
     pub refused: BTreeMap<String, u64>,
     /// Accepted readings that corrected a closed window.
     pub late: u64,
-    /// Rows written, by measurement (re-emissions included).
-    pub rows: BTreeMap<String, u64>,
-    /// Alerts raised (each incident once; `alerts.jsonl` also has its updates and
-    /// its clear).
-    pub alerts: u64,
-    /// Alerts cleared.
-    pub alerts_cleared: u64,
+    /// Rows written by measurement, and alerts raised and cleared (`alerts.jsonl` also
+    /// has each incident's updates).
+    #[serde(flatten)]
+    pub windows: Emitted,
     /// Earliest and latest accepted event time, RFC 3339.
     pub event_time: Option<(String, String)>,
     /// Wall-clock seconds the replay took.
     pub seconds: f64,
     /// Accepted readings per wall-clock second.
     pub readings_per_second: f64,
-}
-
-/// Where a replay sends rows and refusals.
-pub trait ReplayOutput {
-    /// Rows to store.
-    fn rows(&mut self, rows: &[Row]) -> anyhow::Result<()>;
-    /// One refused message.
-    fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()>;
-    /// Alert events, in the order the rules gave them.
-    fn alerts(&mut self, events: &[AlertEvent]) -> anyhow::Result<()>;
 }
 
 /// The replay over an already-open input: judges every line, runs the windows, sends
@@ -99,7 +87,7 @@ pub fn replay_lines(
     assets: Arc<AssetRegister>,
     windows: EngineConfig,
     alerts: AlertsConfig,
-    out: &mut impl ReplayOutput,
+    out: &mut impl Output,
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<ReplaySummary> {
     let started = Instant::now();
@@ -113,8 +101,7 @@ pub fn replay_lines(
         },
         assets,
     ));
-    let mut engine = Engine::new(windows);
-    let mut rules = AlertEngine::new(alerts);
+    let mut offline = Offline::new(windows, alerts);
     let mut summary = ReplaySummary::default();
     let mut clock: Option<EventTime> = None;
     let mut span: Option<(EventTime, EventTime)> = None;
@@ -163,7 +150,7 @@ pub fn replay_lines(
                     let ts = reading.reading.ts;
                     clock = Some(clock.map_or(ts, |c| c.max(ts)));
                     span = Some(span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
-                    match engine.add_reading(src, None, &reading) {
+                    match offline.engine.add_reading(src, None, &reading) {
                         Admission::OnTime | Admission::Duplicate => continue,
                         Admission::Late => {
                             summary.late += 1;
@@ -196,7 +183,7 @@ pub fn replay_lines(
                             Some(Topic::Reading { kind, .. }) => Some(kind),
                             _ => None,
                         };
-                        engine.add_refusal(
+                        offline.engine.add_refusal(
                             src,
                             None,
                             device,
@@ -221,126 +208,20 @@ pub fn replay_lines(
             );
             out.dead_letter(&dl)?;
         }
-        emit(&mut engine, &mut rules, None, &mut summary, out)?;
+        offline.emit(out)?;
         if n % 4096 == 0 {
             progress(bytes);
         }
     }
     // The end of the file is not the end of time: devices are judged silent only up
     // to the last reading's event time.
-    let end = span.map(|(_, b)| b.millis());
-    emit(&mut engine, &mut rules, Some(end), &mut summary, out)?;
+    offline.finish(span.map(|(_, b)| b.millis()), out)?;
+    summary.windows = offline.emitted;
     progress(bytes);
     summary.event_time = span.map(|(a, b)| (a.to_string(), b.to_string()));
     summary.seconds = started.elapsed().as_secs_f64();
     summary.readings_per_second = summary.accepted as f64 / summary.seconds.max(1e-9);
     Ok(summary)
-}
-
-/// Rows written per chunk: a quarter hour closes every device's windows at once.
-const EMIT_CHUNK: usize = 5000;
-
-/// Writes what the engine has closed, a chunk at a time, and runs the alert rules on
-/// it. `finish` (with the file's last event time) closes everything.
-fn emit(
-    engine: &mut Engine,
-    rules: &mut AlertEngine,
-    finish: Option<Option<i64>>,
-    summary: &mut ReplaySummary,
-    out: &mut impl ReplayOutput,
-) -> anyhow::Result<()> {
-    let mut rows: Vec<Row> = Vec::new();
-    let mut events = Vec::new();
-    let finish_at = finish;
-    let finish = finish.is_some();
-    loop {
-        let done = if finish {
-            engine.finish_into(EMIT_CHUNK, &mut rows)
-        } else {
-            engine.advance_into(EMIT_CHUNK, &mut rows)
-        };
-        for r in &rows {
-            *summary.rows.entry(r.measurement.to_owned()).or_default() += 1;
-        }
-        if !rows.is_empty() {
-            out.rows(&rows)?;
-            for r in &rows {
-                rules.evaluate(r, &mut events);
-            }
-            rows.clear();
-        }
-        if done {
-            let closed_until = match finish_at {
-                Some(end) => end,
-                None => engine.final_watermark(),
-            };
-            if let Some(t) = closed_until {
-                rules.advance(t, &mut events);
-            }
-        }
-        if !events.is_empty() {
-            for e in &events {
-                match e.state {
-                    AlertState::Raised => summary.alerts += 1,
-                    AlertState::Cleared => summary.alerts_cleared += 1,
-                    AlertState::Updated => {}
-                }
-            }
-            out.alerts(&events)?;
-            events.clear();
-        }
-        if done {
-            return Ok(());
-        }
-    }
-}
-
-/// The replay's files in `--out`.
-struct DirOutput {
-    sink: kerbside_store::FileSink,
-    dead: BufWriter<File>,
-    alerts: BufWriter<File>,
-}
-
-impl ReplayOutput for DirOutput {
-    fn rows(&mut self, rows: &[Row]) -> anyhow::Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let report = self
-            .sink
-            .write(rows)
-            .context("writing line-protocol files")?;
-        for r in report.refused {
-            let refusal = Refusal::new(RefusalReason::StoreRefused, r.message);
-            let at = EventTime::from_millis(0).expect("epoch");
-            self.dead_letter(&DeadLetter::new(
-                &refusal,
-                "store",
-                r.line.as_bytes(),
-                at,
-                None,
-            ))?;
-        }
-        Ok(())
-    }
-
-    fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()> {
-        serde_json::to_writer(&mut self.dead, dl)?;
-        self.dead
-            .write_all(b"\n")
-            .context("writing deadletter.jsonl")
-    }
-
-    fn alerts(&mut self, events: &[AlertEvent]) -> anyhow::Result<()> {
-        for e in events {
-            self.alerts
-                .write_all(&e.to_json())
-                .and_then(|()| self.alerts.write_all(b"\n"))
-                .context("writing alerts.jsonl")?;
-        }
-        Ok(())
-    }
 }
 
 /// Runs `kerbside replay`.
@@ -350,19 +231,7 @@ pub fn run(cfg: &Config, args: &ReplayArgs) -> anyhow::Result<()> {
             "no asset register: pass --assets FILE or set assets.path in the configuration",
         )?;
     let assets = Arc::new(crate::check::load_assets(path)?);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let create = |name: &str| -> anyhow::Result<BufWriter<File>> {
-        let p = args.out.join(name);
-        Ok(BufWriter::new(
-            File::create(&p).with_context(|| format!("creating {}", p.display()))?,
-        ))
-    };
-    let mut out = DirOutput {
-        sink: kerbside_store::FileSink::new(&args.out),
-        dead: create("deadletter.jsonl")?,
-        alerts: create("alerts.jsonl")?,
-    };
+    let mut out = DirOutput::create(&args.out)?;
 
     let (reader, total): (Box<dyn BufRead>, Option<u64>) = if args.input == Path::new("-") {
         (Box::new(BufReader::new(std::io::stdin().lock())), None)
@@ -383,9 +252,7 @@ pub fn run(cfg: &Config, args: &ReplayArgs) -> anyhow::Result<()> {
         |b| bar.set_position(b),
     )?;
     bar.finish_and_clear();
-    out.sink.flush().context("flushing line-protocol files")?;
-    out.dead.flush().context("writing deadletter.jsonl")?;
-    out.alerts.flush().context("writing alerts.jsonl")?;
+    out.flush()?;
     let json = serde_json::to_string_pretty(&summary)?;
     std::fs::write(args.out.join("summary.json"), format!("{json}\n"))
         .context("writing summary.json")?;
@@ -420,7 +287,7 @@ fn print_summary(s: &ReplaySummary, out: &Path) {
     if let Some((a, b)) = &s.event_time {
         println!("event time {a} .. {b}");
     }
-    for (m, n) in &s.rows {
+    for (m, n) in &s.windows.rows {
         println!("  {m:<14} {n} rows");
     }
     for (r, n) in &s.refused {
@@ -428,7 +295,7 @@ fn print_summary(s: &ReplaySummary, out: &Path) {
     }
     println!(
         "alerts: {} raised, {} cleared (alerts.jsonl)",
-        s.alerts, s.alerts_cleared
+        s.windows.alerts, s.windows.alerts_cleared
     );
     println!("written to {}", out.display());
 }

@@ -188,8 +188,8 @@ fn plan_summary(p: &Plan) -> serde_json::Value {
     })
 }
 
-/// Plans the day's rounds and writes them out.
-pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<()> {
+/// Plans the day's rounds, writes them out, and returns `summary.json`'s contents.
+pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<serde_json::Value> {
     let rc = &cfg.routes;
     let start_ms = day_start_ms(&args.date, rc.shift_start_min().unwrap_or(360))?;
     let from_ms = start_ms - (rc.selection.stale_after_h.max(1.0) * HOUR_MS as f64) as i64;
@@ -321,7 +321,7 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<()> {
         "wrote rounds.geojson, rounds.csv, rounds.gpx, rounds.svg, summary.json to {}",
         out.display()
     );
-    Ok(())
+    Ok(summary)
 }
 
 /// `kerbside routes solve`.
