@@ -7,6 +7,7 @@ mod aggregate;
 mod aggregate_group;
 mod alerts;
 mod dashboards;
+mod demo;
 mod deploy;
 mod ingest;
 mod oracle;

@@ -102,6 +102,9 @@ pub struct DemoReport {
     pub town: TownReport,
     /// Messages the simulated devices published (every one acknowledged).
     pub published: u64,
+    /// What the simulator says the pipeline owes those messages (`truth.json` has
+    /// the whole ground truth).
+    pub simulator: SimulatorReport,
     /// What ingest did with them.
     pub ingest: IngestReport,
     /// What the windows did with the readings.
@@ -129,6 +132,15 @@ pub struct TownReport {
     pub period: (String, String),
     /// How fast simulated time ran.
     pub speed: String,
+}
+
+/// The simulator's expectations.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SimulatorReport {
+    /// Readings the pipeline must accept.
+    pub valid_readings: u64,
+    /// Messages it must refuse, by reason (the injected faults).
+    pub refused: BTreeMap<String, u64>,
 }
 
 /// Ingest's verdicts.
@@ -466,11 +478,13 @@ async fn the_day(
         cancel: shutdown.child_token(),
         producer: producer.clone(),
         alerts_file: create(&alerts_path)?,
+        dead_file: create(&dead_path)?,
         alert_metrics,
         bar: bar.clone(),
         quiet: args.quiet,
         live: Arc::clone(&live),
         store_refused: 0,
+        dead_letters_sent: 0,
         alert_counts: BTreeMap::new(),
         emitted: aggregate_metrics.emitted.clone(),
     };
@@ -480,10 +494,10 @@ async fn the_day(
         let metrics = aggregate_metrics.clone();
         let live = Arc::clone(&live);
         let finishing = Arc::clone(&finishing);
-        let dead = create(&dead_path)?;
+        let produced = ingest_metrics.produced.clone();
         tokio::task::spawn_blocking(move || {
             let offline = Offline::new(windows, alerts);
-            aggregate(log, offline, output, dead, &metrics, &live, &finishing)
+            aggregate(log, offline, output, &metrics, &live, &finishing, &produced)
         })
     };
 
@@ -528,11 +542,29 @@ async fn the_day(
     let received = ingest_metrics.messages_received.clone();
     let pacer = Pacer::new(args.speed, start)
         .with_backpressure(Arc::new(move || received.get()), MAX_AHEAD);
-    let generator = Generator::new(Arc::clone(fleet), &[])?;
-    let messages = generator.inspect(|m| clock.0.store(m.at.millis(), Ordering::Relaxed));
+    let mut generator = Generator::new(Arc::clone(fleet), &[])?;
+    let messages = generator
+        .by_ref()
+        .inspect(|m| clock.0.store(m.at.millis(), Ordering::Relaxed));
     let published =
         kerbside_sim::mqtt::publish(&target, &fleet.gateways, messages, pacer, |_| {}).await?;
     report.published = published.published;
+    let truth = generator.truth();
+    report.simulator = SimulatorReport {
+        valid_readings: truth.valid_readings,
+        refused: truth
+            .faults
+            .expected_refusals
+            .iter()
+            .map(|(r, n)| (r.code().to_owned(), *n))
+            .collect(),
+    };
+    let truth_path = args.out.join("truth.json");
+    std::fs::write(&truth_path, serde_json::to_vec_pretty(&truth)?)
+        .with_context(|| format!("writing {}", truth_path.display()))?;
+    report
+        .paths
+        .insert("truth".into(), truth_path.display().to_string());
     report
         .seconds
         .insert("publishing".into(), published.elapsed.as_secs_f64());
@@ -593,6 +625,11 @@ enum Log {
 struct KafkaTail {
     consumer: GroupConsumer,
     handle: tokio::runtime::Handle,
+    /// Per topic and partition, the next offset expected.
+    next: std::collections::HashMap<(String, i32), i64>,
+    /// Offset jumps already gone back for, by topic, partition and first missing
+    /// offset: a gap met again is taken as real.
+    sought: std::collections::HashSet<(String, i32, i64)>,
 }
 
 const TOPICS: [&str; 2] = [topics::READINGS, topics::DEADLETTER];
@@ -628,6 +665,8 @@ impl Log {
         Ok(Log::Kafka(Box::new(KafkaTail {
             consumer,
             handle: tokio::runtime::Handle::current(),
+            next: std::collections::HashMap::new(),
+            sought: std::collections::HashSet::new(),
         })))
     }
 
@@ -658,7 +697,36 @@ impl Log {
                         tokio::time::timeout(Duration::from_millis(20), t.consumer.recv()).await
                     });
                     let Ok(rec) = next else { break };
-                    out.push(rec?);
+                    let rec = rec?;
+                    // Offsets are contiguous: a jump means records were skipped (seen
+                    // with Tansu), so go back for them, as the aggregator does; a
+                    // record already read is not read twice.
+                    let key = (rec.topic.clone(), rec.partition);
+                    match t.next.get(&key) {
+                        Some(&want)
+                            if rec.offset > want
+                                && t.sought.insert((rec.topic.clone(), rec.partition, want)) =>
+                        {
+                            tracing::warn!(
+                                topic = %rec.topic,
+                                partition = rec.partition,
+                                expected = want,
+                                got = rec.offset,
+                                "offsets skipped: reading them again"
+                            );
+                            t.consumer.seek(
+                                &rec.topic,
+                                rec.partition,
+                                want,
+                                Duration::from_secs(10),
+                            )?;
+                            continue;
+                        }
+                        Some(&want) if rec.offset < want => continue,
+                        _ => {}
+                    }
+                    t.next.insert(key, rec.offset + 1);
+                    out.push(rec);
                 }
             }
         }
@@ -681,12 +749,14 @@ fn aggregate(
     mut log: Log,
     mut offline: Offline,
     mut out: DemoOutput,
-    mut dead: std::io::BufWriter<std::fs::File>,
     metrics: &AggregateMetrics,
     live: &Live,
     finishing: &AtomicBool,
+    produced: &prometheus::IntCounterVec,
 ) -> anyhow::Result<Aggregated> {
     let mut agg = Aggregated::default();
+    let mut read = 0u64;
+    let mut finish_by: Option<Instant> = None;
     let source = Source::Readings(0);
     let mut batch = Vec::new();
     let mut last_event: Option<i64> = None;
@@ -694,6 +764,7 @@ fn aggregate(
         let last_pass = finishing.load(Ordering::SeqCst);
         batch.clear();
         let n = log.poll(10_000, &mut batch)?;
+        read += n as u64;
         for rec in &batch {
             metrics
                 .records
@@ -701,8 +772,9 @@ fn aggregate(
                 .inc();
             let applied = apply_record(&mut offline.engine, &rec.topic, source, None, &rec.value);
             if rec.topic == topics::DEADLETTER {
-                dead.write_all(&rec.value)
-                    .and_then(|()| dead.write_all(b"\n"))
+                out.dead_file
+                    .write_all(&rec.value)
+                    .and_then(|()| out.dead_file.write_all(b"\n"))
                     .context("writing deadletter.jsonl")?;
                 let reason = serde_json::from_slice::<DeadLetter>(&rec.value)
                     .map(|dl| dl.reason.code().to_owned())
@@ -777,10 +849,20 @@ fn aggregate(
         if let Some(wm) = offline.engine.watermark() {
             metrics.watermark_ms.set(wm);
         }
-        if n == 0 {
-            if last_pass {
+        if last_pass {
+            // Everything ingest and the windows wrote to the log has been read (Kafka
+            // hands records over some time after it confirms them).
+            let written = sum(produced) + out.dead_letters_sent;
+            if n == 0 && read >= written {
                 break;
             }
+            let by = *finish_by.get_or_insert_with(|| Instant::now() + Duration::from_secs(60));
+            anyhow::ensure!(
+                Instant::now() < by,
+                "the log gave back {read} of the {written} records written to it within 60 s"
+            );
+        }
+        if n == 0 {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -790,7 +872,7 @@ fn aggregate(
         .flush()
         .context("flushing the line-protocol files")?;
     out.alerts_file.flush().context("writing alerts.jsonl")?;
-    dead.flush().context("writing deadletter.jsonl")?;
+    out.dead_file.flush().context("writing deadletter.jsonl")?;
     for (m, n) in &offline.emitted.rows {
         agg.report.rows.insert(m.clone(), *n);
     }
@@ -824,11 +906,15 @@ struct DemoOutput {
     cancel: CancellationToken,
     producer: Producer,
     alerts_file: std::io::BufWriter<std::fs::File>,
+    /// Every dead letter read from the log (`deadletter.jsonl`).
+    dead_file: std::io::BufWriter<std::fs::File>,
     alert_metrics: AlertMetrics,
     bar: ProgressBar,
     quiet: bool,
     live: Arc<Live>,
     store_refused: u64,
+    /// Dead letters the windows wrote to the log (read back like ingest's).
+    dead_letters_sent: u64,
     alert_counts: BTreeMap<String, AlertCount>,
     emitted: prometheus::IntCounterVec,
 }
@@ -868,6 +954,7 @@ impl Output for DemoOutput {
                     .await
             })
             .context("dead-lettering")?;
+        self.dead_letters_sent += 1;
         Ok(())
     }
 
@@ -937,6 +1024,11 @@ fn print_report(r: &DemoReport) {
         r.ingest.accepted,
         r.ingest.status,
         r.ingest.refused.values().sum::<u64>()
+    );
+    println!(
+        "    (the simulator sent {} valid readings and {} faults to refuse)",
+        r.simulator.valid_readings,
+        r.simulator.refused.values().sum::<u64>()
     );
     for (reason, n) in &r.ingest.refused {
         println!("    refused {reason:<22} {n}");
