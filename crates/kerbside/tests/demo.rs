@@ -3,8 +3,9 @@
 //! simulator's own record of what it sent and against the files the demo wrote.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{Read as _, Write as _};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use kerbside_sim::{Fleet, Generator, Scenario};
@@ -44,6 +45,16 @@ fn lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
+/// `GET /metrics` on the loopback `port`, the body.
+fn get_metrics(port: u16) -> Option<String> {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    conn.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    conn.read_to_string(&mut body).ok()?;
+    Some(body.split_once("\r\n\r\n")?.1.to_owned())
+}
+
 fn count(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
@@ -52,15 +63,53 @@ fn count(v: &Value) -> u64 {
 fn the_demo_accounts_for_every_message_and_plans_the_rounds() {
     let out = std::env::temp_dir().join(format!("kerbside-demo-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let run = Command::new(env!("CARGO_BIN_EXE_kerbside"))
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_kerbside"))
         .args(["demo", "--quiet", "--seed", &SEED.to_string()])
         .args(["--duration", &format!("{HOURS}h"), "--speed", "3600"])
-        .args(["--plan-seconds", "0.5", "--metrics-listen", "127.0.0.1:0"])
+        .args(["--plan-seconds", "0.5"])
+        .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
         .arg("--out")
         .arg(&out)
         .env_remove("KERBSIDE_CONFIG")
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // While it runs, /metrics shows every stage at work.
+    let mut scraped = String::new();
+    let mut at_work_seen = false;
+    for _ in 0..600 {
+        scraped = get_metrics(port).unwrap_or_default();
+        let at_work = |name: &str| {
+            scraped
+                .lines()
+                .filter(|l| l.starts_with(name))
+                .any(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) > Some(0.0))
+        };
+        if [
+            "kerbside_ingest_messages_received_total",
+            "kerbside_ingest_records_produced_total",
+            "kerbside_aggregate_records_total",
+            "kerbside_aggregate_windows_emitted_total",
+            "kerbside_store_points_written_total",
+        ]
+        .iter()
+        .all(|m| at_work(m))
+        {
+            at_work_seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let run = child.wait_with_output().unwrap();
+    assert!(
+        at_work_seen && scraped.contains("kerbside_alerts_raised_total"),
+        "/metrics while the demo ran: {scraped}"
+    );
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
