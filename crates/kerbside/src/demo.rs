@@ -37,7 +37,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::offline::{Offline, Output, create, write_json_line};
+use crate::offline::{Offline, Output, create, dead_letter_refused, write_json_line};
 
 /// Messages the town may publish ahead of ingest (under a simulated minute of the
 /// small town's): ingest's clock is never further ahead of a message than this.
@@ -928,18 +928,7 @@ impl Output for DemoOutput {
             .handle
             .block_on(self.store.write(rows, &self.cancel))
             .context("writing to the store")?;
-        for r in report.refused {
-            self.store_refused += 1;
-            let refusal = Refusal::new(RefusalReason::StoreRefused, r.message);
-            let at = EventTime::from_millis(0).expect("epoch");
-            self.dead_letter(&DeadLetter::new(
-                &refusal,
-                "store",
-                r.line.as_bytes(),
-                at,
-                None,
-            ))?;
-        }
+        self.store_refused += dead_letter_refused(self, report.refused)?;
         Ok(())
     }
 

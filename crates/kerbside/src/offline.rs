@@ -171,17 +171,7 @@ impl Output for DirOutput {
             .sink
             .write(rows)
             .context("writing line-protocol files")?;
-        for r in report.refused {
-            let refusal = Refusal::new(RefusalReason::StoreRefused, r.message);
-            let at = EventTime::from_millis(0).expect("epoch");
-            self.dead_letter(&DeadLetter::new(
-                &refusal,
-                "store",
-                r.line.as_bytes(),
-                at,
-                None,
-            ))?;
-        }
+        dead_letter_refused(self, report.refused)?;
         Ok(())
     }
 
@@ -198,6 +188,27 @@ impl Output for DirOutput {
         }
         Ok(())
     }
+}
+
+/// Dead-letters the rows a store refused (`store_refused`, with the line it
+/// refused); how many.
+pub fn dead_letter_refused(
+    out: &mut impl Output,
+    refused: Vec<kerbside_store::Refused>,
+) -> anyhow::Result<u64> {
+    let n = refused.len() as u64;
+    for r in refused {
+        let refusal = Refusal::new(RefusalReason::StoreRefused, r.message);
+        let at = EventTime::from_millis(0).expect("epoch");
+        out.dead_letter(&DeadLetter::new(
+            &refusal,
+            "store",
+            r.line.as_bytes(),
+            at,
+            None,
+        ))?;
+    }
+    Ok(n)
 }
 
 /// `value` as one JSON line.
