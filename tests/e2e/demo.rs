@@ -51,7 +51,7 @@ async fn the_demo_runs_on_mosquitto_kafka_and_influxdb_and_accounts_for_every_me
                 Command::new(kerbside_bin())
                     .arg("--config")
                     .arg(&config)
-                    .args(["demo", "--quiet", "--seed", "3", "--duration", "3h"])
+                    .args(["demo", "--seed", "3", "--duration", "3h"])
                     .args(["--speed", "2400", "--plan-seconds", "0.5"])
                     .args(["--mqtt", &format!("127.0.0.1:{mqtt_port}")])
                     .args(["--kafka", &kafka, "--influx", &influx])
@@ -69,6 +69,22 @@ async fn the_demo_runs_on_mosquitto_kafka_and_influxdb_and_accounts_for_every_me
             let report: Value =
                 serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
                     .unwrap();
+
+            // Without --quiet each alert is printed as it is raised and as it clears.
+            let (mut raised, mut cleared) = (0, 0);
+            for a in report["alerts"].as_object().unwrap().values() {
+                raised += count(&a["raised"]);
+                cleared += count(&a["cleared"]);
+            }
+            assert!(raised > 0, "{report:#}");
+            let printed = |what: &str| {
+                stdout
+                    .lines()
+                    .filter(|l| l.get(6..).is_some_and(|rest| rest.starts_with(what)))
+                    .count() as u64
+            };
+            assert_eq!(printed("RAISED "), raised, "{stdout}");
+            assert_eq!(printed("cleared "), cleared, "{stdout}");
 
             // Every message accounted for, as the simulator says it must be.
             let (ingest, sim, w) = (&report["ingest"], &report["simulator"], &report["windows"]);

@@ -972,11 +972,13 @@ impl Output for DemoOutput {
                     AlertState::Raised => "RAISED ",
                     _ => "cleared",
                 };
-                self.bar.println(format!(
-                    "{at} {state} {:<8} {}",
-                    e.severity.as_str(),
-                    e.summary
-                ));
+                let line = format!("{at} {state} {:<8} {}", e.severity.as_str(), e.summary);
+                // A hidden bar (output not a terminal) prints nothing of its own.
+                if self.bar.is_hidden() {
+                    println!("{line}");
+                } else {
+                    self.bar.println(line);
+                }
             }
         }
         Ok(())
