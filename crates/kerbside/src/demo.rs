@@ -41,7 +41,7 @@ use crate::offline::{Offline, Output, create, dead_letter_refused, write_json_li
 
 /// Messages the town may publish ahead of ingest (under a simulated minute of the
 /// small town's): ingest's clock is never further ahead of a message than this.
-const MAX_AHEAD: u64 = 32;
+const MAX_AHEAD: u64 = 16;
 
 /// The built-in town.
 const SMALL_TOWN: &str = include_str!("../../../firmware-sim/scenarios/small-town.toml");
