@@ -425,6 +425,7 @@ async fn handle(
         Applied::Reading {
             admission: Admission::TooLate { window, watermark },
             received_at,
+            ..
         } => {
             metrics.too_late.inc();
             let refusal = Admission::too_late_refusal(window, watermark);
@@ -444,6 +445,8 @@ pub enum Applied {
         admission: Admission,
         /// When ingest received it (a too-late dead letter's time).
         received_at: EventTime,
+        /// Its own time (`ts`).
+        event_time: EventTime,
     },
     /// A record of `kerbside.readings.v1` that is not a reading (to dead-letter as
     /// `malformed_json`); the engine skipped it.
@@ -472,6 +475,7 @@ pub fn apply_record(
             Ok(reading) => Applied::Reading {
                 admission: engine.add_reading(source, offset, &reading),
                 received_at: reading.received_at,
+                event_time: reading.reading.ts,
             },
             Err(e) => {
                 engine.skip(source, offset);

@@ -790,16 +790,12 @@ fn aggregate(
                 Applied::Reading {
                     admission,
                     received_at,
+                    event_time,
                 } => {
                     agg.accepted += 1;
                     live.accepted.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(r) = serde_json::from_slice::<serde_json::Value>(&rec.value)
-                        && let Some(ts) = r["ts"]
-                            .as_str()
-                            .and_then(|s| EventTime::parse_rfc3339(s).ok())
-                    {
-                        last_event = Some(last_event.map_or(ts.millis(), |l| l.max(ts.millis())));
-                    }
+                    let ts = event_time.millis();
+                    last_event = Some(last_event.map_or(ts, |l| l.max(ts)));
                     match admission {
                         Admission::OnTime => agg.report.on_time += 1,
                         Admission::Duplicate => {
