@@ -1049,6 +1049,21 @@ fn print_report(r: &DemoReport) {
                 "    collecting every bin instead: {} visits, {} km",
                 f["visits"], f["distance_km"]
             );
+            let saving = |k: &str, unit: &str, decimals: usize| {
+                let (plan, fixed) = (p[k].as_f64().unwrap_or(0.0), f[k].as_f64().unwrap_or(0.0));
+                let pct = if fixed > 0.0 {
+                    100.0 * (1.0 - plan / fixed)
+                } else {
+                    0.0
+                };
+                format!("{:.decimals$} {unit} ({pct:.0} %)", fixed - plan)
+            };
+            println!(
+                "    saving against that fixed schedule: {}, {}, {}",
+                saving("visits", "visits", 0),
+                saving("distance_km", "km", 1),
+                saving("vehicle_hours", "vehicle hours", 1)
+            );
         }
     }
     for (what, s) in &r.seconds {
