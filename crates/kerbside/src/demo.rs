@@ -1073,3 +1073,47 @@ fn print_report(r: &DemoReport) {
         println!("  {what:<13} {p}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    const MIDNIGHT: i64 = 1_795_392_000_000; // 2026-11-23T00:00Z
+
+    #[test]
+    fn tomorrows_rounds_are_for_the_first_shift_after_the_period() {
+        let h = 3_600_000;
+        assert_eq!(plan_date(MIDNIGHT + 24 * h, 360).unwrap(), "2026-11-24");
+        assert_eq!(plan_date(MIDNIGHT + 6 * h, 360).unwrap(), "2026-11-23");
+        assert_eq!(plan_date(MIDNIGHT + 6 * h + 1, 360).unwrap(), "2026-11-24");
+        assert_eq!(plan_date(MIDNIGHT + 11 * h, 360).unwrap(), "2026-11-24");
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        demo: DemoArgs,
+    }
+
+    fn args(line: &[&str]) -> DemoArgs {
+        Cli::parse_from(std::iter::once("demo").chain(line.iter().copied())).demo
+    }
+
+    #[test]
+    fn devices_scale_the_town_and_keep_the_scripted_incidents() {
+        let s = scenario(&args(&[])).unwrap();
+        assert_eq!((s.bins.count, s.traffic.count, s.air.count), (500, 40, 12));
+        assert_eq!(s.duration_mins, 1440);
+        // Ten times the bins, counters and nodes, and the museum's six rooms.
+        let big = scenario(&args(&["--devices", "5526", "--duration", "90m"])).unwrap();
+        assert_eq!(
+            (big.bins.count, big.traffic.count, big.air.count),
+            (5000, 400, 120)
+        );
+        assert_eq!(big.duration_mins, 90);
+        let tiny = scenario(&args(&["--devices", "10"])).unwrap();
+        assert!(tiny.traffic.count >= 8 && tiny.air.count >= 4 && tiny.bins.count >= 1);
+    }
+}
