@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 use kerbside_kafka::{
     CommitOffset, GroupConsumer, GroupSettings, KafkaConfig, Producer, Record, topics,
 };
-use kerbside_reading::{DeadLetter, EnrichedReading, EventTime, Refusal, RefusalReason, Topic};
+use kerbside_reading::{
+    DeadLetter, EnrichedReading, EventTime, Kind, Refusal, RefusalReason, Topic,
+};
 use kerbside_store::{Store, StoreConfig, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -234,8 +236,13 @@ pub async fn run<O: Observer>(
                 // of it would do it in `handle`), so the assignment shows at once.
                 let generation = consumer.generation();
                 if generation != st.generation {
-                    rebuild(&mut st, cfg, &consumer, &metrics)?;
-                    st.generation = generation;
+                    match rebuild(&mut st, cfg, &consumer, &metrics) {
+                        Ok(()) => st.generation = generation,
+                        // The broker is away (the group's offsets cannot be read): the
+                        // engine is untouched, and the next tick tries again.
+                        Err(Error::Kafka(e)) => consume_error(&metrics, &e).await,
+                        Err(e) => return Err(e),
+                    }
                 }
                 record_gauges(&mut st, &metrics);
                 mark_idle(&mut st, &consumer, idle_after);
@@ -346,7 +353,18 @@ async fn handle(
     generation: u64,
 ) -> Result<()> {
     if generation != st.generation {
-        rebuild(st, cfg, consumer, metrics)?;
+        // This record's broker answered a moment ago, so the group's offsets come soon:
+        // wait for them (a minute at most) rather than lose the record or the service.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match rebuild(st, cfg, consumer, metrics) {
+                Ok(()) => break,
+                Err(Error::Kafka(e)) if Instant::now() < deadline => {
+                    consume_error(metrics, &e).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         st.generation = generation;
     }
     let source = source_of(&rec.topic, rec.partition);
@@ -379,9 +397,17 @@ async fn handle(
         .records
         .with_label_values(&[rec.topic.as_str()])
         .inc();
+    let decoded = Decoded::new(&rec.topic, &rec.value);
+    // The aggregator's own dead letters are echoes of what it read: they say nothing of
+    // how far their partition's time has got, so they neither wake an idle partition
+    // nor keep one from going idle (a stream of too-late readings kept a dead-letter
+    // partition from ever going idle, and so every window and commit waited).
+    let echo = decoded.is_echo();
     match st.seen.get_mut(&source) {
         Some(seen) => {
-            seen.at = Instant::now();
+            if !echo {
+                seen.at = Instant::now();
+            }
             seen.offset = seen.offset.max(rec.offset);
         }
         None => {
@@ -396,11 +422,11 @@ async fn handle(
             );
         }
     }
-    if st.idle.insert(source, false) == Some(true) {
+    if !echo && st.idle.insert(source, false) == Some(true) {
         wake_waiting(st, consumer, source);
     }
     let offset = Some(rec.offset);
-    match apply_record(&mut st.engine, &rec.topic, source, offset, &rec.value) {
+    match decoded.apply(&mut st.engine, source, offset) {
         Applied::Undecodable(why) => {
             metrics.undecodable.inc();
             let refusal = Refusal::new(
@@ -470,56 +496,91 @@ pub fn apply_record(
     offset: Option<i64>,
     value: &[u8],
 ) -> Applied {
-    if topic != topics::DEADLETTER {
-        return match serde_json::from_slice::<EnrichedReading>(value) {
-            Ok(reading) => Applied::Reading {
+    Decoded::new(topic, value).apply(engine, source, offset)
+}
+
+/// A record decoded, before the engine takes it: the service looks at it first (an
+/// echo of the aggregator's own dead letters must not wake an idle partition).
+#[derive(Debug)]
+enum Decoded {
+    Reading(Box<EnrichedReading>),
+    Undecodable(String),
+    /// A refusal `device_health` counts: the device, its kind, why, when received.
+    Refusal(String, Option<Kind>, RefusalReason, i64),
+    /// A dead letter `device_health` does not count: the aggregator's own (`too_late`,
+    /// `store_refused`, echoes of what it read), one not about a device, or one it
+    /// cannot read.
+    Uncounted,
+}
+
+impl Decoded {
+    fn new(topic: &str, value: &[u8]) -> Self {
+        if topic != topics::DEADLETTER {
+            return match serde_json::from_slice::<EnrichedReading>(value) {
+                Ok(reading) => Decoded::Reading(Box::new(reading)),
+                Err(e) => Decoded::Undecodable(e.to_string()),
+            };
+        }
+        let Ok(dl) = serde_json::from_slice::<DeadLetter>(value) else {
+            return Decoded::Uncounted;
+        };
+        if matches!(
+            dl.reason,
+            RefusalReason::TooLate | RefusalReason::StoreRefused
+        ) {
+            return Decoded::Uncounted;
+        }
+        let Ok(topic) = Topic::parse(&dl.topic) else {
+            return Decoded::Uncounted;
+        };
+        let Some(device) = topic.device_id() else {
+            return Decoded::Uncounted;
+        };
+        let kind = match topic {
+            Topic::Reading { kind, .. } => Some(kind),
+            _ => None,
+        };
+        Decoded::Refusal(device.to_owned(), kind, dl.reason, dl.received_at.millis())
+    }
+
+    /// Whether it tells nothing of its partition's time (see [`Decoded::Uncounted`]).
+    fn is_echo(&self) -> bool {
+        matches!(self, Decoded::Uncounted)
+    }
+
+    fn apply(self, engine: &mut Engine, source: Source, offset: Option<i64>) -> Applied {
+        match self {
+            Decoded::Reading(reading) => Applied::Reading {
                 admission: engine.add_reading(source, offset, &reading),
                 received_at: reading.received_at,
                 event_time: reading.reading.ts,
             },
-            Err(e) => {
+            Decoded::Undecodable(why) => {
                 engine.skip(source, offset);
-                Applied::Undecodable(e.to_string())
+                Applied::Undecodable(why)
             }
-        };
-    }
-    // The aggregator's own dead letters are not counted again.
-    let counted = serde_json::from_slice::<DeadLetter>(value)
-        .ok()
-        .filter(|dl| {
-            !matches!(
-                dl.reason,
-                RefusalReason::TooLate | RefusalReason::StoreRefused
-            )
-        })
-        .and_then(|dl| {
-            let topic = Topic::parse(&dl.topic).ok()?;
-            let device = topic.device_id()?.to_owned();
-            let kind = match topic {
-                Topic::Reading { kind, .. } => Some(kind),
-                _ => None,
-            };
-            Some((device, kind, dl.reason, dl.received_at.millis()))
-        });
-    match counted {
-        Some((device, kind, reason, at)) => {
-            engine.add_refusal(source, offset, &device, kind, reason, at);
-            Applied::DeadLetter { counted: true }
-        }
-        None => {
-            engine.skip(source, offset);
-            Applied::DeadLetter { counted: false }
+            Decoded::Refusal(device, kind, reason, at) => {
+                engine.add_refusal(source, offset, &device, kind, reason, at);
+                Applied::DeadLetter { counted: true }
+            }
+            Decoded::Uncounted => {
+                engine.skip(source, offset);
+                Applied::DeadLetter { counted: false }
+            }
         }
     }
 }
 
-/// Drops the engine's state and starts again from the committed offsets.
+/// Drops the engine's state and starts again from the committed offsets. The
+/// committed offsets are read first: if the broker cannot give them, nothing has
+/// changed and the caller may try again.
 fn rebuild(
     st: &mut State,
     cfg: &AggregateConfig,
     consumer: &GroupConsumer,
     metrics: &AggregateMetrics,
 ) -> Result<()> {
+    let committed = tokio::task::block_in_place(|| consumer.committed(Duration::from_secs(10)))?;
     // A rebalance takes partitions from this instance; the first assignment (or one
     // after an empty one) is not counted.
     if st.generation != u64::MAX && !st.seen.is_empty() {
@@ -535,7 +596,6 @@ fn rebuild(
     // alignment before the rebalance would never be read again.
     st.skew_paused.clear();
     consumer.resume()?;
-    let committed = tokio::task::block_in_place(|| consumer.committed(Duration::from_secs(10)))?;
     st.checkpoint.forget();
     // Per partition: the commit metadata, else the checkpoint file. Each partition
     // resumes after its own: partitions taken over from instances far apart in lag
@@ -967,6 +1027,40 @@ fn fmt_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{MIN, traffic};
+
+    #[test]
+    fn the_aggregators_own_dead_letters_are_echoes_and_ingests_refusals_are_not() {
+        let r = traffic(MIN, 1, 60, &[(10, 40.0, 10.0)]);
+        let value = serde_json::to_vec(&r).unwrap();
+        let dl = |reason, topic: &str| {
+            let refusal = kerbside_reading::Refusal::new(reason, "test");
+            serde_json::to_vec(&DeadLetter::new(
+                &refusal,
+                topic,
+                &value,
+                r.received_at,
+                None,
+            ))
+            .unwrap()
+        };
+        let device_topic = "kerbside/v1/traffic/tc-1";
+        assert!(!Decoded::new(topics::READINGS, &value).is_echo());
+        assert!(!Decoded::new(topics::READINGS, b"{").is_echo());
+        let ingest = Decoded::new(
+            topics::DEADLETTER,
+            &dl(RefusalReason::OutOfRange, device_topic),
+        );
+        assert!(
+            matches!(ingest, Decoded::Refusal(ref d, ..) if d == "tc-1"),
+            "{ingest:?}"
+        );
+        for own in [RefusalReason::TooLate, RefusalReason::StoreRefused] {
+            assert!(Decoded::new(topics::DEADLETTER, &dl(own, topics::READINGS)).is_echo());
+            assert!(Decoded::new(topics::DEADLETTER, &dl(own, device_topic)).is_echo());
+        }
+        assert!(Decoded::new(topics::DEADLETTER, b"not json").is_echo());
+    }
 
     #[test]
     fn the_watermark_metadata_round_trips() {
