@@ -18,7 +18,7 @@ use kerbside_sim::Generator;
 
 use crate::ingest::{Proc, free_port, kerbside_bin, metric};
 use crate::oracle;
-use crate::outage::{mosquitto_with, tansu};
+use crate::outage::{kafka, mosquitto_with};
 use crate::replay::{MEASUREMENTS, fleet};
 use crate::sim::publish_through_ingest;
 use crate::support::{Server, unique_name, within};
@@ -246,7 +246,7 @@ async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill(
             let kafka_port = free_port();
             let _broker =
                 mosquitto_with(&dir.join("mosquitto"), mqtt_port, "allow_anonymous true\n").await;
-            let _kafka_server = tansu(&dir.join("tansu"), kafka_port).await;
+            let _kafka_server = kafka(&dir.join("kafka"), kafka_port).await;
             let kafka = format!("127.0.0.1:{kafka_port}");
             let db = unique_name("kerbside_e2e");
             influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;

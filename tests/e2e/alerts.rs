@@ -24,7 +24,7 @@ use kerbside_store::Value;
 
 use crate::aggregate::{AggregateConfig, influxql, spawn_aggregate, wait_for_watermark};
 use crate::ingest::free_port;
-use crate::outage::tansu;
+use crate::outage::kafka;
 use crate::replay::{accepted_readings, fleet, run_replay, too_late_readings};
 use crate::store_outage::{Feed, Scrape, assert_running, produce};
 use crate::support::{Server, http_client, unique_name, url, within};
@@ -292,7 +292,7 @@ async fn alerts_reach_kafka_and_alertmanager_and_a_restart_mid_incident_raises_n
     within(Duration::from_secs(300), "the live alerts test", async {
         let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_alerts_live"));
         let kafka_port = free_port();
-        let _kafka_server = tansu(&dir.join("tansu"), kafka_port).await;
+        let _kafka_server = kafka(&dir.join("kafka"), kafka_port).await;
         let kafka = format!("127.0.0.1:{kafka_port}");
         let db = unique_name("kerbside_e2e");
         influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;

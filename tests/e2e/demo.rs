@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::dashboards::query;
 use crate::ingest::{free_port, kerbside_bin};
-use crate::outage::{mosquitto_with, tansu};
+use crate::outage::{kafka, mosquitto_with};
 use crate::support::{Server, unique_name, within};
 
 fn count(v: &Value) -> u64 {
@@ -33,7 +33,7 @@ async fn the_demo_runs_on_mosquitto_kafka_and_influxdb_and_accounts_for_every_me
             let (mqtt_port, kafka_port) = (free_port(), free_port());
             let _mosquitto =
                 mosquitto_with(&dir.join("mosquitto"), mqtt_port, "allow_anonymous true\n").await;
-            let _tansu = tansu(&dir.join("tansu"), kafka_port).await;
+            let _kafka = kafka(&dir.join("kafka"), kafka_port).await;
             let kafka = format!("127.0.0.1:{kafka_port}");
             let db = unique_name("kerbside_e2e_demo");
             query(&influx, "", &format!("CREATE DATABASE \"{db}\""))

@@ -137,11 +137,28 @@ impl Stream {
         seqs: std::ops::Range<u64>,
         pause: Duration,
     ) -> Self {
+        Self::start_batched(mqtt, devices, seqs, 1, pause)
+    }
+
+    /// As [`Stream::start`], with up to `batch` consecutive readings of a device in one
+    /// message (a gateway batch: a JSON array) when `batch` is over 1.
+    pub(crate) fn start_batched(
+        mqtt: &str,
+        devices: &[String],
+        seqs: std::ops::Range<u64>,
+        batch: usize,
+        pause: Duration,
+    ) -> Self {
         let (host, port) = mqtt.rsplit_once(':').unwrap();
         let mut o = rumqttc::MqttOptions::new(unique_name("pub"), host, port.parse().unwrap());
         o.set_keep_alive(Duration::from_secs(10)).set_inflight(100);
         let (client, mut el) = rumqttc::AsyncClient::new(o, 256);
-        let total = (seqs.end - seqs.start) as usize * devices.len();
+        let rounds: Vec<std::ops::Range<u64>> = seqs
+            .clone()
+            .step_by(batch.max(1))
+            .map(|from| from..(from + batch.max(1) as u64).min(seqs.end))
+            .collect();
+        let total = rounds.len() * devices.len();
         let poller = tokio::spawn(async move {
             let mut acked = 0;
             while acked < total {
@@ -155,9 +172,16 @@ impl Stream {
         let devices = devices.to_vec();
         let publisher = tokio::spawn(async move {
             let ts = now_ms() - 60_000;
-            for seq in seqs {
+            for round in rounds {
                 for d in &devices {
-                    let p = format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":42}}"#);
+                    let one = |seq| {
+                        format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":42}}"#)
+                    };
+                    let p = if batch > 1 {
+                        format!("[{}]", round.clone().map(one).collect::<Vec<_>>().join(","))
+                    } else {
+                        one(round.start)
+                    };
                     client
                         .publish(
                             format!("kerbside/v1/bin/{d}"),

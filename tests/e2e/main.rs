@@ -10,6 +10,7 @@ mod dashboards;
 mod demo;
 mod deploy;
 mod ingest;
+mod kafka_faults;
 mod oracle;
 mod outage;
 mod replay;

@@ -1,5 +1,5 @@
 //! Broker outages under a running `kerbside ingest`: Mosquitto restarted mid-stream,
-//! Tansu (Kafka) down for 30 s. Each test starts its *own* broker on a free port with
+//! Apache Kafka down for 30 s. Each test starts its *own* broker on a free port with
 //! its state on disk, so stopping it disturbs no other test.
 
 use std::collections::BTreeSet;
@@ -27,6 +27,14 @@ impl Owned {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Kills it with SIGKILL, as a crash would, and waits for it.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// Stops it: SIGTERM (so Mosquitto writes its persistence file), then waits.
     pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -47,8 +55,10 @@ impl Drop for Owned {
     }
 }
 
+/// Waits up to 60 s (a JVM formatting and starting a broker on a loaded machine) until
+/// the server accepts a TCP connection; fails with its log if it exits.
 async fn wait_port(o: &mut Owned) {
-    for _ in 0..200 {
+    for _ in 0..1200 {
         if tokio::net::TcpStream::connect(o.addr()).await.is_ok() {
             return;
         }
@@ -101,51 +111,102 @@ pub(crate) async fn mosquitto_with(dir: &Path, port: u16, extra: &str) -> Owned 
     o
 }
 
-/// Starts (or restarts, keeping `dir`) a Tansu with SQLite storage, which keeps every
-/// record across a restart.
-pub(crate) async fn tansu(dir: &Path, port: u16) -> Owned {
+/// Starts (or restarts, keeping `dir`) an Apache Kafka broker of the test's own on
+/// `port`, through `deploy/dev/kafka-node` (the script the dev `kafka` service runs, so
+/// it is configured the same way): KRaft, broker and controller in one process, its log
+/// on disk in `dir`, so a restart keeps every record. Returns once it answers metadata.
+pub(crate) async fn kafka(dir: &Path, port: u16) -> Owned {
+    let mut o = kafka_node(dir, port, None);
+    kafka_ready(&mut o).await;
+    o
+}
+
+/// Where one node of a Kafka cluster stands in it.
+#[derive(Debug, Clone)]
+pub(crate) struct Quorum {
+    /// Its node id (1, 2, 3).
+    pub(crate) node: u32,
+    /// The static controller quorum, `1@127.0.0.1:PORT,2@…`.
+    pub(crate) voters: String,
+    /// The cluster id every node is formatted with.
+    pub(crate) cluster_id: String,
+}
+
+/// One node of a Kafka cluster (`quorum`), or a single-node broker; see [`kafka`]. The
+/// controller port is chosen on the first start (or written beforehand by the caller
+/// of a cluster) and kept in `dir`, so a restart rejoins the same quorum. Returns at
+/// once: the nodes of a cluster answer only once a quorum of them runs, so wait with
+/// [`kafka_ready`].
+pub(crate) fn kafka_node(dir: &Path, port: u16, quorum: Option<&Quorum>) -> Owned {
     std::fs::create_dir_all(dir).unwrap();
-    let tools = std::env::var("KERBSIDE_TOOLS").map_or_else(
-        |_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/kerbside/tools"),
-        PathBuf::from,
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/dev/kafka-node");
+    let controller_file = dir.join("controller-port");
+    let controller: u16 = std::fs::read_to_string(&controller_file).map_or_else(
+        |_| {
+            let p = free_port();
+            std::fs::write(&controller_file, p.to_string()).unwrap();
+            p
+        },
+        |s| s.trim().parse().unwrap(),
     );
-    let bin = tools.join("bin/tansu");
-    assert!(
-        bin.exists(),
-        "{} missing: run deploy/dev/services up",
-        bin.display()
-    );
-    let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(bin)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .env("NO_COLOR", "1")
-        .args([
-            "broker",
-            "--cluster-id",
-            "kerbside-e2e",
-            "--listener-url",
-            &url,
-        ])
-        .args([
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            "sqlite://tansu.db",
-        ])
-        .stdout(Stdio::null())
+    // Appended, so the log of a restart follows the first run's.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("kafka.log"))
+        .unwrap();
+    let mut cmd = Command::new(script);
+    cmd.arg("run")
+        .arg(dir)
+        .arg(port.to_string())
+        .arg(controller.to_string());
+    if let Some(q) = quorum {
+        cmd.arg(q.node.to_string())
+            .arg(&q.voters)
+            .env("KERBSIDE_KAFKA_CLUSTER_ID", &q.cluster_id);
+    }
+    let child = cmd
+        .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
-        .expect("start tansu");
-    let mut o = Owned {
-        name: "tansu",
+        .expect("start deploy/dev/kafka-node");
+    Owned {
+        name: "kafka",
         port,
         dir: dir.to_owned(),
         child: Some(child),
-    };
-    wait_port(&mut o).await;
-    o
+    }
+}
+
+/// Waits until the broker listens and lists itself in a metadata answer (it listens a
+/// moment before it has registered with its controller).
+pub(crate) async fn kafka_ready(o: &mut Owned) {
+    wait_port(o).await;
+    let port = i32::from(o.port);
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", o.addr())
+        .create()
+        .expect("a metadata client");
+    let consumer = std::sync::Arc::new(consumer);
+    for _ in 0..120 {
+        let c = std::sync::Arc::clone(&consumer);
+        let answered = tokio::task::spawn_blocking(move || {
+            c.fetch_metadata(None, Duration::from_secs(1))
+                .is_ok_and(|m| m.brokers().iter().any(|b| b.port() == port))
+        })
+        .await
+        .unwrap();
+        if answered {
+            return;
+        }
+        if let Some(Ok(Some(status))) = o.child.as_mut().map(Child::try_wait) {
+            let log = std::fs::read_to_string(o.dir.join("kafka.log")).unwrap_or_default();
+            panic!("kafka exited ({status}):\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("kafka on {} gave no metadata within 60 s", o.addr());
 }
 
 /// Starts (or restarts, keeping `dir`) an InfluxDB 1.x on `http_port` (its RPC
@@ -282,7 +343,7 @@ async fn mosquitto_restarted_mid_stream_loses_no_reading() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_is_acknowledged_while_tansu_is_down_for_30_s_and_nothing_is_lost_after() {
+async fn nothing_is_acknowledged_while_kafka_is_down_for_30_s_and_nothing_is_lost_after() {
     let mqtt = Server::Mqtt.require().await;
     let outage = std::env::var("KERBSIDE_TEST_OUTAGE_SECS")
         .ok()
@@ -290,13 +351,13 @@ async fn nothing_is_acknowledged_while_tansu_is_down_for_30_s_and_nothing_is_los
         .unwrap_or(30u64);
     within(
         Duration::from_secs(180 + outage),
-        "the Tansu outage test",
+        "the Kafka outage test",
         async {
             let dir =
                 std::env::temp_dir().join(crate::support::unique_name("kerbside_e2e_kafka_down"));
             let port = free_port();
-            let mut kafka = tansu(&dir.join("tansu"), port).await;
-            let s = setup(&mqtt, &kafka.addr(), 5, false);
+            let mut broker = kafka(&dir.join("kafka"), port).await;
+            let s = setup(&mqtt, &broker.addr(), 5, false);
             let mut ingest = spawn(&s, "ingest-1.log");
             ready(s.metrics_port, &mut ingest, &s).await;
             let acked = |p| async move {
@@ -319,7 +380,7 @@ async fn nothing_is_acknowledged_while_tansu_is_down_for_30_s_and_nothing_is_los
                 "the first batch was acknowledged"
             );
 
-            kafka.stop();
+            broker.stop();
             publish(&mqtt, &s.devices, 20..60).await;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(outage);
             while tokio::time::Instant::now() < deadline {
@@ -331,12 +392,12 @@ async fn nothing_is_acknowledged_while_tansu_is_down_for_30_s_and_nothing_is_los
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
 
-            kafka = tansu(&dir.join("tansu"), port).await;
+            broker = kafka(&dir.join("kafka"), port).await;
             let from = std::collections::BTreeMap::from([(0, 0), (1, 0), (2, 0)]);
-            assert_all_in_kafka(&kafka.addr(), &from, &s, &every(&s, 0..60));
+            assert_all_in_kafka(&broker.addr(), &from, &s, &every(&s, 0..60));
             let _ = ingest.kill();
             let _ = ingest.wait();
-            drop(kafka);
+            drop(broker);
             let _ = std::fs::remove_dir_all(&dir);
             let _ = std::fs::remove_dir_all(&s.dir);
         },

@@ -78,7 +78,7 @@ async fn mosquitto_delivers_a_qos1_publish_to_its_subscriber_unchanged() {
 }
 
 #[tokio::test]
-async fn tansu_returns_an_idempotently_produced_keyed_record_and_keeps_the_committed_offset() {
+async fn kafka_returns_an_idempotently_produced_keyed_record_and_keeps_the_committed_offset() {
     let bootstrap = Server::Kafka.require().await;
     let topic = unique_name("e2e_kafka");
     let group = unique_name("e2e_group");
@@ -115,7 +115,7 @@ async fn tansu_returns_an_idempotently_produced_keyed_record_and_keeps_the_commi
                 Duration::from_secs(5),
             )
             .await
-            .unwrap_or_else(|(err, _)| panic!("Tansu did not acknowledge the record: {err}"));
+            .unwrap_or_else(|(err, _)| panic!("Kafka did not acknowledge the record: {err}"));
         assert_eq!(delivery.partition, 0, "the topic has one partition");
 
         let consumer: StreamConsumer = ClientConfig::new()
@@ -143,12 +143,12 @@ async fn tansu_returns_an_idempotently_produced_keyed_record_and_keeps_the_commi
         assert_eq!(
             message.key(),
             Some(key),
-            "key changed on the way through Tansu"
+            "key changed on the way through Kafka"
         );
         assert_eq!(
             message.payload(),
             Some(payload),
-            "payload changed on the way through Tansu"
+            "payload changed on the way through Kafka"
         );
 
         consumer

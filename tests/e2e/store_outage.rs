@@ -25,7 +25,7 @@ use crate::aggregate::{
     wait_for_watermark, write_config_with,
 };
 use crate::ingest::{Proc, free_port};
-use crate::outage::{influxd, tansu};
+use crate::outage::{influxd, kafka};
 use crate::replay::{accepted_readings, fleet};
 use crate::support::{unique_name, within};
 
@@ -191,7 +191,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
         async {
             let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_store_down"));
             let kafka_port = free_port();
-            let _kafka_server = tansu(&dir.join("tansu"), kafka_port).await;
+            let _kafka_server = kafka(&dir.join("kafka"), kafka_port).await;
             let kafka = format!("127.0.0.1:{kafka_port}");
             let (http_port, rpc_port) = (free_port(), free_port());
             let mut store = influxd(&dir.join("influxdb"), http_port, rpc_port).await;

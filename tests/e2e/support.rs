@@ -17,7 +17,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) enum Server {
     /// Mosquitto, MQTT.
     Mqtt,
-    /// Tansu, the Kafka protocol.
+    /// Apache Kafka.
     Kafka,
     /// InfluxDB 1.6, v1 HTTP API.
     InfluxV1,
@@ -32,7 +32,7 @@ impl Server {
     fn product(self) -> &'static str {
         match self {
             Self::Mqtt => "Mosquitto (MQTT)",
-            Self::Kafka => "Tansu (Kafka)",
+            Self::Kafka => "Apache Kafka",
             Self::InfluxV1 => "InfluxDB 1.6",
             Self::VictoriaMetrics => "VictoriaMetrics",
             Self::Alertmanager => "Alertmanager",

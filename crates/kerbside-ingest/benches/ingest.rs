@@ -1,4 +1,4 @@
-//! Ingest throughput, latency, CPU and memory against the real Mosquitto and Tansu,
+//! Ingest throughput, latency, CPU and memory against the real Mosquitto and Apache Kafka,
 //! side by side in one run with the broker's ceiling and a naive bridge (issue #4,
 //! "Benchmark").
 //!
@@ -31,7 +31,7 @@
 //!   messages / (first publish → the end above).
 //!
 //! CPU = user + system time of the contender's process over the phase
-//! (`/proc/PID/stat`); Mosquitto's, Tansu's and this process's (the publisher) are
+//! (`/proc/PID/stat`); Mosquitto's, Kafka's and this process's (the publisher) are
 //! shown beside it, since all share the machine. Peak RSS = the contender's `VmHWM`.
 //! Latency: each message's publish time (when the publisher handed it to its MQTT
 //! client) against the Kafka `CreateTime` of the record it became, read back after the
@@ -44,7 +44,7 @@
 //! Before running:
 //!
 //! ```sh
-//! deploy/dev/services up mosquitto tansu   # the real servers
+//! deploy/dev/services up mosquitto kafka   # the real servers
 //! cargo build --release -p kerbside        # the binary measured: target/release/kerbside
 //! python3 -m venv target/bench-venv
 //! target/bench-venv/bin/pip install paho-mqtt==2.2.0 confluent-kafka==2.16.1
@@ -108,7 +108,7 @@ fn main() {
     let rt = Runtime::new().expect("a tokio runtime");
     let stream = Stream::generate(&env);
     println!(
-        "kerbside ingest benchmark: {} devices behind {} MQTT clients; Mosquitto {}, Tansu {}; \
+        "kerbside ingest benchmark: {} devices behind {} MQTT clients; Mosquitto {}, Apache Kafka {}; \
          ingest max_in_flight {}, linger {} ms",
         thousands(stream.fleet.devices.len() as f64),
         stream.fleet.gateways.len(),
@@ -212,10 +212,10 @@ impl BenchEnv {
 
     /// Fails at once, saying what to do, when a server or tool is missing.
     fn check(&self) {
-        for (what, addr) in [("Mosquitto", &self.mqtt), ("Tansu", &self.kafka)] {
+        for (what, addr) in [("Mosquitto", &self.mqtt), ("Kafka", &self.kafka)] {
             if std::net::TcpStream::connect(addr).is_err() {
                 fail(&format!(
-                    "no {what} at {addr}: start it with `deploy/dev/services up mosquitto tansu`"
+                    "no {what} at {addr}: start it with `deploy/dev/services up mosquitto kafka`"
                 ));
             }
         }
@@ -480,7 +480,7 @@ fn hwm_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// The process listening on `port` (Mosquitto, Tansu), from /proc/net/tcp and the
+/// The process listening on `port` (Mosquitto, Kafka), from /proc/net/tcp and the
 /// processes' open sockets; `None` if it cannot be seen.
 fn pid_listening_on(port: u16) -> Option<u32> {
     let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
@@ -508,11 +508,11 @@ fn pid_listening_on(port: u16) -> Option<u32> {
     None
 }
 
-/// CPU seconds of Mosquitto, Tansu, this process (the publisher) and the whole machine.
+/// CPU seconds of Mosquitto, Kafka, this process (the publisher) and the whole machine.
 #[derive(Debug, Clone, Copy, Default)]
 struct Others {
     mosquitto: Option<f64>,
-    tansu: Option<f64>,
+    kafka: Option<f64>,
     bench: f64,
     machine: f64,
 }
@@ -537,7 +537,7 @@ fn machine_busy_s() -> f64 {
 impl Others {
     fn now(env: &BenchEnv) -> Self {
         static PIDS: std::sync::OnceLock<(Option<u32>, Option<u32>)> = std::sync::OnceLock::new();
-        let (mosquitto, tansu) = *PIDS.get_or_init(|| {
+        let (mosquitto, kafka) = *PIDS.get_or_init(|| {
             let kafka_port = env.kafka.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
             (
                 pid_listening_on(env.mqtt_port),
@@ -546,7 +546,7 @@ impl Others {
         });
         Self {
             mosquitto: mosquitto.map(cpu_s),
-            tansu: tansu.map(cpu_s),
+            kafka: kafka.map(cpu_s),
             bench: cpu_s(std::process::id()),
             machine: machine_busy_s(),
         }
@@ -557,7 +557,7 @@ impl Others {
         let d = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
         Self {
             mosquitto: d(self.mosquitto, later.mosquitto),
-            tansu: d(self.tansu, later.tansu),
+            kafka: d(self.kafka, later.kafka),
             bench: later.bench - self.bench,
             machine: later.machine - self.machine,
         }
@@ -639,7 +639,7 @@ struct Phase {
     cpu_s: f64,
     /// Publish → Kafka CreateTime, ms.
     latency: Option<Latency>,
-    /// Mosquitto's, Tansu's and the publisher's CPU over the same interval.
+    /// Mosquitto's, Kafka's and the publisher's CPU over the same interval.
     others: Others,
     /// The publisher's own rate.
     publisher_rate: f64,
@@ -824,7 +824,7 @@ fn report(env: &BenchEnv, stream: &Stream, window: Option<(usize, usize)>, rows:
         "contender",
         "contender",
         "Mosquitto",
-        "Tansu",
+        "Kafka",
         "publisher",
         "total",
         "total µs/rdg",
@@ -832,13 +832,13 @@ fn report(env: &BenchEnv, stream: &Stream, window: Option<(usize, usize)>, rows:
     );
     for r in rows {
         let o = r.burst.others;
-        let total = r.burst.cpu_s + o.mosquitto.unwrap_or(0.0) + o.tansu.unwrap_or(0.0) + o.bench;
+        let total = r.burst.cpu_s + o.mosquitto.unwrap_or(0.0) + o.kafka.unwrap_or(0.0) + o.bench;
         println!(
             "{:<name_w$} {:>10.2} {:>10} {:>7} {:>10.2} {:>7.2} {:>13.1} {:>22.2}",
             r.name,
             r.burst.cpu_s,
             o.mosquitto.map_or("—".into(), |v| format!("{v:.2}")),
-            o.tansu.map_or("—".into(), |v| format!("{v:.2}")),
+            o.kafka.map_or("—".into(), |v| format!("{v:.2}")),
             o.bench,
             total,
             total / r.burst.messages as f64 * 1e6,
@@ -1533,7 +1533,7 @@ fn latencies(
         return (None, None, 0);
     }
     c.assign(&tpl).expect("assigning partitions");
-    // Tansu's high watermarks can lag the records it has acknowledged, so read until
+    // A broker's high watermarks can lag what it acknowledged (Tansu's did), so read until
     // every message is found, or the watermarks are reached and nothing more comes.
     let (mut found, mut read, mut foreign) = (0, 0u64, 0u64);
     let mut last_record = Instant::now();

@@ -2,7 +2,7 @@
 """The naive MQTT -> Kafka bridge that kerbside ingest is compared with.
 
 What a council analyst would script with off-the-shelf clients: paho-mqtt 2.x and
-confluent-kafka 2.x (whose wheel bundles librdkafka 2.16, which Tansu answers; Debian's
+confluent-kafka 2.x (whose wheel bundles librdkafka 2.16, which current brokers answer; Debian's
 librdkafka 2.0 and so kcat do not). Each message is forwarded as it is:
 
 * no validation, no enrichment, no dead-letter topic, no duplicate detection;

@@ -1,4 +1,4 @@
-//! Ingest in process against the real Mosquitto and Tansu that `deploy/dev/services up`
+//! Ingest in process against the real Mosquitto and Apache Kafka that `deploy/dev/services up`
 //! starts (addresses from KERBSIDE_TEST_MQTT / KERBSIDE_TEST_KAFKA). Each test uses its
 //! own devices, MQTT client ids and subscriptions, so tests can run in parallel.
 
@@ -205,7 +205,7 @@ async fn every_valid_reading_reaches_kafka_and_every_refusal_the_dead_letter_top
     let fleet = fleet(8);
     kerbside_kafka::admin::ensure_topics(&kafka_cfg(), &[topics::READINGS, topics::DEADLETTER])
         .await
-        .expect("Tansu answers admin requests; start it with deploy/dev/services up");
+        .expect("Kafka answers admin requests; start it with deploy/dev/services up");
     let readings_from = end_offsets(topics::READINGS);
     let dead_from = end_offsets(topics::DEADLETTER);
 

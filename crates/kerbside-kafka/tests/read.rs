@@ -1,4 +1,4 @@
-//! `read_to_end` against the dev Tansu: a whole topic once, outside any group, up to
+//! `read_to_end` against the dev Apache Kafka: a whole topic once, outside any group, up to
 //! the end it had when the call began.
 
 use std::collections::BTreeMap;

@@ -7,8 +7,8 @@
 //!    accepted readings / wall time of the process; peak RSS = its `VmHWM`. The file is
 //!    generated once into `target/bench-data/` and reused.
 //! 2. **Kafka → InfluxDB**: `KERBSIDE_BENCH_HOURS` (default 2) simulated hours of a
-//!    100,000-device fleet (`bench-100k.toml`) produced into a Tansu of the bench's own
-//!    (memory storage; the dev Tansu's readings topic holds other runs' data), then the
+//!    100,000-device fleet (`bench-100k.toml`) produced into an Apache Kafka of the bench's
+//!    own (the dev broker's readings topic holds other runs' data), then the
 //!    release `kerbside aggregate` started with a fresh group against the dev InfluxDB
 //!    1.6 (a fresh database). Sustained readings/s = readings / (aggregator start → its
 //!    records counter reaches them all and its watermark the last reading's). Peak RSS =
@@ -18,7 +18,7 @@
 //!    the memory of 100,000 devices in steady operation (`KERBSIDE_BENCH_ONLY=kafka-live`).
 //!
 //! Needs `cargo build --release -p kerbside` first, and `deploy/dev/services up`
-//! (InfluxDB, and the Tansu binary it installs). Run: `cargo bench -p kerbside --bench
+//! (InfluxDB, and the Apache Kafka jars it installs). Run: `cargo bench -p kerbside --bench
 //! aggregate`; `KERBSIDE_BENCH_ONLY=replay|kafka` runs one part.
 
 mod common;
@@ -32,7 +32,7 @@ use kerbside_kafka::{KafkaConfig, Producer, topics};
 use kerbside_sim::Generator;
 
 use common::{
-    Produced, Tansu, create_db, drop_db, env_or, fail, fleet, free_port, hwm_mib, influx_url,
+    Kafka, Produced, create_db, drop_db, env_or, fail, fleet, free_port, hwm_mib, influx_url,
     kerbside_bin, metric, readings, scrape, target_dir, value,
 };
 
@@ -179,7 +179,7 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
     let dir = target_dir().join("bench-data/kafka");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let broker = Tansu::start(&dir);
+    let broker = Kafka::start(&dir);
     let brokers = broker.brokers.clone();
 
     let fleet = fleet("bench-100k.toml", hours * 60);
@@ -201,7 +201,7 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
     match live_speed {
         None => {
             let records: Vec<Produced> = readings(&fleet).collect();
-            eprintln!("producing {n} readings into the bench's Tansu…");
+            eprintln!("producing {n} readings into the bench's Kafka…");
             produce_s = produce(&cfg, records.into_iter(), None);
         }
         Some(speed) => {
@@ -245,10 +245,7 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
     let mut open_max: f64 = 0.0;
     let name = "kerbside_aggregate_records_total{topic=\"kerbside.readings.v1\"}";
     // Done when the watermark has reached the last reading's and nothing more has been
-    // read for 5 s; the time is until the last record was read. (The count is what the
-    // aggregator read: Tansu's memory engine under this load leaves holes in a
-    // partition's offsets, which the aggregator counts in
-    // kerbside_aggregate_offset_gaps_total and reads around.)
+    // read for 5 s; the time is until the last record was read.
     let mut last = (0.0, started.elapsed());
     // Memory over time, every 2 s, for finding what a peak was made of.
     let timeline_path = dir.join("timeline.csv");
@@ -317,7 +314,7 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
     drop_db(&rt, &influx, &db);
     Row {
         what: format!(
-            "Kafka (Tansu) → `kerbside aggregate` → InfluxDB 1.6, {devices} devices, {}",
+            "Apache Kafka → `kerbside aggregate` → InfluxDB 1.6, {devices} devices, {}",
             live_speed.map_or("a backlog".into(), |x| format!("live at {x} x"))
         ),
         readings: read,

@@ -3,7 +3,7 @@
 //!
 //! The fleet of `firmware-sim/scenarios/bench-alerts-10k.toml` (10,000 devices, ten
 //! scripted lane closures) is produced live at `KERBSIDE_BENCH_SPEED` (default 20) ×
-//! its own pace into a Tansu of the bench's own, for `KERBSIDE_BENCH_MINUTES`
+//! its own pace into an Apache Kafka of the bench's own, for `KERBSIDE_BENCH_MINUTES`
 //! (default 120) simulated minutes. The release `kerbside aggregate` writes to the dev
 //! InfluxDB 1.6 and sends its alerts to the `kerbside.alerts.v1` topic and the dev
 //! Alertmanager.
@@ -31,7 +31,7 @@ use kerbside_alerts::{AlertEvent, AlertState, Rule};
 use kerbside_kafka::{KafkaConfig, Producer, topics};
 
 use common::{
-    Produced, Tansu, create_db, drop_db, env_or, fail, fleet, free_port, influx_url, kerbside_bin,
+    Kafka, Produced, create_db, drop_db, env_or, fail, fleet, free_port, influx_url, kerbside_bin,
     metric, readings, target_dir,
 };
 
@@ -147,7 +147,7 @@ fn main() {
     let dir = target_dir().join("bench-data/alerts");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let broker = Tansu::start(&dir);
+    let broker = Kafka::start(&dir);
     let kafka = KafkaConfig {
         brokers: broker.brokers.clone(),
         partitions: 3,

@@ -1,11 +1,11 @@
 //! Helpers the benches share: the release binary, the scenarios, the readings as
-//! ingest would produce them, a Tansu of the bench's own, `/metrics` scrapes.
+//! ingest would produce them, an Apache Kafka of the bench's own, `/metrics` scrapes.
 
 #![allow(dead_code, reason = "each bench uses its own share of these")]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,8 +92,10 @@ pub(crate) fn value(text: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Waits until something listens on 127.0.0.1:`port`, up to 60 s (a JVM broker formats
+/// its storage and starts first); fails the bench otherwise.
 pub(crate) fn wait_port(port: u16) {
-    for _ in 0..200 {
+    for _ in 0..1200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return;
         }
@@ -136,46 +138,28 @@ pub(crate) fn readings(fleet: &Arc<Fleet>) -> impl Iterator<Item = Produced> {
         })
 }
 
-/// A Tansu broker of the bench's own (memory storage), stopped on drop.
-pub(crate) struct Tansu {
+/// An Apache Kafka broker of the bench's own (`deploy/dev/kafka-node`, the script the dev
+/// `kafka` service runs; its log in the bench's directory), killed on drop.
+pub(crate) struct Kafka {
     child: Child,
     /// `host:port` to give Kafka clients.
     pub(crate) brokers: String,
 }
 
-impl Tansu {
-    /// Starts one in `dir` (the binary `deploy/dev/services up` installs).
+impl Kafka {
+    /// Starts one in `dir/kafka` (the jars `deploy/dev/services up` installs).
     pub(crate) fn start(dir: &Path) -> Self {
-        let tools = std::env::var("KERBSIDE_TOOLS").map_or_else(
-            |_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/kerbside/tools"),
-            PathBuf::from,
-        );
-        let tansu = tools.join("bin/tansu");
-        if !tansu.exists() {
-            fail("the Tansu binary is missing: deploy/dev/services up installs it");
-        }
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&tansu)
-            .current_dir(dir)
-            .env("RUST_LOG", "warn")
-            .args([
-                "broker",
-                "--cluster-id",
-                "kerbside-bench",
-                "--listener-url",
-                &url,
-            ])
-            .args([
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/dev/kafka-node");
+        let (port, controller) = (free_port(), free_port());
+        let log = std::fs::File::create(dir.join("kafka.log")).unwrap();
+        let child = Command::new(script)
+            .arg("run")
+            .arg(dir.join("kafka"))
+            .args([port.to_string(), controller.to_string()])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
             .spawn()
-            .unwrap();
+            .unwrap_or_else(|e| fail(&format!("cannot run deploy/dev/kafka-node: {e}")));
         wait_port(port);
         Self {
             child,
@@ -184,7 +168,7 @@ impl Tansu {
     }
 }
 
-impl Drop for Tansu {
+impl Drop for Kafka {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
