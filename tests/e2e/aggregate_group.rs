@@ -15,22 +15,21 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kerbside_kafka::{Producer, topics};
-use kerbside_reading::DeadLetter;
+use kerbside_kafka::Producer;
 
 use crate::aggregate::{
-    AggregateConfig, assert_store_equals_oracle, influxql, read_all, record_keys, spawn_aggregate,
-    wait_for_watermark,
+    AggregateConfig, assert_store_equals_oracle, influxql, spawn_aggregate, wait_for_watermark,
 };
 use crate::ingest::{Proc, free_port, metric};
-use crate::outage::kafka;
-use crate::store_outage::{Feed, Scrape, assert_running, produce};
+use crate::outage::{Owned, kafka};
+use crate::store_outage::{
+    Feed, RECORDS, Scrape, assert_running, produce, too_late_dead_letters, wait_read,
+};
 use crate::support::{Server, unique_name, within};
 
 const BACKLOG_HOURS: u32 = 26;
 const PACED_HOURS: u32 = 12;
 const FEED: Duration = Duration::from_secs(40);
-const RECORDS: &str = "kerbside_aggregate_records_total{topic=\"kerbside.readings.v1\"}";
 
 /// What the instances of one test share: their directory, servers, database and group.
 struct Instance<'a> {
@@ -62,6 +61,35 @@ impl Instance<'_> {
     }
 }
 
+/// What both tests start from: a directory, an Apache Kafka of the test's own, a fresh
+/// database and the feed of readings (its topics made).
+struct Town {
+    dir: PathBuf,
+    _broker: Owned,
+    kafka: String,
+    db: String,
+    feed: Feed,
+}
+
+impl Town {
+    async fn new(influx: &str, prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(unique_name(prefix));
+        let kafka_port = free_port();
+        let broker = kafka(&dir.join("kafka"), kafka_port).await;
+        let kafka = broker.addr();
+        let db = unique_name("kerbside_e2e");
+        influxql(influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
+        let feed = Feed::new(&kafka, BACKLOG_HOURS, PACED_HOURS).await;
+        Self {
+            dir,
+            _broker: broker,
+            kafka,
+            db,
+            feed,
+        }
+    }
+}
+
 /// Readings instance on `port` has read (0 if it does not answer).
 async fn read_by(port: u16) -> f64 {
     Scrape::get(port).await.map_or(0.0, |s| s.sum(RECORDS))
@@ -74,16 +102,15 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
         // Each phase says how long it took, so a slow run shows where.
         let started = Instant::now();
         let phase = |what: &str| eprintln!("[{:>5.1} s] {what}", started.elapsed().as_secs_f64());
-        let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_agg_group"));
-        let kafka_port = free_port();
-        let _kafka_server = kafka(&dir.join("kafka"), kafka_port).await;
-        let kafka = format!("127.0.0.1:{kafka_port}");
-        let db = unique_name("kerbside_e2e");
-        influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
-
-        let feed = Feed::new(&kafka, BACKLOG_HOURS, PACED_HOURS).await;
-        let (fleet, readings, paced_from) = (&feed.fleet, &feed.readings, feed.paced_from);
-        let (backlog, paced) = (feed.backlog(), feed.paced());
+        let Town {
+            dir,
+            _broker,
+            kafka,
+            db,
+            feed,
+        } = Town::new(&influx, "kerbside_e2e_agg_group").await;
+        let (fleet, readings) = (&feed.fleet, &feed.readings);
+        let backlog = feed.backlog();
 
         // One group, one state directory, a metrics port each.
         let group = unique_name("agg-group");
@@ -153,15 +180,7 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
         }
 
         // The paced feed; instance a is killed halfway through it.
-        let speed = f64::from(PACED_HOURS) * 3600.0 / FEED.as_secs_f64();
-        let feed_start = Instant::now();
-        let feeder = {
-            let producer = producer.clone();
-            let paced = paced.to_vec();
-            tokio::spawn(async move {
-                produce(&producer, &paced, Some((feed_start, paced_from, speed))).await;
-            })
-        };
+        let (feeder, feed_start, _) = feed.pace(&producer, FEED);
         tokio::time::sleep_until((feed_start + FEED / 2).into()).await;
         let (mut a, _) = procs.remove(0);
         let (mut b, log_b) = procs.remove(0);
@@ -179,7 +198,6 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
         phase("paced feed produced");
 
         // b now owns every partition: its watermark reaches the last reading's.
-        let keys = record_keys(fleet);
         let want_wm =
             wait_for_watermark(ports[1], readings, Duration::from_secs(120), &mut b, &log_b).await;
         phase("b's watermark reached the last reading's");
@@ -189,10 +207,7 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
             "b never took a's partitions over ({rebalances_before} rebalances before the \
              kill, {rebalances_after} after)"
         );
-        let dls: Vec<DeadLetter> = read_all(&kafka, topics::DEADLETTER, &keys)
-            .iter()
-            .map(|r| serde_json::from_slice(&r.value).unwrap())
-            .collect();
+        let dls = too_late_dead_letters(&kafka, fleet);
         let (windows, too_late) =
             assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
         phase(&format!(
@@ -222,15 +237,15 @@ async fn a_second_aggregator_joining_mid_day_under_load_ends_with_the_oracles_wi
             let started = Instant::now();
             let phase =
                 |what: &str| eprintln!("[{:>5.1} s] {what}", started.elapsed().as_secs_f64());
-            let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_agg_join"));
-            let kafka_port = free_port();
-            let _kafka_server = kafka(&dir.join("kafka"), kafka_port).await;
-            let kafka = format!("127.0.0.1:{kafka_port}");
-            let db = unique_name("kerbside_e2e");
-            influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
-            let feed = Feed::new(&kafka, BACKLOG_HOURS, PACED_HOURS).await;
-            let (fleet, readings, paced_from) = (&feed.fleet, &feed.readings, feed.paced_from);
-            let (backlog, paced) = (feed.backlog(), feed.paced());
+            let Town {
+                dir,
+                _broker,
+                kafka,
+                db,
+                feed,
+            } = Town::new(&influx, "kerbside_e2e_agg_join").await;
+            let (fleet, readings) = (&feed.fleet, &feed.readings);
+            let backlog = feed.backlog();
 
             // Each instance has a state directory of its own, as on two hosts: the joiner
             // finds the watermarks its partitions were written up to only in the commits'
@@ -256,29 +271,11 @@ async fn a_second_aggregator_joining_mid_day_under_load_ends_with_the_oracles_wi
             }
             let producer = Producer::kafka(&feed.kafka).unwrap();
             produce(&producer, backlog, None).await;
-            let deadline = Instant::now() + Duration::from_secs(90);
-            while read_by(ports[0]).await < backlog.len() as f64 {
-                assert_running(&mut a, &log_a);
-                assert!(
-                    Instant::now() < deadline,
-                    "a read {} of the {} backlog readings in 90 s",
-                    read_by(ports[0]).await,
-                    backlog.len()
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+            wait_read(ports[0], backlog.len(), &mut a, &log_a).await;
             phase(&format!("a read the backlog of {}", backlog.len()));
 
             // The paced feed; b joins halfway through it, while a is busy with it.
-            let speed = f64::from(PACED_HOURS) * 3600.0 / FEED.as_secs_f64();
-            let feed_start = Instant::now();
-            let feeder = {
-                let producer = producer.clone();
-                let paced = paced.to_vec();
-                tokio::spawn(async move {
-                    produce(&producer, &paced, Some((feed_start, paced_from, speed))).await;
-                })
-            };
+            let (feeder, feed_start, _) = feed.pace(&producer, FEED);
             tokio::time::sleep_until((feed_start + FEED / 2).into()).await;
             let rebalances = |port| async move {
                 metric(port, "kerbside_aggregate_rebalances_total")
@@ -348,11 +345,7 @@ async fn a_second_aggregator_joining_mid_day_under_load_ends_with_the_oracles_wi
                 "b read nothing after it joined"
             );
             phase("both watermarks settled");
-            let keys = record_keys(fleet);
-            let dls: Vec<DeadLetter> = read_all(&kafka, topics::DEADLETTER, &keys)
-                .iter()
-                .map(|r| serde_json::from_slice(&r.value).unwrap())
-                .collect();
+            let dls = too_late_dead_letters(&kafka, fleet);
             let (windows, too_late) =
                 assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
             phase(&format!(

@@ -24,16 +24,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kerbside_kafka::{KafkaConfig, Producer, testing, topics};
-use kerbside_reading::DeadLetter;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::aggregate::{
-    assert_store_equals_oracle, influxql, read_all, record_keys, spawn_aggregate,
-    wait_for_watermark, write_config_with,
+    assert_store_equals_oracle, influxql, spawn_aggregate, wait_for_watermark, write_config_with,
 };
 use crate::ingest::{READINGS, free_port, metric, readings_since, ready, setup, spawn};
 use crate::outage::{Owned, Quorum, kafka, kafka_node, kafka_ready};
-use crate::store_outage::{Feed, Scrape, assert_running, produce};
+use crate::store_outage::{
+    Feed, RECORDS, Scrape, assert_running, produce, too_late_dead_letters, wait_read,
+};
 use crate::support::{Server, unique_name, within};
 
 const BACKLOG_HOURS: u32 = 26;
@@ -43,7 +43,6 @@ const BEFORE: Duration = Duration::from_secs(15);
 const AFTER: Duration = Duration::from_secs(20);
 /// How long a killed cluster node stays dead.
 const NODE_DOWN: Duration = Duration::from_secs(20);
-const RECORDS: &str = "kerbside_aggregate_records_total{topic=\"kerbside.readings.v1\"}";
 const COMMITTED: &str = "kerbside_aggregate_committed_offset";
 
 /// Three Apache Kafka nodes of a test's own, each broker and controller.
@@ -208,7 +207,7 @@ enum AggFault {
 /// The brokers of one test: one node, or the cluster.
 enum Brokers {
     One { node: Owned, port: u16 },
-    Three(Cluster),
+    Three(Box<Cluster>),
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,7 +249,7 @@ async fn aggregator_under(fault: AggFault) {
                     let cluster = Cluster::start(&dir.join("cluster")).await;
                     cluster.create_topics().await;
                     let addr = cluster.brokers();
-                    (Brokers::Three(cluster), addr)
+                    (Brokers::Three(Box::new(cluster)), addr)
                 }
             };
             phase(&format!("{fault:?}: brokers {addr}"));
@@ -258,8 +257,7 @@ async fn aggregator_under(fault: AggFault) {
             influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
 
             let feed = Feed::new(&addr, BACKLOG_HOURS, PACED_HOURS).await;
-            let (fleet, readings, paced_from) = (&feed.fleet, &feed.readings, feed.paced_from);
-            let (backlog, paced) = (feed.backlog(), feed.paced());
+            let (fleet, readings, backlog) = (&feed.fleet, &feed.readings, feed.backlog());
             let metrics_port = free_port();
             let config = write_config_with(&dir, &addr, &influx, &db, metrics_port, "", "");
             let log = dir.join("aggregate.log");
@@ -267,33 +265,10 @@ async fn aggregator_under(fault: AggFault) {
             let producer = Producer::kafka(&feed.kafka).unwrap();
 
             produce(&producer, backlog, None).await;
-            let deadline = Instant::now() + Duration::from_secs(90);
-            loop {
-                assert_running(&mut agg, &log);
-                let read = Scrape::get(metrics_port)
-                    .await
-                    .map_or(0.0, |s| s.sum(RECORDS));
-                if read >= backlog.len() as f64 {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "the aggregator read {read} of the {} backlog readings in 90 s",
-                    backlog.len()
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+            wait_read(metrics_port, backlog.len(), &mut agg, &log).await;
             phase(&format!("backlog of {} readings read", backlog.len()));
 
-            let speed = f64::from(PACED_HOURS) * 3600.0 / (BEFORE + down + AFTER).as_secs_f64();
-            let feed_start = Instant::now();
-            let feeder = {
-                let producer = producer.clone();
-                let paced = paced.to_vec();
-                tokio::spawn(async move {
-                    produce(&producer, &paced, Some((feed_start, paced_from, speed))).await;
-                })
-            };
+            let (feeder, feed_start, _) = feed.pace(&producer, BEFORE + down + AFTER);
             tokio::time::sleep_until((feed_start + BEFORE).into()).await;
             assert_running(&mut agg, &log);
             let committed_before = Scrape::get(metrics_port)
@@ -382,19 +357,7 @@ async fn aggregator_under(fault: AggFault) {
                 "no commit after the fault: {committed_after:?} (before: {reference:?})"
             );
 
-            let keys = record_keys(fleet);
-            let dls: Vec<DeadLetter> = read_all(&addr, topics::DEADLETTER, &keys)
-                .iter()
-                .map(|r| serde_json::from_slice(&r.value).unwrap())
-                .collect();
-            assert!(
-                dls.iter().all(|d| d.reason.code() == "too_late"),
-                "dead letters other than too_late: {:?}",
-                dls.iter()
-                    .filter(|d| d.reason.code() != "too_late")
-                    .take(5)
-                    .collect::<Vec<_>>()
-            );
+            let dls = too_late_dead_letters(&addr, fleet);
             let (windows, too_late) =
                 assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
             assert!(windows > 10_000, "the oracle has {windows} windows");

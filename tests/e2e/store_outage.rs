@@ -13,6 +13,7 @@
 //! of the test, before, during and after the outage.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,8 @@ const PACED_HOURS: u32 = 12;
 /// Wall-clock feed before the store stops and after it is back.
 const BEFORE: Duration = Duration::from_secs(20);
 const AFTER: Duration = Duration::from_secs(30);
+/// The aggregator's count of readings read.
+pub(crate) const RECORDS: &str = "kerbside_aggregate_records_total{topic=\"kerbside.readings.v1\"}";
 /// Records the aggregator holds during a write before it pauses reading.
 const MAX_PENDING: usize = 2_000;
 /// The aggregator's resident memory must stay below this during the outage.
@@ -106,6 +109,8 @@ pub(crate) struct Feed {
     split: usize,
     /// The paced part's first receive time, ms.
     pub(crate) paced_from: i64,
+    /// Simulated hours in the paced part.
+    paced_hours: u32,
     pub(crate) kafka: KafkaConfig,
 }
 
@@ -134,6 +139,7 @@ impl Feed {
             readings,
             split,
             paced_from,
+            paced_hours,
             kafka,
         }
     }
@@ -145,6 +151,59 @@ impl Feed {
     pub(crate) fn paced(&self) -> &[EnrichedReading] {
         &self.readings[self.split..]
     }
+
+    /// Starts producing the paced part so that it takes `over` of wall-clock time.
+    /// Returns the producing task, when it started and its speed (simulated seconds
+    /// per second).
+    pub(crate) fn pace(
+        &self,
+        producer: &Producer,
+        over: Duration,
+    ) -> (tokio::task::JoinHandle<()>, Instant, f64) {
+        let speed = f64::from(self.paced_hours) * 3600.0 / over.as_secs_f64();
+        let start = Instant::now();
+        let (producer, paced, from) = (producer.clone(), self.paced().to_vec(), self.paced_from);
+        let task = tokio::spawn(async move {
+            produce(&producer, &paced, Some((start, from, speed))).await;
+        });
+        (task, start, speed)
+    }
+}
+
+/// Waits (90 s at most) until the aggregator on `port` has read `want` readings.
+pub(crate) async fn wait_read(port: u16, want: usize, agg: &mut Proc, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        assert_running(agg, log);
+        let read = Scrape::get(port).await.map_or(0.0, |s| s.sum(RECORDS));
+        if read >= want as f64 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the aggregator read {read} of {want} readings in 90 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every dead letter about `fleet` on `kafka`; fails unless each is `too_late` (the
+/// feeds hold no refused message, so nothing else may be dead-lettered).
+pub(crate) fn too_late_dead_letters(kafka: &str, fleet: &kerbside_sim::Fleet) -> Vec<DeadLetter> {
+    let dls: Vec<DeadLetter> = read_all(kafka, topics::DEADLETTER, &record_keys(fleet))
+        .iter()
+        .map(|r| serde_json::from_slice(&r.value).unwrap())
+        .collect();
+    let other: Vec<_> = dls
+        .iter()
+        .filter(|d| d.reason.code() != "too_late")
+        .take(5)
+        .collect();
+    assert!(
+        other.is_empty(),
+        "dead letters other than too_late: {other:?}"
+    );
+    dls
 }
 
 /// Produces `readings` keyed by device id; with `pace`, reading `r` goes at
@@ -230,23 +289,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
             // The backlog at once; the aggregator works through it before the feed.
             let t0 = Instant::now();
             produce(&producer, backlog, None).await;
-            let records = "kerbside_aggregate_records_total{topic=\"kerbside.readings.v1\"}";
-            let deadline = Instant::now() + Duration::from_secs(90);
-            loop {
-                assert_running(&mut agg, &log);
-                let read = Scrape::get(metrics_port)
-                    .await
-                    .map_or(0.0, |s| s.sum(records));
-                if read >= backlog.len() as f64 {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "the aggregator read {read} of the {} backlog readings in 90 s",
-                    backlog.len()
-                );
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+            wait_read(metrics_port, backlog.len(), &mut agg, &log).await;
             eprintln!(
                 "backlog of {} readings produced and read in {:.1} s",
                 backlog.len(),
@@ -254,16 +297,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
             );
 
             // The paced feed: PACED_HOURS over before + outage + after.
-            let feed_time = BEFORE + outage + AFTER;
-            let speed = f64::from(PACED_HOURS) * 3600.0 / feed_time.as_secs_f64();
-            let feed_start = Instant::now();
-            let feeder = {
-                let producer = producer.clone();
-                let paced = paced.to_vec();
-                tokio::spawn(async move {
-                    produce(&producer, &paced, Some((feed_start, paced_from, speed))).await;
-                })
-            };
+            let (feeder, feed_start, speed) = feed.pace(&producer, BEFORE + outage + AFTER);
             tokio::time::sleep_until((feed_start + BEFORE).into()).await;
             assert_running(&mut agg, &log);
             let errors = "kerbside_store_write_errors_total";
@@ -346,7 +380,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 peak_rss < RSS_BOUND_KIB,
                 "the aggregator's RSS reached {peak_rss} KiB during the outage"
             );
-            let read_by_return = mid.sum(records);
+            let read_by_return = mid.sum(RECORDS);
 
             // Back: the held writes go through, commits move on, nothing else is lost.
             feeder.await.unwrap();
@@ -381,7 +415,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 .await
                 .expect("the aggregator's metrics");
             assert!(
-                end.sum(records) > read_by_return,
+                end.sum(RECORDS) > read_by_return,
                 "the aggregator read nothing after InfluxDB came back"
             );
             assert_eq!(
@@ -390,19 +424,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 "the group lost the member while reads were paused"
             );
 
-            let keys = record_keys(fleet);
-            let dls: Vec<DeadLetter> = read_all(&kafka, topics::DEADLETTER, &keys)
-                .iter()
-                .map(|r| serde_json::from_slice(&r.value).unwrap())
-                .collect();
-            assert!(
-                dls.iter().all(|d| d.reason.code() == "too_late"),
-                "dead letters other than too_late: {:?}",
-                dls.iter()
-                    .filter(|d| d.reason.code() != "too_late")
-                    .take(5)
-                    .collect::<Vec<_>>()
-            );
+            let dls = too_late_dead_letters(&kafka, fleet);
             let produced = readings.len();
             let (windows, too_late) =
                 assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
