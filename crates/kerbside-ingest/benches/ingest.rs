@@ -483,13 +483,18 @@ fn hwm_mib(pid: u32) -> Option<f64> {
 /// The process listening on `port` (Mosquitto, Kafka), from /proc/net/tcp and the
 /// processes' open sockets; `None` if it cannot be seen.
 fn pid_listening_on(port: u16) -> Option<u32> {
-    let tcp = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    // A JVM (Apache Kafka) listens on an IPv6 socket even for 127.0.0.1: look in both.
     let local = format!(":{port:04X}");
-    let inode = tcp.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        let listening = f.get(1)?.ends_with(&local) && *f.get(3)? == "0A";
-        listening.then(|| f.get(9).map(|s| (*s).to_owned()))?
-    })?;
+    let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .find_map(|table| {
+            let tcp = std::fs::read_to_string(table).ok()?;
+            tcp.lines().skip(1).find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let listening = f.get(1)?.ends_with(&local) && *f.get(3)? == "0A";
+                listening.then(|| f.get(9).map(|s| (*s).to_owned()))?
+            })
+        })?;
     let socket = format!("socket:[{inode}]");
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
