@@ -12,6 +12,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::config::KafkaConfig;
 use crate::consumer::Record;
 use crate::error::{Error, Result};
+use tracing::warn;
 
 /// Every record of `topic` that was written before the call began, from the
 /// beginning of each partition, in partition then offset order. A topic that does not
@@ -25,6 +26,11 @@ use crate::error::{Error, Result};
 /// watermark with an earlier timestamp are kept: Tansu 0.6 reports a watermark one
 /// past the *first* record of the last batch produced, not past its last record, so
 /// the watermark alone would cut off the end of the log there.
+///
+/// A broker away meanwhile (a partition leader killed, the cluster restarting) is
+/// ridden out: transient errors are logged and the call goes on until `timeout`,
+/// whose error then names the last of them. Only an error no retry can mend (refused
+/// authorisation, a fatal client error) ends it at once.
 ///
 /// No consumer group is joined and nothing is committed. Blocking: call it from
 /// `tokio::task::spawn_blocking` (or before the runtime's work starts).
@@ -52,31 +58,29 @@ pub fn read_to_end(cfg: &KafkaConfig, topic: &str, timeout: Duration) -> Result<
     c.set("group.id", format!("{}-read-to-end", cfg.client_id));
     let consumer: BaseConsumer = c.create().map_err(|e| Error::Config(e.to_string()))?;
 
-    let metadata = consumer
-        .fetch_metadata(Some(topic), left())
-        .map_err(|e| Error::Consume(format!("metadata of {topic}: {e}")))?;
-    let Some(md) = metadata.topics().iter().find(|t| t.name() == topic) else {
-        return Ok(Vec::new());
+    let mut last: Option<String> = None;
+    let out_of_time = |last: &Option<String>, state: String| {
+        Error::Consume(format!(
+            "reading {topic} to its end took longer than {timeout:?} ({state}; last \
+             error: {})",
+            last.as_deref().unwrap_or("none")
+        ))
     };
-    match md.error().map(RDKafkaErrorCode::from) {
-        None => {}
-        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => return Ok(Vec::new()),
-        Some(code) => return Err(Error::Consume(format!("metadata of {topic}: {code}"))),
-    }
 
-    // The end of each partition with records now.
-    let mut ends = BTreeMap::new();
-    let mut tpl = TopicPartitionList::new();
-    for p in md.partitions() {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p.id(), left())
-            .map_err(|e| Error::Consume(format!("watermarks of {topic}/{}: {e}", p.id())))?;
-        if high > low {
-            ends.insert(p.id(), high);
-            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
-                .map_err(|e| Error::Consume(e.to_string()))?;
+    // The partitions and the end of each one with records now, asked again while the
+    // broker is away.
+    let (ends, tpl) = loop {
+        if left().is_zero() {
+            return Err(out_of_time(&last, "its partitions not yet listed".into()));
         }
-    }
+        match partition_ends(&consumer, topic, left()) {
+            Ok(found) => break found,
+            Err(e) if is_permanent(&e) => {
+                return Err(Error::Consume(format!("reading {topic}: {e}")));
+            }
+            Err(e) => transient(topic, &e, &mut last),
+        }
+    };
     if ends.is_empty() {
         return Ok(Vec::new());
     }
@@ -90,11 +94,10 @@ pub fn read_to_end(cfg: &KafkaConfig, topic: &str, timeout: Duration) -> Result<
     let mut pending: BTreeSet<i32> = ends.keys().copied().collect();
     while !pending.is_empty() {
         if left().is_zero() {
-            return Err(Error::Consume(format!(
-                "reading {topic} to its end took longer than {timeout:?} \
-                 ({} partitions unfinished)",
-                pending.len()
-            )));
+            return Err(out_of_time(
+                &last,
+                format!("{} partitions unfinished", pending.len()),
+            ));
         }
         match consumer.poll(left().min(Duration::from_millis(200))) {
             None => {}
@@ -123,9 +126,65 @@ pub fn read_to_end(cfg: &KafkaConfig, topic: &str, timeout: Duration) -> Result<
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 pending.remove(&p);
             }
-            Some(Err(e)) => return Err(Error::Consume(format!("reading {topic}: {e}"))),
+            Some(Err(e)) if is_permanent(&e) => {
+                return Err(Error::Consume(format!("reading {topic}: {e}")));
+            }
+            // librdkafka goes on fetching once the leader is back.
+            Some(Err(e)) => transient(topic, &e, &mut last),
         }
     }
     out.sort_by_key(|r| (r.partition, r.offset));
     Ok(out)
+}
+
+/// The partitions of `topic` holding records now, each with its high watermark, and
+/// the list to assign to read them from the beginning. A missing topic has none.
+fn partition_ends(
+    consumer: &BaseConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> std::result::Result<(BTreeMap<i32, i64>, TopicPartitionList), KafkaError> {
+    let mut ends = BTreeMap::new();
+    let mut tpl = TopicPartitionList::new();
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let Some(md) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Ok((ends, tpl));
+    };
+    match md.error().map(RDKafkaErrorCode::from) {
+        None => {}
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => return Ok((ends, tpl)),
+        Some(code) => return Err(KafkaError::MetadataFetch(code)),
+    }
+    for p in md.partitions() {
+        let (low, high) = consumer.fetch_watermarks(topic, p.id(), timeout)?;
+        if high > low {
+            ends.insert(p.id(), high);
+            tpl.add_partition_offset(topic, p.id(), Offset::Beginning)?;
+        }
+    }
+    Ok((ends, tpl))
+}
+
+/// Whether no retry can mend `e`: refused authorisation or a fatal client error.
+fn is_permanent(e: &KafkaError) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            C::Fatal
+                | C::TopicAuthorizationFailed
+                | C::GroupAuthorizationFailed
+                | C::ClusterAuthorizationFailed
+                | C::SaslAuthenticationFailed
+                | C::Authentication
+        )
+    )
+}
+
+/// Logs a transient error, keeps it for the timeout's message, and waits a moment so
+/// a broker that is down is not asked in a tight loop.
+fn transient(topic: &str, e: &KafkaError, last: &mut Option<String>) {
+    warn!(topic, error = %e, "reading a topic to its end: the broker failed; trying again");
+    *last = Some(e.to_string());
+    std::thread::sleep(Duration::from_millis(200));
 }

@@ -120,3 +120,21 @@ async fn read_to_end_of_a_missing_or_empty_topic_is_empty() {
     admin::ensure_topics(&cfg, &[empty.as_str()]).await.unwrap();
     assert!(read(&cfg, &empty).await.is_empty());
 }
+
+#[tokio::test]
+async fn read_to_end_with_no_broker_keeps_trying_until_its_timeout_and_names_the_last_error() {
+    // Nothing listens on port 1: every attempt fails, none of them for good.
+    let cfg = KafkaConfig {
+        brokers: "127.0.0.1:1".into(),
+        ..cfg()
+    };
+    let err = tokio::task::spawn_blocking(move || {
+        read_to_end(&cfg, "kerbside.nowhere", Duration::from_secs(3))
+    })
+    .await
+    .unwrap()
+    .expect_err("no broker, no records");
+    let msg = err.to_string();
+    assert!(msg.contains("took longer than 3s"), "{msg}");
+    assert!(!msg.contains("last error: none"), "{msg}");
+}
