@@ -132,6 +132,9 @@ pub fn parse_watermark_metadata(s: &str) -> Option<i64> {
 
 /// How long a drain on shutdown may spend writing what has closed.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a store write may go on, with as many records held as allowed, before the
+/// partitions are paused (so the group keeps the member however long the store takes).
+const SLOW_WRITE: Duration = Duration::from_secs(5);
 
 struct Seen {
     at: Instant,
@@ -668,6 +671,7 @@ async fn flush(
         return Ok(());
     }
     let rows = std::mem::take(&mut st.rows);
+    let began = Instant::now();
     // The observer (the alerts) first: an alert waits neither for the store write
     // nor, in a store outage, for the store. What it publishes is durable before the
     // commit, as the rows are; after a crash both are redone from the same records.
@@ -680,6 +684,7 @@ async fn flush(
     } else {
         cfg.max_pending_records
     };
+    let observed = began.elapsed();
     let mut held: Vec<(Record, u64)> = Vec::new();
     let mut paused = false;
     let report = {
@@ -687,36 +692,42 @@ async fn flush(
         tokio::pin!(write);
         let every = Duration::from_secs(10);
         let mut lag_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        // Only a write still going after SLOW_WRITE pauses the partitions: until then,
+        // reads just stop at the limit. A pause empties librdkafka's prefetched queue,
+        // and after the resume reads stood still for up to a second (the backlog bench,
+        // on Apache Kafka: one 5,000-row chunk of closed windows a second).
+        // Well inside max.poll.interval.ms, however small it is set.
+        let poll_interval = Duration::from_millis(u64::from(cfg.max_poll_interval_ms));
+        let slow = tokio::time::sleep(SLOW_WRITE.min(poll_interval / 3));
+        tokio::pin!(slow);
         loop {
+            let full = held.len() >= hold_limit;
             tokio::select! {
                 biased;
                 res = &mut write => break res,
                 // Polling goes on while paused: the group keeps the member however long
                 // the store stays down (librdkafka's max.poll.interval.ms).
-                r = consumer.recv() => match r {
+                r = consumer.recv(), if paused || !full => match r {
                     Ok(rec) => {
                         if let Some(seen) = st.seen.get_mut(&source_of(&rec.topic, rec.partition)) {
                             seen.at = Instant::now();
                         }
                         held.push((rec, consumer.generation()));
                         metrics.pending.set(held.len() as i64);
-                        if !paused && held.len() >= hold_limit {
-                            if st.emitting {
-                                debug!(held = held.len(), "emitting closed windows: pausing reads");
-                            } else {
-                                warn!(held = held.len(), "store write slow: pausing reads");
-                            }
-                            consumer.pause()?;
-                            paused = true;
-                        }
                     }
                     Err(e) => consume_error(metrics, &e).await,
                 },
+                () = &mut slow, if full && !paused => {
+                    warn!(held = held.len(), "store write slow: pausing reads");
+                    consumer.pause()?;
+                    paused = true;
+                }
                 // The lag keeps being reported while the store is down, when it matters.
                 _ = lag_tick.tick() => update_lag(st, consumer, metrics),
             }
         }
     };
+    let written = began.elapsed();
     if paused {
         consumer.resume()?;
         // Those paused by watermark alignment stay paused.
@@ -759,6 +770,15 @@ async fn flush(
     // Durable before committing (fsync for the file store; HTTP writes are confirmed).
     store.flush()?;
     commit(st, cfg, consumer, metrics);
+    debug!(
+        rows = rows.len(),
+        held = held.len(),
+        paused,
+        observer_ms = observed.as_millis(),
+        write_ms = (written - observed).as_millis(),
+        total_ms = began.elapsed().as_millis(),
+        "flushed"
+    );
     metrics.pending.set(0);
     let generation = consumer.generation();
     for (rec, g) in held {
