@@ -30,12 +30,27 @@ pub(crate) fn kerbside_bin() -> PathBuf {
     bin
 }
 
-/// A port nothing listens on right now, for the metrics endpoint.
+/// A port nothing listens on right now, for a server or an endpoint a test starts.
+///
+/// Taken at random from 20000-32767, below Linux's ephemeral range (32768-60999): a port
+/// the OS handed out (`bind` to port 0) could be handed out again, to another test or to
+/// an outgoing connection, in the seconds before a server started on it binds it (seen
+/// with a three-broker cluster: a node failed to bind and the cluster ran on two).
+/// Never the same port twice in one test process.
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    use std::hash::{BuildHasher as _, Hasher as _};
+    static GIVEN: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap();
+    for _ in 0..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 20_000 + (h.finish() % 12_768) as u16;
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free loopback port in 20000-32767")
 }
 
 pub(crate) struct Setup {

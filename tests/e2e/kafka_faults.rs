@@ -26,13 +26,12 @@ use std::time::{Duration, Instant};
 use kerbside_kafka::{KafkaConfig, Producer, testing, topics};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use crate::aggregate::{
-    assert_store_equals_oracle, influxql, spawn_aggregate, wait_for_watermark, write_config_with,
-};
+use crate::aggregate::{assert_store_equals_oracle, influxql, spawn_aggregate, write_config_with};
 use crate::ingest::{READINGS, free_port, metric, readings_since, ready, setup, spawn};
 use crate::outage::{Owned, Quorum, kafka, kafka_node, kafka_ready};
 use crate::store_outage::{
-    Feed, RECORDS, Scrape, assert_running, produce, too_late_dead_letters, wait_read,
+    Feed, RECORDS, Scrape, assert_running, produce, read_on_to_the_end, too_late_dead_letters,
+    wait_read,
 };
 use crate::support::{Server, unique_name, within};
 
@@ -333,21 +332,15 @@ async fn aggregator_under(fault: AggFault) {
 
             feeder.await.unwrap();
             phase("paced feed delivered");
-            let want_wm = wait_for_watermark(
+            let (want_wm, end) = read_on_to_the_end(
                 metrics_port,
                 readings,
                 Duration::from_secs(120),
                 &mut agg,
                 &log,
+                (read_during, "the fault"),
             )
             .await;
-            let end = Scrape::get(metrics_port)
-                .await
-                .expect("the aggregator's metrics");
-            assert!(
-                end.sum(RECORDS) > read_during,
-                "the aggregator read nothing after the fault"
-            );
             let reference = frozen.unwrap_or(committed_before);
             let committed_after = end.samples(COMMITTED);
             assert!(

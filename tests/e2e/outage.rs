@@ -3,6 +3,7 @@
 //! its state on disk, so stopping it disturbs no other test.
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -132,6 +133,9 @@ pub(crate) struct Quorum {
     pub(crate) cluster_id: String,
 }
 
+/// Written to a node's `kafka.log` before each start.
+const RUN_MARK: &str = "==== kerbside test: starting the node ====";
+
 /// One node of a Kafka cluster (`quorum`), or a single-node broker; see [`kafka`]. The
 /// controller port is chosen on the first start (or written beforehand by the caller
 /// of a cluster) and kept in `dir`, so a restart rejoins the same quorum. Returns at
@@ -149,12 +153,14 @@ pub(crate) fn kafka_node(dir: &Path, port: u16, quorum: Option<&Quorum>) -> Owne
         },
         |s| s.trim().parse().unwrap(),
     );
-    // Appended, so the log of a restart follows the first run's.
-    let log = std::fs::OpenOptions::new()
+    // Appended, so the log of a restart follows the first run's, after a mark that
+    // `kafka_ready` reads from.
+    let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("kafka.log"))
         .unwrap();
+    writeln!(log, "{RUN_MARK}").unwrap();
     let mut cmd = Command::new(script);
     cmd.arg("run")
         .arg(dir)
@@ -181,6 +187,26 @@ pub(crate) fn kafka_node(dir: &Path, port: u16, quorum: Option<&Quorum>) -> Owne
 /// Waits until the broker listens and lists itself in a metadata answer (it listens a
 /// moment before it has registered with its controller).
 pub(crate) async fn kafka_ready(o: &mut Owned) {
+    // Its own log first: something else on the port (a port taken meanwhile) would
+    // answer the checks below for it.
+    let mut tries = 0;
+    loop {
+        let log = std::fs::read_to_string(o.dir.join("kafka.log")).unwrap_or_default();
+        let this_run = log.rsplit(RUN_MARK).next().unwrap_or_default();
+        if this_run.contains("Kafka Server started") {
+            break;
+        }
+        if let Some(Ok(Some(status))) = o.child.as_mut().map(Child::try_wait) {
+            panic!("kafka on {} exited ({status}):\n{this_run}", o.addr());
+        }
+        tries += 1;
+        assert!(
+            tries < 360,
+            "kafka on {} not started in 90 s:\n{this_run}",
+            o.addr()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     wait_port(o).await;
     let port = i32::from(o.port);
     use rdkafka::consumer::{BaseConsumer, Consumer};

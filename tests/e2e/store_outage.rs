@@ -187,6 +187,26 @@ pub(crate) async fn wait_read(port: u16, want: usize, agg: &mut Proc, log: &Path
     }
 }
 
+/// After a fault: waits (at most `limit`) until the aggregator's watermark reaches the
+/// last of `readings`, checks it read more than `read_before` (it read on after the
+/// fault, `what`), and returns the watermark wanted with the final scrape.
+pub(crate) async fn read_on_to_the_end(
+    port: u16,
+    readings: &[EnrichedReading],
+    limit: Duration,
+    agg: &mut Proc,
+    log: &Path,
+    (read_before, what): (f64, &str),
+) -> (i64, Scrape) {
+    let want_wm = wait_for_watermark(port, readings, limit, agg, log).await;
+    let end = Scrape::get(port).await.expect("the aggregator's metrics");
+    assert!(
+        end.sum(RECORDS) > read_before,
+        "the aggregator read nothing after {what}"
+    );
+    (want_wm, end)
+}
+
 /// Every dead letter about `fleet` on `kafka`; fails unless each is `too_late` (the
 /// feeds hold no refused message, so nothing else may be dead-lettered).
 pub(crate) fn too_late_dead_letters(kafka: &str, fleet: &kerbside_sim::Fleet) -> Vec<DeadLetter> {
@@ -403,21 +423,15 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 );
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            let want_wm = wait_for_watermark(
+            let (want_wm, end) = read_on_to_the_end(
                 metrics_port,
                 readings,
                 Duration::from_secs(60),
                 &mut agg,
                 &log,
+                (read_by_return, "InfluxDB came back"),
             )
             .await;
-            let end = Scrape::get(metrics_port)
-                .await
-                .expect("the aggregator's metrics");
-            assert!(
-                end.sum(RECORDS) > read_by_return,
-                "the aggregator read nothing after InfluxDB came back"
-            );
             assert_eq!(
                 end.sum("kerbside_aggregate_rebalances_total"),
                 0.0,
