@@ -232,7 +232,7 @@ pub async fn run<O: Observer>(
                     handle(&mut st, cfg, &consumer, &producer, &metrics, rec, generation).await?;
                     since_advance += 1;
                 }
-                Err(e) => consume_error(&metrics, &e).await,
+                Err(e) => consume_error(&metrics, &e),
             },
             _ = tick.tick() => {
                 // A new assignment with nothing to read yet is taken up here (a record
@@ -243,7 +243,7 @@ pub async fn run<O: Observer>(
                         Ok(()) => st.generation = generation,
                         // The broker is away (the group's offsets cannot be read): the
                         // engine is untouched, and the next tick tries again.
-                        Err(Error::Kafka(e)) => consume_error(&metrics, &e).await,
+                        Err(Error::Kafka(e)) => consume_error(&metrics, &e),
                         Err(e) => return Err(e),
                     }
                 }
@@ -363,7 +363,8 @@ async fn handle(
             match rebuild(st, cfg, consumer, metrics) {
                 Ok(()) => break,
                 Err(Error::Kafka(e)) if Instant::now() < deadline => {
-                    consume_error(metrics, &e).await;
+                    consume_error(metrics, &e);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -715,7 +716,7 @@ async fn flush(
                         held.push((rec, consumer.generation()));
                         metrics.pending.set(held.len() as i64);
                     }
-                    Err(e) => consume_error(metrics, &e).await,
+                    Err(e) => consume_error(metrics, &e),
                 },
                 () = &mut slow, if full && !paused => {
                     warn!(held = held.len(), "store write slow: pausing reads");
@@ -1013,12 +1014,14 @@ fn record_gauges(st: &mut State, metrics: &AggregateMetrics) {
 }
 
 /// A consume error is not fatal: librdkafka reconnects and rejoins the group by
-/// itself (a rebalance then rebuilds the engine). Counted, logged, and a short pause so
-/// a broker that is down does not spin the loop.
-async fn consume_error(metrics: &AggregateMetrics, e: &kerbside_kafka::Error) {
+/// itself (a rebalance then rebuilds the engine). Counted and logged, never waited on:
+/// each is an event librdkafka queued (one per failed connection attempt, so paced by
+/// its reconnect backoff), and while a flush waits on Kafka hundreds queue up. A pause
+/// per error once took 140 s to drain those of a 30 s outage, with the rebalance that
+/// hands the partitions back queued behind them.
+fn consume_error(metrics: &AggregateMetrics, e: &kerbside_kafka::Error) {
     metrics.consume_errors.inc();
     warn!(error = %e, "consuming from Kafka failed; carrying on");
-    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 async fn dead_letter(
