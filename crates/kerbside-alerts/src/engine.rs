@@ -2,7 +2,7 @@
 //! clock. The aggregator's observer feeds it every row it writes and tells it how far
 //! event time has closed; the caller publishes what comes out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use kerbside_store::Row;
@@ -37,6 +37,9 @@ pub struct AlertStats {
     pub cleared: u64,
     /// Incidents active now, per rule (every rule present).
     pub active: BTreeMap<Rule, u64>,
+    /// Devices the silence check looked at: only those whose deadline had passed, so
+    /// it grows with the devices falling silent, never with the fleet.
+    pub silence_checked: u64,
 }
 
 /// What the engine keeps of every device it has seen a row of.
@@ -48,6 +51,9 @@ struct DeviceState {
     last_ms: [i64; Rule::ALL.len()],
     /// The silent-device rule's view of it.
     reporter: Reporter,
+    /// Its key in [`AlertEngine::due`]: the event time past which, once windows have
+    /// closed up to it, the device has been silent for longer than its limit.
+    deadline: Option<i64>,
 }
 
 impl Default for DeviceState {
@@ -55,6 +61,7 @@ impl Default for DeviceState {
         Self {
             last_ms: [i64::MIN; Rule::ALL.len()],
             reporter: Reporter::default(),
+            deadline: None,
         }
     }
 }
@@ -66,6 +73,9 @@ impl Default for DeviceState {
 pub struct AlertEngine {
     config: AlertsConfig,
     devices: BTreeMap<Arc<str>, DeviceState>,
+    /// Devices by the deadline of their silence (last reading + its limit), soonest
+    /// first: `advance` looks only at those past it, not at the whole fleet.
+    due: BTreeSet<(i64, Arc<str>)>,
     /// Indexed by `Rule as usize`; keyed by device id; quiet subjects are left out.
     subjects: [BTreeMap<Arc<str>, Subject>; Rule::ALL.len()],
     /// The `kind` tags seen (a handful), shared by every device of the kind.
@@ -80,6 +90,7 @@ impl AlertEngine {
         Self {
             config,
             devices: BTreeMap::new(),
+            due: BTreeSet::new(),
             subjects: Default::default(),
             kinds: Vec::new(),
             stats: AlertStats::default(),
@@ -186,7 +197,16 @@ impl AlertEngine {
             return;
         }
         let subjects = &mut self.subjects[Rule::DeviceSilent as usize];
-        for (device, state) in &self.devices {
+        // Past its deadline: closed_until_ms - seen > limit.
+        while self.due.first().is_some_and(|(d, _)| *d < closed_until_ms) {
+            let (_, device) = self.due.pop_first().expect("just looked");
+            let device = &device;
+            self.stats.silence_checked += 1;
+            let Some(state) = self.devices.get_mut(device) else {
+                continue;
+            };
+            // Back in the queue when it reports again (`silent_row`).
+            state.deadline = None;
             let reporter = &state.reporter;
             let (Some(seen), Some(interval)) = (reporter.last_seen_ms, reporter.interval_ms())
             else {
@@ -194,9 +214,7 @@ impl AlertEngine {
             };
             let limit = cfg.silent_after_ms(interval);
             let silence = closed_until_ms.saturating_sub(seen);
-            if silence <= limit {
-                continue;
-            }
+            debug_assert!(silence > limit, "queued under a stale deadline");
             let subject = subjects.entry(Arc::clone(device)).or_default();
             if subject.active().is_some() {
                 continue;
@@ -276,6 +294,7 @@ impl AlertEngine {
             };
             let last = &mut state.last_ms[rule as usize];
             *last = (*last).max(last_window_ms);
+            self.reschedule(&key);
             let level = match (rule, event.value) {
                 (Rule::AirQuality, Some(daqi)) => crate::air::band(daqi),
                 (Rule::AirQuality, None) if event.severity == Severity::Critical => 3,
@@ -315,6 +334,32 @@ impl AlertEngine {
         }
         let key = Arc::clone(self.devices.get_key_value(device).expect("just inserted").0);
         (key, self.devices.get_mut(device).expect("just inserted"))
+    }
+
+    /// Puts `device` in [`Self::due`] under the deadline its last reading and interval
+    /// give now (out of it while either is unknown or the rule is off).
+    fn reschedule(&mut self, device: &Arc<str>) {
+        let cfg = &self.config.device_silent;
+        let Some(state) = self.devices.get_mut(device) else {
+            return;
+        };
+        let r = &state.reporter;
+        let deadline = match (cfg.enabled, r.last_seen_ms, r.interval_ms()) {
+            (true, Some(seen), Some(interval)) => {
+                Some(seen.saturating_add(cfg.silent_after_ms(interval)))
+            }
+            _ => None,
+        };
+        if deadline == state.deadline {
+            return;
+        }
+        if let Some(old) = state.deadline.take() {
+            self.due.remove(&(old, Arc::clone(device)));
+        }
+        if let Some(d) = deadline {
+            self.due.insert((d, Arc::clone(device)));
+        }
+        state.deadline = deadline;
     }
 
     /// The shared copy of a `kind` tag.
@@ -386,6 +431,7 @@ impl AlertEngine {
             && let Some(seen) = last_seen_ms(row, w)
         {
             reporter.observe(seen, readings);
+            self.reschedule(device);
         }
         let active = self.subjects[rule as usize]
             .get(device)

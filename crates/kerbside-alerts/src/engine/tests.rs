@@ -848,3 +848,42 @@ proptest! {
         prop_assert_eq!(apply(&mut restarted, after), rest);
     }
 }
+
+/// Issue #21: `advance` once walked every device it knew, at every flush and (in
+/// replay) every record, so a reading cost more the larger the fleet.
+#[test]
+fn the_silence_check_looks_only_at_devices_past_their_deadline_however_large_the_fleet() {
+    let mut checked_per_fleet = Vec::new();
+    for fleet in [10, 2_000] {
+        let mut eng = engine();
+        // Every device reports each minute for two 15-minute windows, then in window 2
+        // all but tc-0 report again; tc-0 falls silent.
+        let devices: Vec<String> = (0..fleet).map(|i| format!("tc-{i}")).collect();
+        for d in &devices {
+            feed(&mut eng, &reporter_rows(d, 1, 2));
+        }
+        for d in &devices[1..] {
+            feed(&mut eng, [&health(d, 2, 15, Some(10.0), Some(3.6))]);
+        }
+        // Many advances while nobody is past the limit (30 min for a 60 s reporter;
+        // the quiet device's deadline is T0 + 59 min, the others' T0 + 74 min 50 s):
+        // nothing is looked at.
+        for k in 0..29 {
+            assert!(advance(&mut eng, T0 + 30 * MIN + k * MIN).is_empty());
+        }
+        assert_eq!(eng.stats().silence_checked, 0, "fleet {fleet}");
+        // Window 3 closed: only the quiet device is due.
+        let e = advance(&mut eng, T0 + 60 * MIN);
+        assert_eq!(states(&e), [Raised], "fleet {fleet}");
+        assert_eq!(e[0].id, "device_silent/tc-0");
+        for k in 0..15 {
+            assert!(advance(&mut eng, T0 + 60 * MIN + k * MIN).is_empty());
+        }
+        checked_per_fleet.push(eng.stats().silence_checked);
+    }
+    assert_eq!(
+        checked_per_fleet,
+        [1, 1],
+        "devices looked at by the silence check, fleets of 10 and 2,000"
+    );
+}
