@@ -122,6 +122,13 @@ impl Cluster {
         kerbside_kafka::admin::ensure_topics(&cfg, &topics::ALL)
             .await
             .unwrap();
+        // A topic just created answers "not leader for partition" until its leaders
+        // are elected: wait until every partition has one and all three replicas.
+        for topic in topics::ALL {
+            for partition in 0..3 {
+                self.in_sync(topic, partition, "was created").await;
+            }
+        }
         cfg
     }
 
@@ -152,10 +159,17 @@ impl Cluster {
         let mut node = self.spawn(i);
         kafka_ready(&mut node).await;
         self.nodes[i] = Some(node);
+        self.in_sync(topic, partition, &format!("node {} restarted", i + 1))
+            .await;
+    }
+
+    /// Waits until `partition` of `topic` has a leader and all three replicas in sync;
+    /// fails a minute after `event` if it still has not.
+    async fn in_sync(&self, topic: &str, partition: i32, event: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (probe, topic) = (Probe(self.brokers()), topic.to_owned());
-            let isr = tokio::task::spawn_blocking(move || probe.leader_of(&topic, partition))
+            let (probe, t) = (Probe(self.brokers()), topic.to_owned());
+            let isr = tokio::task::spawn_blocking(move || probe.leader_of(&t, partition))
                 .await
                 .unwrap();
             if isr.is_some_and(|(_, n)| n == 3) {
@@ -163,10 +177,10 @@ impl Cluster {
             }
             assert!(
                 Instant::now() < deadline,
-                "node {} never rejoined the in-sync replicas of partition {partition}",
-                i + 1
+                "{topic} partition {partition} has no leader with 3 in-sync replicas a \
+                 minute after it {event} ({isr:?})"
             );
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }

@@ -33,18 +33,39 @@ fn consumer(brokers: &str, group: &str) -> BaseConsumer {
 }
 
 /// The end offset of every partition of `topic` now (read only what comes after).
+///
+/// Asked again for up to a minute while the broker answers with an error: a topic just
+/// created on a cluster, or one whose leader has just moved, briefly answers "not
+/// leader for partition".
 pub fn end_offsets(brokers: &str, topic: &str) -> BTreeMap<i32, i64> {
     let c = consumer(brokers, "kerbside-test-probe");
-    let md = c
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("topic metadata from the test broker");
-    let parts = md.topics()[0].partitions().len() as i32;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match try_end_offsets(&c, topic) {
+            Ok(ends) => return ends,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("end offsets of {topic}: {e}; asking again");
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => panic!("end offsets of {topic} from the test broker: {e}"),
+        }
+    }
+}
+
+fn try_end_offsets(
+    c: &BaseConsumer,
+    topic: &str,
+) -> Result<BTreeMap<i32, i64>, rdkafka::error::KafkaError> {
+    let md = c.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let t = &md.topics()[0];
+    if let Some(e) = t.error() {
+        return Err(rdkafka::error::KafkaError::MetadataFetch(e.into()));
+    }
+    let parts = t.partitions().len() as i32;
     (0..parts)
         .map(|p| {
-            let (_, hi) = c
-                .fetch_watermarks(topic, p, Duration::from_secs(10))
-                .expect("watermarks from the test broker");
-            (p, hi)
+            let (_, hi) = c.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+            Ok((p, hi))
         })
         .collect()
 }
