@@ -14,6 +14,10 @@
 //!   message acknowledged and every reading of every acknowledged message must be on the
 //!   two brokers left: an acknowledgement for a record only the dead leader had would
 //!   show as a missing reading. Then the broker comes back and catches up.
+//! - dead letters refused by the broker (the dead-letter topic's `max.message.bytes`
+//!   set too small): the aggregator, which does not wait for each dead letter, must
+//!   stop before a commit passes one, and dead-letter every too-late reading when run
+//!   again.
 //!
 //! The cluster is three nodes through `deploy/dev/kafka-node`, as the dev
 //! `kafka-cluster` service runs them: replication factor 3, `min.insync.replicas` 2, no
@@ -501,4 +505,156 @@ async fn ingest_under_leader_kill(batch: usize) {
         },
     )
     .await;
+}
+
+/// Sets `max.message.bytes` of the dead-letter topic on `brokers` (a dead letter is
+/// several hundred bytes: 64 makes the broker refuse every one).
+async fn dead_letter_size_limit(brokers: &str, bytes: u32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, AlterConfig, ResourceSpecifier};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let limit = bytes.to_string();
+    let change = AlterConfig::new(ResourceSpecifier::Topic(topics::DEADLETTER))
+        .set("max.message.bytes", &limit);
+    for r in admin
+        .alter_configs(&[change], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        r.unwrap_or_else(|e| panic!("setting max.message.bytes of the dead-letter topic: {e:?}"));
+    }
+}
+
+/// Dead letters are produced without waiting for each, but none may be lost: when
+/// the broker refuses them (the dead-letter topic's `max.message.bytes` set too small),
+/// the aggregator counts the failures and stops before any commit passes their
+/// records; run again once the topic takes them, it dead-letters every too-late
+/// reading and the store equals the oracle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_the_broker_refuses_stop_the_aggregator_uncommitted_and_are_sent_on_its_rerun()
+{
+    let influx = Server::InfluxV1.require().await;
+    within(
+        Duration::from_secs(240),
+        "the refused dead letters test",
+        async {
+            let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_agg_dead_refused"));
+            let node = kafka(&dir.join("kafka"), free_port()).await;
+            let addr = node.addr();
+            let db = unique_name("kerbside_e2e");
+            influxql(&influx, "", &format!("CREATE DATABASE \"{db}\"")).await;
+            // Four hours of the fleet; the first hour goes last, after the others have
+            // moved every partition's watermark past it: too late, each one.
+            let feed = Feed::new(&addr, 4, 0).await;
+            let first_hour_ends = feed.fleet.scenario.start.millis() + 3_600_000;
+            let (late, on_time): (Vec<_>, Vec<_>) = feed
+                .readings
+                .iter()
+                .cloned()
+                .partition(|r| r.reading.ts.millis() < first_hour_ends - 60_000);
+            dead_letter_size_limit(&addr, 64).await;
+            let producer = Producer::kafka(&feed.kafka).unwrap();
+            produce(&producer, &on_time, None).await;
+            let first_late = tokio::task::block_in_place(|| testing::end_offsets(&addr, READINGS));
+            produce(&producer, &late, None).await;
+
+            let metrics_port = free_port();
+            let config = write_config_with(&dir, &addr, &influx, &db, metrics_port, "", "");
+            let log = dir.join("aggregate-1.log");
+            let mut agg = spawn_aggregate(&config, &log);
+            let deadline = Instant::now() + Duration::from_secs(90);
+            let status = loop {
+                if let Some(status) = agg.try_wait().unwrap() {
+                    break status;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the aggregator ran on for 90 s with every dead letter refused:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            };
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                !status.success() && text.contains(topics::DEADLETTER),
+                "the aggregator exited {status} without naming the refused dead letters:\n{text}"
+            );
+            // Nothing committed past a too-late reading whose dead letter was refused.
+            let group = std::fs::read_to_string(&config)
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix("group_id = "))
+                .map(|g| g.trim_matches('"').to_owned())
+                .expect("the group in the configuration");
+            let committed = tokio::task::block_in_place(|| committed_offsets(&addr, &group));
+            for (p, first) in &first_late {
+                if let Some(c) = committed.get(p) {
+                    assert!(
+                        c <= first,
+                        "partition {p} committed to {c}, past its first too-late reading at {first}"
+                    );
+                }
+            }
+
+            dead_letter_size_limit(&addr, 1_048_588).await;
+            let log = dir.join("aggregate-2.log");
+            let mut agg = spawn_aggregate(&config, &log);
+            let want_wm = crate::aggregate::wait_for_watermark(
+                metrics_port,
+                &feed.readings,
+                Duration::from_secs(120),
+                &mut agg,
+                &log,
+            )
+            .await;
+            let dls = too_late_dead_letters(&addr, &feed.fleet);
+            let dead = crate::replay::too_late_readings(&dls);
+            let want: BTreeSet<(String, u64)> = late
+                .iter()
+                .map(|r| (r.reading.device_id.to_string(), r.reading.seq.0))
+                .collect();
+            // (The fleet's own delayed readings may be too late as well: the oracle
+            // below leaves out every reading dead-lettered.)
+            let missing = want.difference(&dead).count();
+            assert!(
+                missing == 0,
+                "{missing} of {} too-late readings have no dead letter after the rerun",
+                want.len()
+            );
+            let (windows, too_late) =
+                assert_store_equals_oracle(&influx, &db, feed.readings.clone(), &dls, want_wm)
+                    .await;
+            eprintln!(
+                "{too_late} too-late readings dead-lettered; {windows} windows equal the oracle"
+            );
+            drop(agg);
+            drop(node);
+            let _ = std::fs::remove_dir_all(&dir);
+        },
+    )
+    .await;
+}
+
+/// The offsets `group` has committed on the readings topic, by partition.
+fn committed_offsets(brokers: &str, group: &str) -> BTreeMap<i32, i64> {
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition(READINGS, p);
+    }
+    c.committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap()
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            rdkafka::Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect()
 }

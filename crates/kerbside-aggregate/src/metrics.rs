@@ -47,6 +47,11 @@ pub struct AggregateMetrics {
     pub pending: IntGauge,
     /// Readings partitions paused because their watermark ran ahead of the slowest.
     pub skew_paused: IntGauge,
+    /// Dead letters produced and not yet confirmed by the broker.
+    pub dead_letters_in_flight: IntGauge,
+    /// Dead letters the broker did not take (the aggregator stops uncommitted, and
+    /// the records are read again).
+    pub dead_letter_failures: IntCounter,
 }
 
 impl AggregateMetrics {
@@ -143,6 +148,14 @@ impl AggregateMetrics {
             skew_paused: gauge(
                 "partitions_skew_paused",
                 "Readings partitions not fetched because their watermark ran ahead of the slowest (watermark alignment)",
+            )?,
+            dead_letters_in_flight: gauge(
+                "dead_letters_in_flight",
+                "Dead letters produced and not yet confirmed by the broker",
+            )?,
+            dead_letter_failures: counter(
+                "dead_letter_delivery_failures_total",
+                "Dead letters the broker did not take (nothing committed past them)",
             )?,
         };
         for t in [

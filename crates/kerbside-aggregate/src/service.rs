@@ -29,7 +29,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use kerbside_kafka::{
-    CommitOffset, GroupConsumer, GroupSettings, KafkaConfig, Producer, Record, topics,
+    CommitOffset, DeliveryFuture, GroupConsumer, GroupSettings, KafkaConfig, Producer, Record,
+    topics,
 };
 use kerbside_reading::{
     DeadLetter, EnrichedReading, EventTime, Kind, Refusal, RefusalReason, Topic,
@@ -164,6 +165,9 @@ struct State {
     observer_stale: bool,
     /// The per-partition checkpoint files.
     checkpoint: Checkpoint,
+    /// Dead letters produced and not yet confirmed: awaited together before the
+    /// commit that covers their records ([`commit`]), never one at a time.
+    dead_letters: Vec<DeliveryFuture>,
 }
 
 /// Runs the aggregator until `shutdown` is cancelled.
@@ -206,6 +210,7 @@ pub async fn run<O: Observer>(
         emitting: false,
         observer_stale: false,
         checkpoint: Checkpoint::new(&cfg.state_dir, &cfg.group_id),
+        dead_letters: Vec::new(),
     };
     let flush_every = store_cfg.flush_interval();
     let mut tick = tokio::time::interval(flush_every.min(Duration::from_secs(1)));
@@ -299,7 +304,7 @@ pub async fn run<O: Observer>(
             // Nothing to write: tell the observer time moved on, then commit what the
             // windows no longer need.
             tell_observer(&mut st, &mut observer, &[]).await?;
-            commit(&mut st, cfg, &consumer, &metrics);
+            commit(&mut st, cfg, &consumer, &metrics).await?;
             last_flush = Instant::now();
         }
     }
@@ -440,13 +445,8 @@ async fn handle(
                     rec.topic, rec.partition, rec.offset
                 ),
             );
-            dead_letter(
-                producer,
-                &refusal,
-                &rec,
-                EventTime::from_millis(0).expect("epoch"),
-            )
-            .await?;
+            let at = EventTime::from_millis(0).expect("epoch");
+            dead_letter(st, producer, metrics, &refusal, &rec, at).await?;
         }
         Applied::Reading {
             admission: Admission::Late,
@@ -459,7 +459,7 @@ async fn handle(
         } => {
             metrics.too_late.inc();
             let refusal = Admission::too_late_refusal(window, watermark);
-            dead_letter(producer, &refusal, &rec, received_at).await?;
+            dead_letter(st, producer, metrics, &refusal, &rec, received_at).await?;
         }
         Applied::Reading { .. } | Applied::DeadLetter { .. } => {}
     }
@@ -668,7 +668,7 @@ async fn flush(
 ) -> Result<()> {
     if st.rows.is_empty() {
         tell_observer(st, observer, &[]).await?;
-        commit(st, cfg, consumer, metrics);
+        commit(st, cfg, consumer, metrics).await?;
         return Ok(());
     }
     let rows = std::mem::take(&mut st.rows);
@@ -763,14 +763,12 @@ async fn flush(
             None,
         );
         let value = serde_json::to_vec(&dl).expect("a dead letter always serialises");
-        producer
-            .send(topics::DEADLETTER, b"store", &value)
-            .await
-            .await?;
+        let delivery = producer.send(topics::DEADLETTER, b"store", &value).await;
+        in_flight(st, metrics, delivery).await?;
     }
     // Durable before committing (fsync for the file store; HTTP writes are confirmed).
     store.flush()?;
-    commit(st, cfg, consumer, metrics);
+    commit(st, cfg, consumer, metrics).await?;
     debug!(
         rows = rows.len(),
         held = held.len(),
@@ -803,13 +801,16 @@ async fn tell_observer(st: &mut State, observer: &mut impl Observer, rows: &[Row
         .map_err(Error::Observer)
 }
 
-/// Commits every source at the engine's commit point, with its watermark.
-fn commit(
+/// Commits every source at the engine's commit point, with its watermark, once every
+/// dead letter produced so far is confirmed (a dead letter that failed stops the
+/// aggregator here, with nothing committed past its record).
+async fn commit(
     st: &mut State,
     cfg: &AggregateConfig,
     consumer: &GroupConsumer,
     metrics: &AggregateMetrics,
-) {
+) -> Result<()> {
+    settle_dead_letters(st, metrics).await?;
     // What was written, not how far the records have got: see `final_watermark_of`.
     // The files first: a watermark ahead of the committed offsets is harmless (the
     // windows it covers were written).
@@ -846,6 +847,7 @@ fn commit(
             warn!(error = %e, "commit failed; the next write commits again");
         }
     }
+    Ok(())
 }
 
 /// A source is idle when nothing came from it for `idle_after` **and** nothing is
@@ -1024,23 +1026,56 @@ fn consume_error(metrics: &AggregateMetrics, e: &kerbside_kafka::Error) {
     warn!(error = %e, "consuming from Kafka failed; carrying on");
 }
 
+/// Dead letters in flight at most: past this many, the next is sent only once these
+/// are confirmed (memory stays bounded however long a flood of too-late readings).
+const DEAD_LETTERS_IN_FLIGHT: usize = 20_000;
+
+/// Produces a dead letter for `rec` without waiting for it: [`commit`] waits for it
+/// (with every other) before the offset past `rec` is committed.
 async fn dead_letter(
+    st: &mut State,
     producer: &Producer,
+    metrics: &AggregateMetrics,
     refusal: &Refusal,
     rec: &Record,
     received_at: EventTime,
 ) -> Result<()> {
     let dl = DeadLetter::new(refusal, &rec.topic, &rec.value, received_at, None);
     let value = serde_json::to_vec(&dl).expect("a dead letter always serialises");
-    let key = rec
-        .key
-        .clone()
-        .unwrap_or_else(|| rec.topic.clone().into_bytes());
-    producer
-        .send(topics::DEADLETTER, &key, &value)
-        .await
-        .await?;
+    let key = rec.key.as_deref().unwrap_or(rec.topic.as_bytes());
+    let delivery = producer.send(topics::DEADLETTER, key, &value).await;
+    in_flight(st, metrics, delivery).await
+}
+
+/// Keeps `delivery` with the dead letters in flight, waiting for them all first if
+/// there are already [`DEAD_LETTERS_IN_FLIGHT`].
+async fn in_flight(
+    st: &mut State,
+    metrics: &AggregateMetrics,
+    delivery: DeliveryFuture,
+) -> Result<()> {
+    if st.dead_letters.len() >= DEAD_LETTERS_IN_FLIGHT {
+        settle_dead_letters(st, metrics).await?;
+    }
+    st.dead_letters.push(delivery);
+    metrics
+        .dead_letters_in_flight
+        .set(st.dead_letters.len() as i64);
     Ok(())
+}
+
+/// Waits until every dead letter in flight is confirmed; the first that failed is
+/// the error (counted with every other that failed).
+async fn settle_dead_letters(st: &mut State, metrics: &AggregateMetrics) -> Result<()> {
+    let mut first = None;
+    for delivery in st.dead_letters.drain(..) {
+        if let Err(e) = delivery.await {
+            metrics.dead_letter_failures.inc();
+            first.get_or_insert(e);
+        }
+    }
+    metrics.dead_letters_in_flight.set(0);
+    first.map_or(Ok(()), |e| Err(e.into()))
 }
 
 fn fmt_ms(ms: i64) -> String {

@@ -16,10 +16,15 @@
 //! 3. **the same, live**: the aggregator started first and the readings produced at
 //!    `KERBSIDE_BENCH_SPEED` (default 60) × the fleet's own pace, under its capacity:
 //!    the memory of 100,000 devices in steady operation (`KERBSIDE_BENCH_ONLY=kafka-live`).
+//! 4. **a backlog half too late**: as 2, but the second half of the hours is produced
+//!    first and the first half after it, as a gateway flushing its buffer after a long
+//!    outage would: the first half is too late for its windows, each reading
+//!    dead-lettered (`KERBSIDE_BENCH_ONLY=kafka-late`). readings/s counts every reading
+//!    read, too late or not.
 //!
 //! Needs `cargo build --release -p kerbside` first, and `deploy/dev/services up`
 //! (InfluxDB, and the Apache Kafka jars it installs). Run: `cargo bench -p kerbside --bench
-//! aggregate`; `KERBSIDE_BENCH_ONLY=replay|kafka` runs one part.
+//! aggregate`; `KERBSIDE_BENCH_ONLY=replay|kafka|kafka-live|kafka-late` runs one part.
 
 mod common;
 
@@ -173,7 +178,18 @@ fn produce(cfg: &KafkaConfig, records: impl Iterator<Item = Produced>, speed: Op
     started.elapsed().as_secs_f64()
 }
 
-fn kafka_bench(live_speed: Option<f64>) -> Row {
+/// How the Kafka bench feeds the aggregator.
+#[derive(Debug, Clone, Copy)]
+enum Feed {
+    /// Every reading produced before the aggregator starts, in send order.
+    Backlog,
+    /// As `Backlog`, the second half of the hours first: the first half is too late.
+    HalfTooLate,
+    /// Produced while the aggregator runs, at this many times the fleet's pace.
+    Live(f64),
+}
+
+fn kafka_bench(feed: Feed) -> Row {
     let hours: u32 = env_or("KERBSIDE_BENCH_HOURS", 2);
     let influx = influx_url();
     let dir = target_dir().join("bench-data/kafka");
@@ -198,13 +214,29 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
     let (n, last_ts) = readings(&fleet).fold((0u64, 0i64), |(n, last), r| (n + 1, last.max(r.ts)));
     let mut producer_thread = None;
     let mut produce_s = 0.0;
-    match live_speed {
-        None => {
+    let live_speed = match feed {
+        Feed::Live(speed) => Some(speed),
+        Feed::Backlog | Feed::HalfTooLate => None,
+    };
+    match feed {
+        Feed::Backlog => {
             let records: Vec<Produced> = readings(&fleet).collect();
             eprintln!("producing {n} readings into the bench's Kafka…");
             produce_s = produce(&cfg, records.into_iter(), None);
         }
-        Some(speed) => {
+        Feed::HalfTooLate => {
+            let half = fleet.scenario.start.millis() + i64::from(hours) * 1_800_000;
+            let (early, late): (Vec<Produced>, Vec<Produced>) =
+                readings(&fleet).partition(|r| r.ts < half);
+            eprintln!(
+                "producing {n} readings into the bench's Kafka, the {} of the second half \
+                 before the {} of the first…",
+                late.len(),
+                early.len()
+            );
+            produce_s = produce(&cfg, late.into_iter().chain(early), None);
+        }
+        Feed::Live(speed) => {
             // Topics first, so the aggregator subscribes to something.
             produce(&cfg, readings(&fleet).take(1), None);
             let fleet = Arc::clone(&fleet);
@@ -305,6 +337,8 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
         produce_s = t.join().unwrap();
     }
     let gaps = metric(metrics_port, "kerbside_aggregate_offset_gaps_total").unwrap_or(0.0);
+    let too_late =
+        metric(metrics_port, "kerbside_aggregate_too_late_readings_total").unwrap_or(0.0);
     let written = metric(metrics_port, "kerbside_store_points_written_total").unwrap_or(0.0);
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -315,13 +349,17 @@ fn kafka_bench(live_speed: Option<f64>) -> Row {
     Row {
         what: format!(
             "Apache Kafka → `kerbside aggregate` → InfluxDB 1.6, {devices} devices, {}",
-            live_speed.map_or("a backlog".into(), |x| format!("live at {x} x"))
+            match feed {
+                Feed::Backlog => "a backlog".into(),
+                Feed::HalfTooLate => "a backlog half too late".into(),
+                Feed::Live(x) => format!("live at {x} x"),
+            }
         ),
         readings: read,
         seconds,
         peak_mib: peak,
         note: format!(
-            "{n} produced at {:.0}/s; {written:.0} points written; up to {open_max:.0} windows open; {gaps:.0} offset gaps",
+            "{n} produced at {:.0}/s; {written:.0} points written; {too_late:.0} too late (dead-lettered); up to {open_max:.0} windows open; {gaps:.0} offset gaps",
             n as f64 / produce_s
         ),
     }
@@ -335,10 +373,16 @@ fn main() {
         rows.push(replay_bench());
     }
     if only.is_empty() || only == "kafka" {
-        rows.push(kafka_bench(None));
+        rows.push(kafka_bench(Feed::Backlog));
+    }
+    if only.is_empty() || only == "kafka-late" {
+        rows.push(kafka_bench(Feed::HalfTooLate));
     }
     if only.is_empty() || only == "kafka-live" {
-        rows.push(kafka_bench(Some(env_or("KERBSIDE_BENCH_SPEED", 60.0))));
+        rows.push(kafka_bench(Feed::Live(env_or(
+            "KERBSIDE_BENCH_SPEED",
+            60.0,
+        ))));
     }
     println!(
         "\n| what | readings | seconds | readings/s | peak RSS | notes |\n|---|---|---|---|---|---|"
