@@ -26,7 +26,9 @@
 //! and PM10 the running 24 h means. The overall index is the highest of those given;
 //! with none given, `daqi` and `daqi_band` are left out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
 
@@ -175,7 +177,7 @@ type HourMeans = [Option<f64>; 5];
 /// Hourly means per device for the running 24 h and 8 h means; 24 hours per device.
 #[derive(Debug, Clone, Default)]
 pub struct AirHistory {
-    devices: HashMap<String, BTreeMap<i64, HourMeans>>,
+    devices: FxHashMap<String, BTreeMap<i64, HourMeans>>,
 }
 
 impl AirHistory {

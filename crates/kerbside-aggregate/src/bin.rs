@@ -16,7 +16,7 @@
 //! apart. `hours_to_full` = (100 − `fill_pct`) / rate, only while the bin is
 //! filling (rate > 0).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
@@ -240,7 +240,7 @@ impl Series {
 #[derive(Debug, Clone, Default)]
 pub struct BinHistory {
     rule: BinRateRule,
-    devices: HashMap<Arc<str>, Series>,
+    devices: FxHashMap<Arc<str>, Series>,
 }
 
 impl BinHistory {
@@ -248,7 +248,7 @@ impl BinHistory {
     pub fn new(rule: BinRateRule) -> Self {
         Self {
             rule,
-            devices: HashMap::new(),
+            devices: FxHashMap::default(),
         }
     }
 

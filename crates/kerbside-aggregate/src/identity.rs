@@ -2,7 +2,7 @@
 //! window of the device instead of copied into each (a 100,000-device fleet holds
 //! hundreds of thousands of windows).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use kerbside_reading::{Asset, AssetAttrs, EnrichedReading};
@@ -56,7 +56,7 @@ impl Identity {
 /// One [`Identity`] per device, handed to every window of it. A reading whose asset
 /// differs from the one held (the register changed) replaces it.
 #[derive(Debug, Default)]
-pub struct Identities(HashMap<Arc<str>, Identity>);
+pub struct Identities(FxHashMap<Arc<str>, Identity>);
 
 impl Identities {
     /// The shared identity of `r`'s device.

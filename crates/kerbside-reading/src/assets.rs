@@ -12,6 +12,8 @@
 //! | `footfall` | `venue`, `room` |
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -86,7 +88,7 @@ pub enum AssetAttrs {
 /// Every device kerbside knows, by id.
 #[derive(Debug, Clone, Default)]
 pub struct AssetRegister {
-    by_id: HashMap<DeviceId, Arc<Asset>>,
+    by_id: FxHashMap<DeviceId, Arc<Asset>>,
 }
 
 impl AssetRegister {

@@ -9,7 +9,7 @@
 //! LoRaWAN rejoin): the device's history starts again from it. A genuine duplicate
 //! carries the original's event time, so it is never mistaken for a restart.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::ids::{DeviceId, EventTime, Seq};
 
@@ -46,7 +46,7 @@ struct DeviceSeqs {
 #[derive(Debug, Clone)]
 pub struct SeqTracker {
     horizon: u64,
-    devices: HashMap<DeviceId, DeviceSeqs>,
+    devices: FxHashMap<DeviceId, DeviceSeqs>,
 }
 
 impl SeqTracker {
@@ -54,7 +54,7 @@ impl SeqTracker {
     pub fn new(horizon: u32) -> Self {
         Self {
             horizon: u64::from(horizon.max(64)).next_multiple_of(64),
-            devices: HashMap::new(),
+            devices: FxHashMap::default(),
         }
     }
 

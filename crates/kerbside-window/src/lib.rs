@@ -25,6 +25,8 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rustc_hash::FxHashMap;
 use std::hash::Hash;
 
 use smallvec::SmallVec;
@@ -125,14 +127,14 @@ struct Slot<A> {
 /// them holds is the window's, kept once here rather than in every slot.
 #[derive(Debug, Clone)]
 struct Window<K, A> {
-    by_key: HashMap<K, Slot<A>>,
+    by_key: FxHashMap<K, Slot<A>>,
     low: SmallVec<[(u32, i64); 4]>,
 }
 
 impl<K, A> Default for Window<K, A> {
     fn default() -> Self {
         Self {
-            by_key: HashMap::new(),
+            by_key: FxHashMap::default(),
             low: SmallVec::new(),
         }
     }
@@ -168,7 +170,7 @@ pub struct Windows<K, A> {
     /// A dropped window's table, emptied, for the next window to start: every window
     /// of a measurement holds about as many keys, so reusing one saves growing a new
     /// table (old and new arrays held at once) for each.
-    spare: Option<HashMap<K, Slot<A>>>,
+    spare: Option<FxHashMap<K, Slot<A>>>,
 }
 
 impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
@@ -467,7 +469,7 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
                 && let Some(mut table) = dropped
                     .into_values()
                     .map(|w| w.by_key)
-                    .max_by_key(HashMap::capacity)
+                    .max_by_key(FxHashMap::capacity)
             {
                 table.clear();
                 self.spare = Some(table);
@@ -505,7 +507,7 @@ impl<K: Eq + Hash + Clone, A: Default + Clone> Windows<K, A> {
 /// resumes where it stopped.
 fn emit_dirty<K, A>(
     start: i64,
-    by_key: &mut HashMap<K, Slot<A>>,
+    by_key: &mut FxHashMap<K, Slot<A>>,
     budget: &mut usize,
     emit: &mut impl FnMut(Emission<&K, &A>),
 ) -> bool {

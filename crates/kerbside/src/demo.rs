@@ -916,13 +916,13 @@ struct DemoOutput {
 }
 
 impl Output for DemoOutput {
-    fn rows(&mut self, rows: &[Row]) -> anyhow::Result<()> {
-        for r in rows {
+    fn rows(&mut self, rows: Vec<Row>) -> anyhow::Result<()> {
+        for r in &rows {
             self.emitted.with_label_values(&[r.measurement]).inc();
         }
         let report = self
             .handle
-            .block_on(self.store.write(rows, &self.cancel))
+            .block_on(self.store.write(&rows, &self.cancel))
             .context("writing to the store")?;
         self.store_refused += dead_letter_refused(self, report.refused)?;
         Ok(())

@@ -20,7 +20,7 @@ const EMIT_CHUNK: usize = 5000;
 /// Where the closed windows, the refusals and the alerts go.
 pub trait Output {
     /// Rows to store.
-    fn rows(&mut self, rows: &[Row]) -> anyhow::Result<()>;
+    fn rows(&mut self, rows: Vec<Row>) -> anyhow::Result<()>;
     /// One refused message.
     fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()>;
     /// Alert events, in the order the rules gave them.
@@ -97,8 +97,7 @@ impl Offline {
                         .or_default() += 1;
                     self.rules.evaluate(r, &mut self.events);
                 }
-                out.rows(&self.rows)?;
-                self.rows.clear();
+                out.rows(std::mem::take(&mut self.rows))?;
             }
             if done {
                 let closed_until = match finish {
@@ -163,13 +162,13 @@ pub fn create(path: &Path) -> anyhow::Result<BufWriter<File>> {
 }
 
 impl Output for DirOutput {
-    fn rows(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+    fn rows(&mut self, rows: Vec<Row>) -> anyhow::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
         let report = self
             .sink
-            .write(rows)
+            .write(&rows)
             .context("writing line-protocol files")?;
         dead_letter_refused(self, report.refused)?;
         Ok(())

@@ -21,12 +21,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use kerbside_aggregate::{Admission, EngineConfig, Source};
-use kerbside_alerts::AlertsConfig;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use kerbside_aggregate::{Admission, EngineConfig, Row, Source};
+use kerbside_alerts::{AlertEvent, AlertsConfig};
 use kerbside_ingest::pipeline::{Judged, Pipeline};
 use kerbside_reading::{
-    AssetRegister, DeadLetter, EventTime, Refusal, RefusalReason, ReplayLine, Topic,
-    ValidationConfig, Validator,
+    AssetRegister, DeadLetter, EnrichedReading, EventTime, Kind, Refusal, RefusalReason,
+    ReplayLine, Topic, ValidationConfig, Validator,
 };
 use serde::Serialize;
 
@@ -78,19 +80,168 @@ pub struct ReplaySummary {
     pub readings_per_second: f64,
 }
 
+/// What the reading stage hands the windows stage, in the order of the input: the
+/// windows see exactly the calls a single thread would make.
+#[derive(Debug)]
+enum Step {
+    /// An accepted reading, with its line's topic and receive time.
+    Reading {
+        reading: EnrichedReading,
+        topic: String,
+        received_at: EventTime,
+    },
+    /// A device's message refused (`device_health` counts it).
+    Refused {
+        device: String,
+        kind: Option<Kind>,
+        reason: RefusalReason,
+        received_ms: i64,
+    },
+    /// A dead letter, to write in its place in the output.
+    DeadLetter(DeadLetter),
+    /// The end of a line: what the watermark has closed is emitted.
+    LineEnd,
+}
+
+/// What the windows stage hands the writer, in order.
+#[derive(Debug)]
+enum Put {
+    Rows(Vec<Row>),
+    DeadLetter(DeadLetter),
+    Alerts(Vec<AlertEvent>),
+}
+
+/// Steps or puts per message between threads: few enough messages that the channels
+/// cost nothing, small enough that a stage never waits long for the one before.
+const BATCH: usize = 1024;
+/// Batches queued between two stages.
+const QUEUED: usize = 128;
+
+/// An [`Output`] that hands everything to the writer thread.
+struct ToWriter {
+    tx: SyncSender<Vec<Put>>,
+    batch: Vec<Put>,
+}
+
+impl ToWriter {
+    fn put(&mut self, p: Put) -> anyhow::Result<()> {
+        self.batch.push(p);
+        if self.batch.len() >= BATCH {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> anyhow::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.tx
+            .send(batch)
+            .map_err(|_| anyhow::anyhow!(WRITER_STOPPED))
+    }
+}
+
+const WRITER_STOPPED: &str = "the replay's writer stopped";
+const WINDOWS_STOPPED: &str = "the replay's windows stage stopped";
+
+impl Output for ToWriter {
+    fn rows(&mut self, rows: Vec<Row>) -> anyhow::Result<()> {
+        self.put(Put::Rows(rows))
+    }
+
+    fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()> {
+        self.put(Put::DeadLetter(dl.clone()))
+    }
+
+    fn alerts(&mut self, events: &[AlertEvent]) -> anyhow::Result<()> {
+        self.put(Put::Alerts(events.to_vec()))
+    }
+}
+
 /// The replay over an already-open input: judges every line, runs the windows, sends
 /// rows and refusals to `out`, and closes every window at the end. `progress` is
 /// told the bytes consumed so far.
+///
+/// Three threads, each a stage of one pipeline: reading and judging the lines (this
+/// thread), the windows and the alert rules, and writing to `out`. Each stage takes
+/// the one before's output in order, so what is written, and in what order, is
+/// exactly what one thread doing all three would write.
 pub fn replay_lines(
     input: impl BufRead,
     validation: ValidationConfig,
     assets: Arc<AssetRegister>,
     windows: EngineConfig,
     alerts: AlertsConfig,
-    out: &mut impl Output,
-    mut progress: impl FnMut(u64),
+    out: &mut (impl Output + Send),
+    progress: impl FnMut(u64),
 ) -> anyhow::Result<ReplaySummary> {
     let started = Instant::now();
+    let (steps_tx, steps_rx) = sync_channel::<Vec<Step>>(QUEUED);
+    let (puts_tx, puts_rx) = sync_channel::<Vec<Put>>(QUEUED);
+    let (judging, windowing, writing) = std::thread::scope(|s| {
+        let writer = stage(s, "replay-writer", move || -> anyhow::Result<()> {
+            for batch in puts_rx {
+                for p in batch {
+                    match p {
+                        Put::Rows(rows) => out.rows(rows)?,
+                        Put::DeadLetter(dl) => out.dead_letter(&dl)?,
+                        Put::Alerts(events) => out.alerts(&events)?,
+                    }
+                }
+            }
+            Ok(())
+        });
+        let windower = stage(s, "replay-windows", move || {
+            let mut out = ToWriter {
+                tx: puts_tx,
+                batch: Vec::with_capacity(BATCH),
+            };
+            let r = run_windows(windows, alerts, steps_rx, &mut out);
+            // What was emitted before a failure still goes out.
+            r.and_then(|w| out.send().map(|()| w))
+        });
+        let judging = judge_lines(input, validation, assets, steps_tx, progress);
+        let windowing = windower.join().expect("the windows stage panicked");
+        let writing = writer.join().expect("the replay's writer panicked");
+        (judging, windowing, writing)
+    });
+    // The first stage to fail is the cause: the ones before it stop for want of it.
+    writing?;
+    let windowed = windowing?;
+    let mut summary = judging?;
+    for (reason, n) in windowed.refused {
+        *summary.refused.entry(reason).or_default() += n;
+    }
+    summary.late = windowed.late;
+    summary.windows = windowed.emitted;
+    summary.event_time = windowed.span.map(|(a, b)| (a.to_string(), b.to_string()));
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.readings_per_second = summary.accepted as f64 / summary.seconds.max(1e-9);
+    Ok(summary)
+}
+
+/// A named thread of the replay's pipeline (the name shows in `top -H` and profiles).
+fn stage<'scope, T: Send + 'scope>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn_scoped(s, f)
+        .expect("a thread for the replay")
+}
+
+/// The first stage: reads and judges every line, in order, into steps for the windows.
+fn judge_lines(
+    input: impl BufRead,
+    validation: ValidationConfig,
+    assets: Arc<AssetRegister>,
+    tx: SyncSender<Vec<Step>>,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<ReplaySummary> {
     let mut pipeline = Pipeline::new(Validator::new(validation.clone(), Arc::clone(&assets)));
     // Before the file has a clock: every timestamp is in range.
     let mut unclocked = Pipeline::new(Validator::new(
@@ -101,13 +252,15 @@ pub fn replay_lines(
         },
         assets,
     ));
-    let mut offline = Offline::new(windows, alerts);
     let mut summary = ReplaySummary::default();
     let mut clock: Option<EventTime> = None;
-    let mut span: Option<(EventTime, EventTime)> = None;
     let mut bytes = 0u64;
     let mut judged = Vec::new();
-    let src = Source::Readings(0);
+    let mut steps = Vec::with_capacity(BATCH);
+    let send = |steps: &mut Vec<Step>| {
+        let batch = std::mem::replace(steps, Vec::with_capacity(BATCH));
+        tx.send(batch).map_err(|_| anyhow::anyhow!(WINDOWS_STOPPED))
+    };
     for (n, line) in input.lines().enumerate() {
         let line = line.with_context(|| format!("reading line {}", n + 1))?;
         bytes += line.len() as u64 + 1;
@@ -125,7 +278,13 @@ pub fn replay_lines(
                     format!("line {} is not a replay record: {e}", n + 1),
                 );
                 let at = clock.unwrap_or(EventTime::from_millis(0).expect("epoch"));
-                out.dead_letter(&DeadLetter::new(&refusal, "", line.as_bytes(), at, None))?;
+                steps.push(Step::DeadLetter(DeadLetter::new(
+                    &refusal,
+                    "",
+                    line.as_bytes(),
+                    at,
+                    None,
+                )));
                 continue;
             }
         };
@@ -144,84 +303,127 @@ pub fn replay_lines(
         });
         let topic = Topic::parse(&rec.topic).ok();
         for j in judged.drain(..) {
-            let refusal = match j {
+            match j {
                 Judged::Accepted { reading, .. } => {
                     summary.accepted += 1;
                     let ts = reading.reading.ts;
                     clock = Some(clock.map_or(ts, |c| c.max(ts)));
-                    span = Some(span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
-                    match offline.engine.add_reading(src, None, &reading) {
-                        Admission::OnTime | Admission::Duplicate => continue,
-                        Admission::Late => {
-                            summary.late += 1;
-                            continue;
-                        }
-                        Admission::TooLate { window, watermark } => {
-                            // As the service does: the record is the reading itself.
-                            let refusal = Admission::too_late_refusal(window, watermark);
-                            *summary.refused.entry("too_late".into()).or_default() += 1;
-                            let value = serde_json::to_vec(&reading)
-                                .expect("an enriched reading always serialises");
-                            out.dead_letter(&DeadLetter::new(
-                                &refusal,
-                                &rec.topic,
-                                &value,
-                                received_at,
-                                None,
-                            ))?;
-                            continue;
-                        }
-                    }
+                    steps.push(Step::Reading {
+                        reading,
+                        topic: rec.topic.clone(),
+                        received_at,
+                    });
                 }
-                Judged::Status { .. } => {
-                    summary.status += 1;
-                    continue;
-                }
+                Judged::Status { .. } => summary.status += 1,
                 Judged::Refused { refusal, .. } => {
                     if let Some(device) = topic.and_then(|t| t.device_id()) {
                         let kind = match topic {
                             Some(Topic::Reading { kind, .. }) => Some(kind),
                             _ => None,
                         };
-                        offline.engine.add_refusal(
-                            src,
-                            None,
-                            device,
+                        steps.push(Step::Refused {
+                            device: device.to_owned(),
                             kind,
-                            refusal.reason,
-                            received_at.millis(),
-                        );
+                            reason: refusal.reason,
+                            received_ms: received_at.millis(),
+                        });
                     }
-                    refusal
+                    *summary
+                        .refused
+                        .entry(refusal.reason.code().into())
+                        .or_default() += 1;
+                    steps.push(Step::DeadLetter(DeadLetter::new(
+                        &refusal,
+                        &rec.topic,
+                        rec.payload.as_bytes(),
+                        received_at,
+                        None,
+                    )));
                 }
-            };
-            *summary
-                .refused
-                .entry(refusal.reason.code().into())
-                .or_default() += 1;
-            let dl = DeadLetter::new(
-                &refusal,
-                &rec.topic,
-                rec.payload.as_bytes(),
-                received_at,
-                None,
-            );
-            out.dead_letter(&dl)?;
+            }
         }
-        offline.emit(out)?;
+        steps.push(Step::LineEnd);
+        if steps.len() >= BATCH {
+            send(&mut steps)?;
+        }
         if n % 4096 == 0 {
             progress(bytes);
         }
     }
+    send(&mut steps)?;
+    progress(bytes);
+    Ok(summary)
+}
+
+/// What the windows stage adds to the summary.
+#[derive(Debug, Default)]
+struct Windowed {
+    /// Refusals it made (`too_late`), by reason code.
+    refused: BTreeMap<String, u64>,
+    late: u64,
+    emitted: Emitted,
+    /// Earliest and latest accepted event time.
+    span: Option<(EventTime, EventTime)>,
+}
+
+/// The second stage: the windows and the alert rules over the steps, in order; at
+/// the end of the input every window is closed.
+fn run_windows(
+    windows: EngineConfig,
+    alerts: AlertsConfig,
+    rx: Receiver<Vec<Step>>,
+    out: &mut impl Output,
+) -> anyhow::Result<Windowed> {
+    let mut offline = Offline::new(windows, alerts);
+    let mut w = Windowed::default();
+    let src = Source::Readings(0);
+    for batch in rx {
+        for step in batch {
+            match step {
+                Step::Reading {
+                    reading,
+                    topic,
+                    received_at,
+                } => {
+                    let ts = reading.reading.ts;
+                    w.span = Some(w.span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
+                    match offline.engine.add_reading(src, None, &reading) {
+                        Admission::OnTime | Admission::Duplicate => {}
+                        Admission::Late => w.late += 1,
+                        Admission::TooLate { window, watermark } => {
+                            // As the service does: the record is the reading itself.
+                            let refusal = Admission::too_late_refusal(window, watermark);
+                            *w.refused.entry("too_late".into()).or_default() += 1;
+                            let value = serde_json::to_vec(&reading)
+                                .expect("an enriched reading always serialises");
+                            out.dead_letter(&DeadLetter::new(
+                                &refusal,
+                                &topic,
+                                &value,
+                                received_at,
+                                None,
+                            ))?;
+                        }
+                    }
+                }
+                Step::Refused {
+                    device,
+                    kind,
+                    reason,
+                    received_ms,
+                } => offline
+                    .engine
+                    .add_refusal(src, None, &device, kind, reason, received_ms),
+                Step::DeadLetter(dl) => out.dead_letter(&dl)?,
+                Step::LineEnd => offline.emit(out)?,
+            }
+        }
+    }
     // The end of the file is not the end of time: devices are judged silent only up
     // to the last reading's event time.
-    offline.finish(span.map(|(_, b)| b.millis()), out)?;
-    summary.windows = offline.emitted;
-    progress(bytes);
-    summary.event_time = span.map(|(a, b)| (a.to_string(), b.to_string()));
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.readings_per_second = summary.accepted as f64 / summary.seconds.max(1e-9);
-    Ok(summary)
+    offline.finish(w.span.map(|(_, b)| b.millis()), out)?;
+    w.emitted = std::mem::take(&mut offline.emitted);
+    Ok(w)
 }
 
 /// Runs `kerbside replay`.
