@@ -3,6 +3,8 @@
 //! event time has closed; the caller publishes what comes out.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use kerbside_store::Row;
@@ -72,7 +74,7 @@ impl Default for DeviceState {
 #[derive(Debug, Clone)]
 pub struct AlertEngine {
     config: AlertsConfig,
-    devices: BTreeMap<Arc<str>, DeviceState>,
+    devices: FxHashMap<Arc<str>, DeviceState>,
     /// Devices by the deadline of their silence (last reading + its limit), soonest
     /// first: `advance` looks only at those past it, not at the whole fleet.
     due: BTreeSet<(i64, Arc<str>)>,
@@ -89,7 +91,7 @@ impl AlertEngine {
     pub fn new(config: AlertsConfig) -> Self {
         Self {
             config,
-            devices: BTreeMap::new(),
+            devices: FxHashMap::default(),
             due: BTreeSet::new(),
             subjects: Default::default(),
             kinds: Vec::new(),

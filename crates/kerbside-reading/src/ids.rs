@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -68,7 +69,7 @@ impl FromStr for Kind {
 /// A device id: `[A-Za-z0-9._-]{1,64}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
-pub struct DeviceId(String);
+pub struct DeviceId(CompactString);
 
 impl DeviceId {
     /// Longest device id accepted.
@@ -77,7 +78,7 @@ impl DeviceId {
     /// Parses a device id, refusing anything outside the pattern.
     pub fn parse(s: &str) -> Result<Self, Refusal> {
         Self::check(s)?;
-        Ok(Self(s.to_owned()))
+        Ok(Self(CompactString::from(s)))
     }
 
     /// Checks `s` against the pattern without allocating.

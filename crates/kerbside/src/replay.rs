@@ -148,7 +148,11 @@ const WINDOWS_STOPPED: &str = "the replay's windows stage stopped";
 
 impl Output for ToWriter {
     fn rows(&mut self, rows: Vec<Row>) -> anyhow::Result<()> {
-        self.put(Put::Rows(rows))
+        // A chunk of rows is a batch's worth on its own: held back until 1,024 puts
+        // had gathered, hours of rows waited in memory (2.4 GB over 14 h at 100,000
+        // devices).
+        self.put(Put::Rows(rows))?;
+        self.send()
     }
 
     fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()> {
