@@ -6,6 +6,12 @@
 //!    validation, duplicate check, every window, line-protocol files. readings/s =
 //!    accepted readings / wall time of the process; peak RSS = its `VmHWM`. The file is
 //!    generated once into `target/bench-data/` and reused.
+//!    **replay at scale** (`KERBSIDE_BENCH_ONLY=replay-scale`): the same number of
+//!    readings (`KERBSIDE_BENCH_SCALE_READINGS`, default 1,265,172: one hour of
+//!    bench-100k) from 1,000 devices (`bench-1k.toml`, 100 simulated hours) and from
+//!    100,000 (`bench-100k.toml`, one hour), each replayed with the default config and
+//!    the 100,000 again with every alert rule off: µs per reading, and the ratios
+//!    100,000 / 1,000 devices and rules on / off. Files cached in `target/bench-data/`.
 //! 2. **Kafka → InfluxDB**: `KERBSIDE_BENCH_HOURS` (default 2) simulated hours of a
 //!    100,000-device fleet (`bench-100k.toml`) produced into an Apache Kafka of the bench's
 //!    own (the dev broker's readings topic holds other runs' data), then the
@@ -22,9 +28,11 @@
 //!    dead-lettered (`KERBSIDE_BENCH_ONLY=kafka-late`). readings/s counts every reading
 //!    read, too late or not.
 //!
-//! Needs `cargo build --release -p kerbside` first, and `deploy/dev/services up`
+//! Needs `cargo build --release -p kerbside` first (or `KERBSIDE_BENCH_BIN` naming
+//! another build, for a before and after in one session), and `deploy/dev/services up`
 //! (InfluxDB, and the Apache Kafka jars it installs). Run: `cargo bench -p kerbside --bench
-//! aggregate`; `KERBSIDE_BENCH_ONLY=replay|kafka|kafka-live|kafka-late` runs one part.
+//! aggregate`; `KERBSIDE_BENCH_ONLY=replay|replay-scale|kafka|kafka-live|kafka-late` runs one
+//! part.
 
 mod common;
 
@@ -77,14 +85,39 @@ struct Row {
 
 fn replay_bench() -> Row {
     let want: u64 = env_or("KERBSIDE_BENCH_REPLAY_READINGS", 10_000_000);
-    let data = target_dir().join("bench-data");
-    std::fs::create_dir_all(&data).unwrap();
-    let input = data.join(format!("replay-{want}.jsonl"));
-    let assets = data.join("replay-assets.csv");
     // bench-10k: about 5.2 M readings per simulated day.
     let minutes = ((want as f64 / 5_184_000.0) * 1440.0).ceil() as u32 + 1;
-    let fleet = fleet("bench-10k.toml", minutes);
+    let (input, assets) = replay_file("bench-10k.toml", minutes, want);
+    eprintln!("kerbside replay over {}…", input.display());
+    let (accepted, seconds, peak, rows) = run_replay(&input, &assets, &[]);
+    let bytes = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
+    Row {
+        what: "replay, 10,000 devices, file → line-protocol files".into(),
+        readings: accepted,
+        seconds,
+        peak_mib: peak,
+        note: format!(
+            "{rows} rows written; {:.0} MB input; {:.2} µs/reading",
+            bytes as f64 / 1e6,
+            seconds * 1e6 / accepted.max(1) as f64
+        ),
+    }
+}
+
+/// The replay file of `want` readings of `scenario` over `minutes` (generated once
+/// into `target/bench-data/`, with its asset register).
+fn replay_file(
+    scenario: &str,
+    minutes: u32,
+    want: u64,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let data = target_dir().join("bench-data");
+    std::fs::create_dir_all(&data).unwrap();
+    let stem = scenario.trim_end_matches(".toml");
+    let input = data.join(format!("replay-{stem}-{minutes}m-{want}.jsonl"));
+    let assets = data.join(format!("replay-{stem}-assets.csv"));
     if !input.exists() || !assets.exists() {
+        let fleet = fleet(scenario, minutes);
         eprintln!(
             "generating {} ({minutes} simulated minutes)…",
             input.display()
@@ -103,17 +136,27 @@ fn replay_bench() -> Row {
         drop(out);
         std::fs::rename(&tmp, &input).unwrap();
     }
-    let out = data.join("replay-out");
+    (input, assets)
+}
+
+/// One `kerbside replay` of `input` with `env` set: (accepted readings, seconds, peak
+/// RSS MiB, rows written).
+fn run_replay(
+    input: &std::path::Path,
+    assets: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (u64, f64, f64, u64) {
+    let out = target_dir().join("bench-data/replay-out");
     let _ = std::fs::remove_dir_all(&out);
-    eprintln!("kerbside replay over {}…", input.display());
     let started = Instant::now();
     let mut child = Command::new(kerbside_bin())
         .args(["--log-format", "json", "replay", "--quiet", "--input"])
-        .arg(&input)
+        .arg(input)
         .arg("--assets")
-        .arg(&assets)
+        .arg(assets)
         .arg("--out")
         .arg(&out)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -129,19 +172,57 @@ fn replay_bench() -> Row {
         .as_object()
         .map(|o| o.values().filter_map(serde_json::Value::as_u64).sum())
         .unwrap_or(0);
-    let bytes = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_dir_all(&out);
-    Row {
-        what: "replay, 10,000 devices, file → line-protocol files".into(),
-        readings: accepted,
-        seconds,
-        peak_mib: peak,
-        note: format!(
-            "{rows} rows written; {:.0} MB input; {:.2} µs/reading",
-            bytes as f64 / 1e6,
-            seconds * 1e6 / accepted.max(1) as f64
+    (accepted, seconds, peak, rows)
+}
+
+/// Every alert rule off, as `KERBSIDE__...` overrides.
+const RULES_OFF: [(&str, &str); 7] = [
+    ("KERBSIDE__ALERTS__CONGESTION__ENABLED", "false"),
+    ("KERBSIDE__ALERTS__AIR_QUALITY__ENABLED", "false"),
+    ("KERBSIDE__ALERTS__BIN_OVERFLOW__ENABLED", "false"),
+    ("KERBSIDE__ALERTS__BIN_FIRE__ENABLED", "false"),
+    ("KERBSIDE__ALERTS__BIN_TILT__ENABLED", "false"),
+    ("KERBSIDE__ALERTS__DEVICE_SILENT__ENABLED", "false"),
+    ("KERBSIDE__ALERTS__BATTERY_LOW__ENABLED", "false"),
+];
+
+/// A reading's cost in replay at 1,000 and at 100,000 devices, and with the alert
+/// rules off (issue #21's targets: ≤ 1.3 × and ≤ 1.25 ×).
+fn replay_scale_bench() -> Vec<Row> {
+    let want: u64 = env_or("KERBSIDE_BENCH_SCALE_READINGS", 1_265_172);
+    let small = replay_file("bench-1k.toml", 100 * 60 + 60, want);
+    let large = replay_file("bench-100k.toml", 61, want);
+    let mut rows = Vec::new();
+    let mut per = Vec::new();
+    for (what, (input, assets), env) in [
+        ("1,000 devices (bench-1k), default config", &small, &[][..]),
+        (
+            "100,000 devices (bench-100k), default config",
+            &large,
+            &[][..],
         ),
+        (
+            "100,000 devices (bench-100k), every alert rule off",
+            &large,
+            &RULES_OFF[..],
+        ),
+    ] {
+        eprintln!("kerbside replay, {what}…");
+        let (readings, seconds, peak, written) = run_replay(input, assets, env);
+        let us = seconds * 1e6 / readings.max(1) as f64;
+        per.push(us);
+        rows.push(Row {
+            what: format!("replay, {what}"),
+            readings,
+            seconds,
+            peak_mib: peak,
+            note: format!("{written} rows written; {us:.2} µs/reading"),
+        });
     }
+    rows[1].note += &format!("; {:.2} × the cost at 1,000 devices", per[1] / per[0]);
+    rows[2].note += &format!("; rules on cost {:.2} × rules off", per[1] / per[2]);
+    rows
 }
 
 /// Produces `records` into the readings topic; with `speed`, paced at that many
@@ -371,6 +452,9 @@ fn main() {
     let mut rows = Vec::new();
     if only.is_empty() || only == "replay" {
         rows.push(replay_bench());
+    }
+    if only.is_empty() || only == "replay-scale" {
+        rows.extend(replay_scale_bench());
     }
     if only.is_empty() || only == "kafka" {
         rows.push(kafka_bench(Feed::Backlog));

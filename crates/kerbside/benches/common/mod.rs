@@ -33,7 +33,9 @@ pub(crate) fn target_dir() -> PathBuf {
 }
 
 pub(crate) fn kerbside_bin() -> PathBuf {
-    let bin = target_dir().join("release/kerbside");
+    // Another build of kerbside (an older commit's, for a before/after in one session).
+    let bin = std::env::var_os("KERBSIDE_BENCH_BIN")
+        .map_or_else(|| target_dir().join("release/kerbside"), PathBuf::from);
     if !bin.exists() {
         fail(&format!(
             "{} missing: cargo build --release -p kerbside",
