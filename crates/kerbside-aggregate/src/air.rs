@@ -28,9 +28,8 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap;
-
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
+use rustc_hash::FxHashMap;
 
 use crate::daqi::{Capture, Daqi, Pollutant};
 use crate::identity::Identity;

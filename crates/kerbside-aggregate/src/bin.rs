@@ -16,10 +16,10 @@
 //! apart. `hours_to_full` = (100 − `fill_pct`) / rate, only while the bin is
 //! filling (rate > 0).
 
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::identity::Identity;

@@ -2,10 +2,10 @@
 //! window of the device instead of copied into each (a 100,000-device fleet holds
 //! hundreds of thousands of windows).
 
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use kerbside_reading::{Asset, AssetAttrs, EnrichedReading};
+use rustc_hash::FxHashMap;
 
 /// A device and its asset, cheap to clone: one pointer (every window state of the
 /// device holds one, so its size counts a million times over at 100,000 devices).

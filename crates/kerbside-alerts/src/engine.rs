@@ -3,11 +3,10 @@
 //! event time has closed; the caller publishes what comes out.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use kerbside_store::Row;
+use rustc_hash::FxHashMap;
 
 use crate::config::AlertsConfig;
 use crate::event::{AlertEvent, AlertState, Rule, Severity};

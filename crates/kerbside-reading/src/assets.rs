@@ -12,10 +12,9 @@
 //! | `footfall` | `venue`, `room` |
 
 use std::collections::HashMap;
-
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AssetError, Result};

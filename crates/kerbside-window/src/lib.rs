@@ -25,10 +25,9 @@
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-use rustc_hash::FxHashMap;
 use std::hash::Hash;
 
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 /// Window length and lateness rules, in milliseconds of event time.

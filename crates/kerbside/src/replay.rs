@@ -202,9 +202,10 @@ pub fn replay_lines(
                 tx: puts_tx,
                 batch: Vec::with_capacity(BATCH),
             };
-            let r = run_windows(windows, alerts, steps_rx, &mut out);
-            // What was emitted before a failure still goes out.
-            r.and_then(|w| out.send().map(|()| w))
+            let w = run_windows(windows, alerts, steps_rx, &mut out)?;
+            // The last, partly filled batch.
+            out.send()?;
+            Ok::<_, anyhow::Error>(w)
         });
         let judging = judge_lines(input, validation, assets, steps_tx, progress);
         let windowing = windower.join().expect("the windows stage panicked");
@@ -305,7 +306,6 @@ fn judge_lines(
         p.judge(&rec.topic, rec.payload.as_bytes(), received_at, |j| {
             judged.push(j)
         });
-        let topic = Topic::parse(&rec.topic).ok();
         for j in judged.drain(..) {
             match j {
                 Judged::Accepted { reading, .. } => {
@@ -320,6 +320,8 @@ fn judge_lines(
                 }
                 Judged::Status { .. } => summary.status += 1,
                 Judged::Refused { refusal, .. } => {
+                    // Parsed only here: an accepted reading's topic is not needed.
+                    let topic = Topic::parse(&rec.topic).ok();
                     if let Some(device) = topic.and_then(|t| t.device_id()) {
                         let kind = match topic {
                             Some(Topic::Reading { kind, .. }) => Some(kind),
