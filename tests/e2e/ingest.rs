@@ -36,21 +36,61 @@ pub(crate) fn kerbside_bin() -> PathBuf {
 /// the OS handed out (`bind` to port 0) could be handed out again, to another test or to
 /// an outgoing connection, in the seconds before a server started on it binds it (seen
 /// with a three-broker cluster: a node failed to bind and the cluster ran on two).
-/// Never the same port twice in one test process.
+/// Never the same port twice in one test process, nor in two test processes at once
+/// (`scripts/test` runs the fault and group tests side by side, and a JVM takes seconds
+/// to bind the port it was given): a port is claimed with a file in [`port_claims`]
+/// that names the claiming process, and a claim by a process that has exited is void.
 pub(crate) fn free_port() -> u16 {
     use std::hash::{BuildHasher as _, Hasher as _};
     static GIVEN: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
     let mut given = GIVEN.lock().unwrap();
+    let claims = port_claims();
     for _ in 0..1000 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());
         let port = 20_000 + (h.finish() % 12_768) as u16;
-        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !given.contains(&port)
+            && claim(&claims.join(port.to_string()))
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
             given.insert(port);
             return port;
         }
     }
     panic!("no free loopback port in 20000-32767")
+}
+
+/// Where test processes claim ports (one file per port, holding the claimant's pid).
+fn port_claims() -> PathBuf {
+    let dir = std::env::temp_dir().join("kerbside-e2e-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Claims the port whose file is `path` for this process: a new claim, or one left by a
+/// process that has exited (its pid not alive, or this very pid reused).
+fn claim(path: &std::path::Path) -> bool {
+    let me = std::process::id();
+    let write_new = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .and_then(|mut f| write!(f, "{me}"))
+            .is_ok()
+    };
+    if write_new() {
+        return true;
+    }
+    let holder = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    // An empty file is a claim being written.
+    let void =
+        holder.is_some_and(|pid| pid == me || !PathBuf::from(format!("/proc/{pid}")).exists());
+    // Two processes may both find a claim void: only the one whose new file wins the
+    // race holds the port.
+    void && std::fs::remove_file(path).is_ok() && write_new()
 }
 
 pub(crate) struct Setup {

@@ -1,17 +1,18 @@
 //! Records that leave the pipeline on the side: the dead-letter record (the value of
 //! `kerbside.deadletter.v1`) and the replay-file line.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::footfall::redact_macs;
-use crate::ids::{EventTime, Kind};
+use crate::ids::EventTime;
+use crate::mac::redact_macs;
 use crate::refusal::{Refusal, RefusalReason};
-use crate::topic::Topic;
 
 /// A refused message: the original bytes, where and when it arrived, and why.
 ///
-/// Footfall payloads are stored with MAC-address-shaped values redacted: keeping a
+/// Payloads and details are stored with MAC-address-shaped values redacted: keeping a
 /// raw MAC address to prove it was refused would defeat the refusal (docs/privacy.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -39,6 +40,11 @@ pub struct DeadLetter {
 
 impl DeadLetter {
     /// The dead-letter record for `refusal` of the message `(topic, payload)`.
+    ///
+    /// MAC-address-shaped values, in any spelling, are redacted from the payload and
+    /// the detail whatever the topic: a gateway batch or an uplink can carry a footfall
+    /// reading too. A payload that is not UTF-8 is kept exactly, in base64, unless its
+    /// readable part holds an address: then the readable part is kept, redacted.
     pub fn new(
         refusal: &Refusal,
         topic: &str,
@@ -46,31 +52,23 @@ impl DeadLetter {
         received_at: EventTime,
         index: Option<usize>,
     ) -> Self {
-        let footfall = refusal.reason == RefusalReason::RawMacAddress
-            || matches!(
-                Topic::parse(topic),
-                Ok(Topic::Reading {
-                    kind: Kind::Footfall,
-                    ..
-                })
-            );
         let (payload, payload_base64, redacted) = match std::str::from_utf8(payload) {
-            Ok(text) if footfall => {
-                let clean = redact_macs(text);
-                let redacted = clean != text;
-                (Some(clean), None, redacted)
-            }
-            Ok(text) => (Some(text.to_owned()), None, false),
-            Err(_) if footfall => (None, None, true),
-            Err(_) => (
-                None,
-                Some(base64::engine::general_purpose::STANDARD.encode(payload)),
-                false,
-            ),
+            Ok(text) => match redact_macs(text) {
+                Cow::Borrowed(_) => (Some(text.to_owned()), None, false),
+                Cow::Owned(clean) => (Some(clean), None, true),
+            },
+            Err(_) => match redact_macs(&String::from_utf8_lossy(payload)) {
+                Cow::Owned(clean) => (Some(clean), None, true),
+                Cow::Borrowed(_) => (
+                    None,
+                    Some(base64::engine::general_purpose::STANDARD.encode(payload)),
+                    false,
+                ),
+            },
         };
         Self {
             reason: refusal.reason,
-            detail: refusal.detail.clone(),
+            detail: redact_macs(&refusal.detail).into_owned(),
             topic: topic.to_owned(),
             received_at,
             index,

@@ -33,6 +33,7 @@ pub mod footfall;
 pub mod ids;
 mod loose;
 mod lorawan;
+pub mod mac;
 pub mod reading;
 pub mod refusal;
 mod scan;

@@ -393,7 +393,7 @@ fn mac_addresses_are_found_in_every_common_shape_and_only_there() {
         "\"a45e60e2119b\"",
         "x a4:5e:60:e2:11:9b y",
     ] {
-        assert!(footfall::find_mac(mac).is_some(), "{mac}");
+        assert!(mac::find_mac(mac).is_some(), "{mac}");
     }
     for not_mac in [
         "\"0123456789abcdef\"",  // a pseudonym: 16 hex
@@ -402,10 +402,10 @@ fn mac_addresses_are_found_in_every_common_shape_and_only_there() {
         "\"2026-11-22T09:15:00Z\"",
         "\"a45e60e2119b00\"", // fourteen hex
     ] {
-        assert!(footfall::find_mac(not_mac).is_none(), "{not_mac}");
+        assert!(mac::find_mac(not_mac).is_none(), "{not_mac}");
     }
     assert_eq!(
-        footfall::redact_macs(r#"{"ids":["a4:5e:60:e2:11:9b","0123456789abcdef"]}"#),
+        mac::redact_macs(r#"{"ids":["a4:5e:60:e2:11:9b","0123456789abcdef"]}"#),
         r#"{"ids":["<redacted-mac>","0123456789abcdef"]}"#
     );
 }

@@ -214,7 +214,7 @@ fn judge(case: &Case, got: &Outcome) -> Result<(), String> {
         if code != ACCEPTED && detail.is_empty() {
             problems.push(format!("refusal `{code}` has an empty detail"));
         }
-        if case.is_footfall() && kerbside_reading::footfall::find_mac(detail).is_some() {
+        if case.is_footfall() && kerbside_reading::mac::find_mac(detail).is_some() {
             problems.push(format!(
                 "a footfall refusal detail echoes a MAC address: {detail:?}"
             ));
