@@ -17,6 +17,7 @@ use kerbside_reading::{DeadLetter, EnrichedReading, ValidationConfig};
 use kerbside_sim::Generator;
 
 use crate::ingest::{Proc, free_port, kerbside_bin, metric};
+use crate::lateness;
 use crate::oracle;
 use crate::outage::{kafka, mosquitto_with};
 use crate::replay::{MEASUREMENTS, fleet};
@@ -157,19 +158,37 @@ pub(crate) async fn wait_for_watermark(
 }
 
 /// Asserts that every window the final watermark `want_wm` closed is in the store
-/// `db` with exactly the oracle's values over `readings` less those dead-lettered as
-/// too late in `dls`. Returns the number of windows compared and of too-late readings.
+/// `db` with exactly the oracle's values, over the readings in the readings topic on
+/// `kafka` (records keyed by `keys`) less those the independent lateness rule refuses
+/// ([`lateness`]). Also asserts that every reading of `sent` reached the topic and that
+/// the readings dead-lettered as too late in `dls` are exactly the rule's. Returns the
+/// number of windows compared and of too-late readings.
 pub(crate) async fn assert_store_equals_oracle(
     influx: &str,
     db: &str,
-    readings: Vec<EnrichedReading>,
+    (kafka, keys): (&str, &BTreeSet<String>),
+    sent: &[EnrichedReading],
     dls: &[DeadLetter],
     want_wm: i64,
 ) -> (usize, usize) {
-    let too_late = crate::replay::too_late_readings(dls);
-    let accepted: Vec<EnrichedReading> = readings
+    let log = lateness::partitions(&read_all(kafka, kerbside_kafka::topics::READINGS, keys));
+    let logged: BTreeSet<lateness::ReadingId> = log.iter().flatten().map(lateness::id).collect();
+    let lost: Vec<_> = sent
+        .iter()
+        .map(lateness::id)
+        .filter(|r| !logged.contains(r))
+        .take(5)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "sent but not in the readings topic: {lost:?}"
+    );
+    let too_late = lateness::too_late(&log);
+    lateness::assert_same(&too_late, &crate::replay::too_late_readings(dls));
+    let accepted: Vec<EnrichedReading> = log
         .into_iter()
-        .filter(|r| !too_late.contains(&(r.reading.device_id.to_string(), r.reading.seq.0)))
+        .flatten()
+        .filter(|r| !too_late.contains(&lateness::id(r)))
         .collect();
     // Only windows the final watermark closed are final in the store.
     let mut want = oracle::expected(&accepted);
@@ -331,7 +350,8 @@ async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill(
                 .map(|r| serde_json::from_slice(&r.value).unwrap())
                 .collect();
             let (windows, _) =
-                assert_store_equals_oracle(&influx, &db, readings, &dls, want_wm).await;
+                assert_store_equals_oracle(&influx, &db, (&kafka, &keys), &readings, &dls, want_wm)
+                    .await;
             assert!(windows > 3000, "the oracle has {windows} windows");
             // The restart rebuilt windows final before the kill without writing them.
             let suppressed = metric(metrics_port, "kerbside_aggregate_windows_suppressed_total")

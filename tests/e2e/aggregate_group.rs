@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use kerbside_kafka::Producer;
 
 use crate::aggregate::{
-    AggregateConfig, assert_store_equals_oracle, influxql, spawn_aggregate, wait_for_watermark,
+    AggregateConfig, assert_store_equals_oracle, influxql, record_keys, spawn_aggregate,
+    wait_for_watermark,
 };
 use crate::ingest::{Proc, free_port, metric};
 use crate::outage::{Owned, kafka};
@@ -208,8 +209,15 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
              kill, {rebalances_after} after)"
         );
         let dls = too_late_dead_letters(&kafka, fleet);
-        let (windows, too_late) =
-            assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
+        let (windows, too_late) = assert_store_equals_oracle(
+            &influx,
+            &db,
+            (&kafka, &record_keys(fleet)),
+            readings,
+            &dls,
+            want_wm,
+        )
+        .await;
         phase(&format!(
             "a read {read_by_a} readings before the kill; {windows} windows equal the oracle; \
              {too_late} too late"
@@ -346,8 +354,15 @@ async fn a_second_aggregator_joining_mid_day_under_load_ends_with_the_oracles_wi
             );
             phase("both watermarks settled");
             let dls = too_late_dead_letters(&kafka, fleet);
-            let (windows, too_late) =
-                assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
+            let (windows, too_late) = assert_store_equals_oracle(
+                &influx,
+                &db,
+                (&kafka, &record_keys(fleet)),
+                readings,
+                &dls,
+                want_wm,
+            )
+            .await;
             phase(&format!(
                 "{windows} windows equal the oracle; {too_late} too late; b read {}",
                 read_by(ports[1]).await

@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 use kerbside_kafka::{KafkaConfig, Producer, testing, topics};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use crate::aggregate::{assert_store_equals_oracle, influxql, spawn_aggregate, write_config_with};
+use crate::aggregate::{
+    assert_store_equals_oracle, influxql, record_keys, spawn_aggregate, write_config_with,
+};
 use crate::ingest::{READINGS, free_port, metric, readings_since, ready, setup, spawn};
 use crate::outage::{Owned, Quorum, kafka, kafka_node, kafka_ready};
 use crate::store_outage::{
@@ -369,8 +371,15 @@ async fn aggregator_under(fault: AggFault) {
             );
 
             let dls = too_late_dead_letters(&addr, fleet);
-            let (windows, too_late) =
-                assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
+            let (windows, too_late) = assert_store_equals_oracle(
+                &influx,
+                &db,
+                (&addr, &record_keys(fleet)),
+                readings,
+                &dls,
+                want_wm,
+            )
+            .await;
             assert!(windows > 10_000, "the oracle has {windows} windows");
             phase(&format!(
                 "{} readings ({too_late} too late); {windows} windows equal the oracle",
@@ -623,9 +632,15 @@ async fn dead_letters_the_broker_refuses_stop_the_aggregator_uncommitted_and_are
                 "{missing} of {} too-late readings have no dead letter after the rerun",
                 want.len()
             );
-            let (windows, too_late) =
-                assert_store_equals_oracle(&influx, &db, feed.readings.clone(), &dls, want_wm)
-                    .await;
+            let (windows, too_late) = assert_store_equals_oracle(
+                &influx,
+                &db,
+                (&addr, &record_keys(&feed.fleet)),
+                &feed.readings,
+                &dls,
+                want_wm,
+            )
+            .await;
             eprintln!(
                 "{too_late} too-late readings dead-lettered; {windows} windows equal the oracle"
             );

@@ -11,6 +11,7 @@ mod demo;
 mod deploy;
 mod ingest;
 mod kafka_faults;
+mod lateness;
 mod oracle;
 mod outage;
 mod replay;

@@ -440,8 +440,15 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
 
             let dls = too_late_dead_letters(&kafka, fleet);
             let produced = readings.len();
-            let (windows, too_late) =
-                assert_store_equals_oracle(&influx, &db, readings.clone(), &dls, want_wm).await;
+            let (windows, too_late) = assert_store_equals_oracle(
+                &influx,
+                &db,
+                (&kafka, &record_keys(fleet)),
+                readings,
+                &dls,
+                want_wm,
+            )
+            .await;
             assert!(windows > 10_000, "the oracle has {windows} windows");
             eprintln!(
                 "{} readings ({} too late), {} windows equal the oracle; RSS at the end {:.1} MiB",
