@@ -168,7 +168,7 @@ pub(crate) async fn assert_store_equals_oracle(
     db: &str,
     (kafka, keys): (&str, &BTreeSet<String>),
     sent: &[EnrichedReading],
-    dls: &[DeadLetter],
+    (dls, refusals): (&[DeadLetter], &oracle::Refusals),
     want_wm: i64,
 ) -> (usize, usize) {
     let log = lateness::partitions(&read_all(kafka, kerbside_kafka::topics::READINGS, keys));
@@ -185,28 +185,20 @@ pub(crate) async fn assert_store_equals_oracle(
     );
     let too_late = lateness::too_late(&log);
     lateness::assert_same(&too_late, &crate::replay::too_late_readings(dls));
-    let accepted: Vec<EnrichedReading> = log
-        .into_iter()
-        .flatten()
-        .filter(|r| !too_late.contains(&lateness::id(r)))
-        .collect();
     // Only windows the final watermark closed are final in the store.
-    let mut want = oracle::expected(&accepted);
-    let size = |m: &str| {
-        if m == "traffic_flow" {
-            5 * 60_000
-        } else {
-            15 * 60_000
-        }
-    };
-    want.retain(|(m, _, t), _| t + size(m) <= want_wm);
+    let mut want = oracle::expected(&log, &lateness::judge(&log), refusals);
+    want.retain(|(m, tags, t), _| t + oracle::size(m, tags) <= want_wm);
     let mut points = Vec::new();
     for m in MEASUREMENTS {
         points.extend(
             influxql(influx, db, &format!("SELECT * FROM \"{m}\" GROUP BY *"))
                 .await
                 .into_iter()
-                .filter(|p| p.time_ms + size(m) <= want_wm),
+                .filter(|p| {
+                    let tags: Vec<(String, String)> =
+                        p.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    p.time_ms + oracle::size(m, &tags) <= want_wm
+                }),
         );
     }
     let diff = oracle::compare(&want, &points);
@@ -349,9 +341,15 @@ async fn a_simulated_day_through_every_stage_equals_the_oracle_across_a_sigkill(
                 .iter()
                 .map(|r| serde_json::from_slice(&r.value).unwrap())
                 .collect();
-            let (windows, _) =
-                assert_store_equals_oracle(&influx, &db, (&kafka, &keys), &readings, &dls, want_wm)
-                    .await;
+            let (windows, _) = assert_store_equals_oracle(
+                &influx,
+                &db,
+                (&kafka, &keys),
+                &readings,
+                (&dls, &oracle::Refusals::of_dead_letters(&dls)),
+                want_wm,
+            )
+            .await;
             assert!(windows > 3000, "the oracle has {windows} windows");
             // The restart rebuilt windows final before the kill without writing them.
             let suppressed = metric(metrics_port, "kerbside_aggregate_windows_suppressed_total")

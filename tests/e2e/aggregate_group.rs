@@ -214,7 +214,7 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
             &db,
             (&kafka, &record_keys(fleet)),
             readings,
-            &dls,
+            (&dls, &crate::oracle::Refusals(Vec::new())),
             want_wm,
         )
         .await;
@@ -359,7 +359,7 @@ async fn a_second_aggregator_joining_mid_day_under_load_ends_with_the_oracles_wi
                 &db,
                 (&kafka, &record_keys(fleet)),
                 readings,
-                &dls,
+                (&dls, &crate::oracle::Refusals(Vec::new())),
                 want_wm,
             )
             .await;

@@ -376,7 +376,7 @@ async fn aggregator_under(fault: AggFault) {
                 &db,
                 (&addr, &record_keys(fleet)),
                 readings,
-                &dls,
+                (&dls, &crate::oracle::Refusals(Vec::new())),
                 want_wm,
             )
             .await;
@@ -637,7 +637,7 @@ async fn dead_letters_the_broker_refuses_stop_the_aggregator_uncommitted_and_are
                 &db,
                 (&addr, &record_keys(&feed.fleet)),
                 &feed.readings,
-                &dls,
+                (&dls, &crate::oracle::Refusals(Vec::new())),
                 want_wm,
             )
             .await;

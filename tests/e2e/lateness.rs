@@ -26,15 +26,27 @@ pub(crate) fn id(r: &EnrichedReading) -> ReadingId {
     (r.reading.device_id.to_string(), r.reading.seq.0)
 }
 
-/// The readings the rule refuses, given each partition's readings in arrival order.
-pub(crate) fn too_late<'a, P>(partitions: impl IntoIterator<Item = P>) -> BTreeSet<ReadingId>
+/// The rule's verdict on one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Counted in its windows (or, for a second copy, in `device_health`'s duplicates).
+    OnTime,
+    /// The first copy of a reading whose window was final: dead-lettered.
+    TooLate,
+    /// A second copy arriving when its window was final: counted nowhere.
+    LateCopy,
+}
+
+/// The rule's verdict on each record of each partition (given in arrival order).
+pub(crate) fn judge<'a, P>(partitions: impl IntoIterator<Item = P>) -> Vec<Vec<Verdict>>
 where
     P: IntoIterator<Item = &'a EnrichedReading>,
 {
     let mut seen = BTreeSet::new();
-    let mut late = BTreeSet::new();
+    let mut out = Vec::new();
     for partition in partitions {
         let mut newest: Option<i64> = None;
+        let mut verdicts = Vec::new();
         for r in partition {
             let ts = r.reading.ts.millis();
             let size = match r.reading.kind() {
@@ -43,14 +55,33 @@ where
             };
             let end = ts.div_euclid(size) * size + size;
             let first = seen.insert(id(r));
-            if first && newest.is_some_and(|n| end + ALLOWED_LATENESS_MS <= n - OUT_OF_ORDERNESS_MS)
-            {
-                late.insert(id(r));
-            }
+            let late = newest.is_some_and(|n| end + ALLOWED_LATENESS_MS <= n - OUT_OF_ORDERNESS_MS);
+            verdicts.push(match (late, first) {
+                (false, _) => Verdict::OnTime,
+                (true, true) => Verdict::TooLate,
+                (true, false) => Verdict::LateCopy,
+            });
             newest = newest.max(Some(ts));
         }
+        out.push(verdicts);
     }
-    late
+    out
+}
+
+/// The readings the rule refuses, given each partition's readings in arrival order.
+pub(crate) fn too_late<'a, P>(partitions: impl IntoIterator<Item = P>) -> BTreeSet<ReadingId>
+where
+    P: IntoIterator<Item = &'a EnrichedReading> + Clone,
+{
+    let partitions: Vec<P> = partitions.into_iter().collect();
+    let verdicts = judge(partitions.iter().cloned());
+    partitions
+        .into_iter()
+        .zip(verdicts)
+        .flat_map(|(p, v)| p.into_iter().zip(v))
+        .filter(|(_, v)| *v == Verdict::TooLate)
+        .map(|(r, _)| id(r))
+        .collect()
 }
 
 /// The readings of a readings topic's records, each partition in offset order (a

@@ -128,15 +128,43 @@ fn replay_writes_the_oracles_aggregates_and_dead_letters_every_refusal() {
     *want_refused.entry("malformed_json".into()).or_default() += 1;
     // Too late by the rule, over the accepted readings in file order (one stream), not
     // by what replay dead-lettered; then replay's dead letters must be exactly those.
-    let all = accepted_readings(&fleet, &lines, &BTreeSet::new());
-    let too_late = lateness::too_late([&all]);
+    // Replay refuses a second copy of a `seq` before the windows, as ingest does.
+    let mut first = BTreeSet::new();
+    let stream: Vec<_> = accepted_readings(&fleet, &lines, &BTreeSet::new())
+        .into_iter()
+        .filter(|r| first.insert(lateness::id(r)))
+        .collect();
+    let too_late = lateness::too_late([&stream]);
     lateness::assert_same(&too_late, &too_late_readings(&dls));
     // The fleet delivers 1 % of its readings up to two hours late: some must be too late.
     assert!(too_late.len() >= 5, "{} too late", too_late.len());
-    let accepted: Vec<_> = all
-        .into_iter()
+    let accepted: Vec<_> = stream
+        .iter()
         .filter(|r| !too_late.contains(&lateness::id(r)))
+        .cloned()
         .collect();
+    // What device_health counts as refused: the ground truth's refusals, each under
+    // the device its topic names, at the time it was received.
+    let refusals = oracle::Refusals(
+        messages
+            .iter()
+            .zip(&lines)
+            .filter_map(|(m, l)| {
+                let reason = m.expected_refusal()?;
+                let topic = kerbside_reading::Topic::parse(&l.topic).ok()?;
+                let kind = match topic {
+                    kerbside_reading::Topic::Reading { kind, .. } => Some(kind),
+                    _ => None,
+                };
+                Some((
+                    topic.device_id()?.to_owned(),
+                    kind,
+                    reason == kerbside_reading::RefusalReason::DuplicateSeq,
+                    l.received_at.unwrap().millis(),
+                ))
+            })
+            .collect(),
+    );
     // Only readings the simulator delivered late can be too late.
     let delivered_late: BTreeSet<(String, u64)> = messages
         .iter()
@@ -169,8 +197,14 @@ fn replay_writes_the_oracles_aggregates_and_dead_letters_every_refusal() {
     for m in MEASUREMENTS {
         points.extend(kerbside_store::read_points(&out, m, 0, i64::MAX).unwrap());
     }
-    let want = oracle::expected(&accepted);
+    let streams = [stream];
+    let want = oracle::expected(&streams, &lateness::judge(&streams), &refusals);
     assert!(want.len() > 1000, "the oracle has {} windows", want.len());
+    let hourly = want
+        .keys()
+        .filter(|(m, tags, _)| m == "air_quality" && oracle::size(m, tags) == 3_600_000)
+        .count();
+    assert!(hourly >= 4 * 5, "hourly air rows: {hourly}");
     let diff = oracle::compare(&want, &points);
     assert!(
         diff.is_empty(),
@@ -178,13 +212,5 @@ fn replay_writes_the_oracles_aggregates_and_dead_letters_every_refusal() {
         diff.len(),
         &diff[..diff.len().min(10)]
     );
-    // The rows the oracle does not cover are there too.
-    let hourly = points
-        .iter()
-        .filter(|p| {
-            p.measurement == "air_quality" && p.tags.get("window").map(String::as_str) == Some("1h")
-        })
-        .count();
-    assert!(hourly >= 4 * 5, "hourly air rows: {hourly}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -445,7 +445,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 &db,
                 (&kafka, &record_keys(fleet)),
                 readings,
-                &dls,
+                (&dls, &crate::oracle::Refusals(Vec::new())),
                 want_wm,
             )
             .await;
