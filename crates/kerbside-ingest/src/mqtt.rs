@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use kerbside_retry::Backoff;
 use rumqttc::v5;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -223,7 +224,7 @@ pub fn start(
     // Room for every message in the hand-off and in flight to be acknowledged.
     let requests = 2 * cap + 16;
     let subs = cfg.subscriptions();
-    let backoff = Backoff::new(cfg.reconnect_min_ms, cfg.reconnect_max_ms);
+    let backoff = Backoff::from_millis(cfg.reconnect_min_ms, cfg.reconnect_max_ms);
     let keep_alive = Duration::from_secs(u64::from(cfg.keep_alive_secs));
     match cfg.version {
         MqttVersion::V5 => {
@@ -343,45 +344,4 @@ async fn event_loop<S: Session>(
         }
     }
     metrics.mqtt_connected.set(0);
-}
-
-/// Capped exponential backoff.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    min_ms: u64,
-    max_ms: u64,
-    next_ms: u64,
-}
-
-impl Backoff {
-    /// Starts at `min_ms`, doubling up to `max_ms`.
-    pub fn new(min_ms: u64, max_ms: u64) -> Self {
-        let min_ms = min_ms.max(1);
-        Self {
-            min_ms,
-            max_ms: max_ms.max(min_ms),
-            next_ms: min_ms,
-        }
-    }
-
-    /// The delay to wait now, doubling the next one.
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next_ms;
-        self.next_ms = (self.next_ms * 2).min(self.max_ms);
-        Duration::from_millis(d)
-    }
-
-    /// Back to the shortest delay (after a success).
-    pub fn reset(&mut self) {
-        self.next_ms = self.min_ms;
-    }
-
-    /// Sleeps for the next delay; `Err` if `shutdown` fires first.
-    pub async fn wait(&mut self, shutdown: &CancellationToken) -> Result<(), ()> {
-        let d = self.next_delay();
-        tokio::select! {
-            () = tokio::time::sleep(d) => Ok(()),
-            () = shutdown.cancelled() => Err(()),
-        }
-    }
 }

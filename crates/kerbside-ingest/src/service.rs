@@ -18,7 +18,9 @@ use tracing::{info, warn};
 use crate::config::{IngestConfig, MqttConfig};
 use crate::error::Result;
 use crate::metrics::IngestMetrics;
-use crate::mqtt::{self, AckHandle, Backoff, Stops};
+use kerbside_retry::Backoff;
+
+use crate::mqtt::{self, AckHandle, Stops};
 use crate::pipeline::{Outcome, Outgoing, Pipeline};
 
 /// What the service needs from outside.
@@ -122,7 +124,7 @@ pub async fn run(
                     out.records,
                     first,
                     ticket,
-                    Backoff::new(cfg.retry_min_ms, cfg.retry_max_ms),
+                    Backoff::from_millis(cfg.retry_min_ms, cfg.retry_max_ms),
                     metrics.clone(),
                 ));
             }
@@ -215,7 +217,7 @@ async fn deliver_all(
         if let Some(Err(e)) = results.get(failed[0]) {
             warn!(error = %e, failed = failed.len(), "delivery failed; sending again");
         }
-        tokio::time::sleep(backoff.next_delay()).await;
+        tokio::time::sleep(backoff.next_delay(None)).await;
         for i in failed {
             let r = &records[i];
             results[i] = producer

@@ -12,7 +12,9 @@ use crate::config::{StoreApi, StoreConfig};
 use crate::error::{StoreError, truncate};
 use crate::lp::{self, Precision};
 use crate::metrics::StoreMetrics;
-use crate::retry::{Backoff, Class, ErrorReason, RequestOutcome, classify, parse_retry_after};
+use kerbside_retry::{Backoff, Class, ErrorReason, classify, parse_retry_after};
+
+use crate::metrics::RequestOutcome;
 
 /// What a write did: how many points were written, and which were refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -19,8 +19,8 @@
 //!
 //! [`Store`] picks one of the two from a [`StoreConfig`]; [`Batcher`] says when a
 //! batch is due by size or age; [`query::influxql`] reads InfluxQL results back as
-//! [`Point`]s for the planner and the tests. The retry decision is pure
-//! ([`retry`]); every outcome is counted in [`StoreMetrics`].
+//! [`Point`]s for the planner and the tests. The retry decision is
+//! `kerbside-retry`'s; every outcome is counted in [`StoreMetrics`].
 //!
 //! Re-emitting a window writes a point with the same series and timestamp again;
 //! InfluxDB keeps the last value, and so does [`read_points`]. That is what makes
@@ -35,7 +35,6 @@ pub mod lp;
 pub mod metrics;
 pub mod point;
 pub mod query;
-pub mod retry;
 pub mod row;
 pub mod sink;
 

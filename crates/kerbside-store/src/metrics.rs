@@ -3,7 +3,7 @@
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
-use crate::retry::{ErrorReason, RequestOutcome};
+use kerbside_retry::{Class, ErrorReason};
 
 /// Who refused a point: the store (400/413/422) or kerbside's encoder (NaN, a
 /// newline in a tag, …) before it was sent.
@@ -104,5 +104,65 @@ impl StoreMetrics {
     /// Metrics registered in a throwaway registry (tests, tools).
     pub fn unregistered() -> Self {
         Self::new(&Registry::new()).expect("a fresh registry has no clashing names")
+    }
+}
+
+/// A write request's outcome: the `outcome` label of `kerbside_store_write_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// Written.
+    Ok,
+    /// Refused for its content.
+    Refused,
+    /// Failed for now; sent again.
+    Transient,
+    /// Failed for a configuration problem.
+    Config,
+}
+
+impl RequestOutcome {
+    /// Every outcome, for pre-registering labels.
+    pub const ALL: [RequestOutcome; 4] = [
+        RequestOutcome::Ok,
+        RequestOutcome::Refused,
+        RequestOutcome::Transient,
+        RequestOutcome::Config,
+    ];
+
+    /// The stable snake_case code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RequestOutcome::Ok => "ok",
+            RequestOutcome::Refused => "refused",
+            RequestOutcome::Transient => "transient",
+            RequestOutcome::Config => "config",
+        }
+    }
+
+    /// The outcome of a request of class `c`.
+    pub const fn of(c: Class) -> Self {
+        match c {
+            Class::Ok => RequestOutcome::Ok,
+            Class::Refused => RequestOutcome::Refused,
+            Class::Transient(_) => RequestOutcome::Transient,
+            Class::Config => RequestOutcome::Config,
+        }
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::RequestOutcome;
+
+    #[test]
+    fn every_outcome_has_a_unique_snake_case_code() {
+        let codes: std::collections::BTreeSet<_> =
+            RequestOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(codes.len(), RequestOutcome::ALL.len());
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
     }
 }

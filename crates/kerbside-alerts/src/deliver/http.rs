@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kerbside_store::retry::{Backoff, parse_retry_after};
+use kerbside_retry::{Backoff, parse_retry_after};
 use prometheus::IntCounter;
 use reqwest::header::{CONTENT_TYPE, DATE, RETRY_AFTER};
 use tokio_util::sync::CancellationToken;

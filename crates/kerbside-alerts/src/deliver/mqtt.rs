@@ -16,7 +16,7 @@ use super::Queued;
 use super::http::INITIAL_BACKOFF;
 use super::queue::Queue;
 use crate::event::AlertEvent;
-use kerbside_store::retry::Backoff;
+use kerbside_retry::Backoff;
 
 /// Events popped from the queue at once.
 const MAX_ITEMS: usize = 64;

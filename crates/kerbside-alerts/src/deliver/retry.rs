@@ -15,6 +15,8 @@
 //! configuration is retried rather than dropped, so nothing is lost while the
 //! configuration is being fixed; the queue bound still applies.
 
+use kerbside_retry::{Class, classify};
+
 /// What to do with a delivery after the receiver's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -27,28 +29,30 @@ pub enum Decision {
     Refused,
 }
 
-/// The decision for an answer from Alertmanager's `POST /api/v2/alerts`.
+/// The decision for an answer from Alertmanager's `POST /api/v2/alerts`: the shared
+/// classes ([`classify`]), with a configuration problem retried, not given up.
 pub fn alertmanager_decision(status: u16) -> Decision {
-    match status {
-        200..=299 => Decision::Delivered,
-        400 | 413 | 422 => Decision::Refused,
-        _ => Decision::Retry,
+    match classify(status) {
+        Class::Ok => Decision::Delivered,
+        Class::Refused => Decision::Refused,
+        Class::Transient(_) | Class::Config => Decision::Retry,
     }
 }
 
-/// The decision for an answer from the webhook.
+/// The decision for an answer from the webhook: as Alertmanager's, and 415 (the
+/// receiver does not take JSON) refused.
 pub fn webhook_decision(status: u16) -> Decision {
     match status {
-        200..=299 => Decision::Delivered,
-        400 | 413 | 415 | 422 => Decision::Refused,
-        _ => Decision::Retry,
+        415 => Decision::Refused,
+        _ => alertmanager_decision(status),
     }
 }
 
 /// Whether a status that is retried points at the configuration rather than at a
-/// passing fault (so it is logged as an error, not a warning).
+/// passing fault (so it is logged as an error, not a warning): a 3xx or 4xx the
+/// shared classes call a configuration problem, but 425 Too Early.
 pub(super) fn looks_misconfigured(status: u16) -> bool {
-    (300..500).contains(&status) && !matches!(status, 408 | 425 | 429)
+    classify(status) == Class::Config && (300..500).contains(&status) && status != 425
 }
 
 /// The `endsAt` (ms since the epoch) of an active alert sent at `now_ms`: four resend

@@ -68,16 +68,35 @@ fn retry_after_is_read_as_seconds_or_as_a_date_against_the_responses_date() {
 }
 
 #[test]
-fn every_reason_and_outcome_has_a_unique_snake_case_code() {
+fn every_reason_has_a_unique_snake_case_code() {
     let codes: std::collections::BTreeSet<_> = ErrorReason::ALL.iter().map(|r| r.code()).collect();
     assert_eq!(codes.len(), ErrorReason::ALL.len());
-    let outcomes: std::collections::BTreeSet<_> =
-        RequestOutcome::ALL.iter().map(|o| o.as_str()).collect();
-    assert_eq!(outcomes.len(), RequestOutcome::ALL.len());
-    for c in codes.iter().chain(outcomes.iter()) {
+    for c in &codes {
         assert!(
             c.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         );
     }
+}
+
+#[test]
+fn reset_starts_the_steps_again_and_a_zero_initial_step_is_one_millisecond() {
+    let mut b = Backoff::from_millis(0, 0);
+    assert_eq!(b.next_delay(None), Duration::from_millis(1));
+    let mut b = Backoff::from_millis(100, 1000);
+    b.next_delay(None);
+    b.next_delay(None);
+    b.reset();
+    assert_eq!(b.next_delay(None), Duration::from_millis(100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn wait_sleeps_the_step_unless_shutdown_comes_first() {
+    let shutdown = CancellationToken::new();
+    let mut b = Backoff::from_millis(1000, 8000);
+    let t = tokio::time::Instant::now();
+    assert_eq!(b.wait(&shutdown).await, Ok(()));
+    assert_eq!(t.elapsed(), Duration::from_millis(1000));
+    shutdown.cancel();
+    assert_eq!(b.wait(&shutdown).await, Err(Cancelled));
 }

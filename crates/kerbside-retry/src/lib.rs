@@ -1,7 +1,10 @@
-//! The retry decision: what a write's answer means for what happens next. Pure: no
-//! sockets, no clock.
+//! How kerbside retries, in one place: a capped exponential [`Backoff`] that a
+//! server's `Retry-After` can lengthen ([`parse_retry_after`]), and what an HTTP
+//! status means for the next attempt ([`classify`]). Ingest retries Kafka deliveries
+//! and MQTT reconnects with it, the store its writes, the alert sinks their
+//! deliveries (each sink maps the classes to its own policy).
 //!
-//! | answer | class | next |
+//! | answer | class | what the store does next |
 //! |---|---|---|
 //! | 2xx | [`Class::Ok`] | done |
 //! | 400, 413, 422 | [`Class::Refused`] | split the batch to isolate the refused lines; a single refused line is dead-lettered |
@@ -9,6 +12,8 @@
 //! | 401, 403, 404, any other status | [`Class::Config`] | fail at once: credentials, URL, database or bucket are wrong |
 
 use std::time::{Duration, SystemTime};
+
+use tokio_util::sync::CancellationToken;
 
 /// Longest `Retry-After` honoured; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
@@ -80,64 +85,36 @@ impl ErrorReason {
     }
 }
 
-/// A write request's outcome: the `outcome` label of `kerbside_store_write_requests_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestOutcome {
-    /// Written.
-    Ok,
-    /// Refused for its content.
-    Refused,
-    /// Failed for now; sent again.
-    Transient,
-    /// Failed for a configuration problem.
-    Config,
-}
-
-impl RequestOutcome {
-    /// Every outcome, for pre-registering labels.
-    pub const ALL: [RequestOutcome; 4] = [
-        RequestOutcome::Ok,
-        RequestOutcome::Refused,
-        RequestOutcome::Transient,
-        RequestOutcome::Config,
-    ];
-
-    /// The stable snake_case code.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RequestOutcome::Ok => "ok",
-            RequestOutcome::Refused => "refused",
-            RequestOutcome::Transient => "transient",
-            RequestOutcome::Config => "config",
-        }
-    }
-
-    /// The outcome of a request of class `c`.
-    pub const fn of(c: Class) -> Self {
-        match c {
-            Class::Ok => RequestOutcome::Ok,
-            Class::Refused => RequestOutcome::Refused,
-            Class::Transient(_) => RequestOutcome::Transient,
-            Class::Config => RequestOutcome::Config,
-        }
-    }
-}
-
 /// Capped exponential backoff without jitter: `initial`, `2 × initial`, … up to
 /// `max`; a server's `Retry-After` wins when it is longer.
 #[derive(Debug, Clone)]
 pub struct Backoff {
+    initial: Duration,
     next: Duration,
     max: Duration,
 }
 
+/// [`Backoff::wait`] ended because shutdown was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
 impl Backoff {
-    /// Starts at `initial`, doubling up to `max`.
+    /// Starts at `initial` (at least 1 ms), doubling up to `max` (at least `initial`).
     pub fn new(initial: Duration, max: Duration) -> Self {
+        let initial = initial.max(Duration::from_millis(1));
         Self {
-            next: initial.min(max),
-            max,
+            initial,
+            next: initial,
+            max: max.max(initial),
         }
+    }
+
+    /// The same, from milliseconds (as configs give them).
+    pub fn from_millis(initial_ms: u64, max_ms: u64) -> Self {
+        Self::new(
+            Duration::from_millis(initial_ms),
+            Duration::from_millis(max_ms),
+        )
     }
 
     /// The wait before the next attempt: the larger of the backoff step and
@@ -146,6 +123,20 @@ impl Backoff {
         let step = self.next;
         self.next = (self.next * 2).min(self.max);
         retry_after.map_or(step, |ra| step.max(ra.min(MAX_RETRY_AFTER)))
+    }
+
+    /// Back to the shortest step (after a success).
+    pub fn reset(&mut self) {
+        self.next = self.initial;
+    }
+
+    /// Sleeps for the next step; [`Cancelled`] if `shutdown` fires first.
+    pub async fn wait(&mut self, shutdown: &CancellationToken) -> Result<(), Cancelled> {
+        let d = self.next_delay(None);
+        tokio::select! {
+            () = tokio::time::sleep(d) => Ok(()),
+            () = shutdown.cancelled() => Err(Cancelled),
+        }
     }
 }
 
