@@ -17,14 +17,11 @@ use std::time::{Duration, Instant};
 
 use kerbside_kafka::Producer;
 
-use crate::aggregate::{
-    AggregateConfig, assert_store_equals_oracle, influxql, record_keys, spawn_aggregate,
-    wait_for_watermark,
-};
+use crate::aggregate::{AggregateConfig, influxql, spawn_aggregate, wait_for_watermark};
 use crate::ingest::{Proc, free_port, metric};
 use crate::outage::{Owned, kafka};
 use crate::store_outage::{
-    Feed, RECORDS, Scrape, assert_running, produce, too_late_dead_letters, wait_read,
+    Feed, RECORDS, Scrape, assert_feed_equals_oracle, assert_running, produce, wait_read,
 };
 use crate::support::{Server, unique_name, within};
 
@@ -208,16 +205,8 @@ async fn two_aggregators_split_the_partitions_and_one_takes_over_when_the_other_
             "b never took a's partitions over ({rebalances_before} rebalances before the \
              kill, {rebalances_after} after)"
         );
-        let dls = too_late_dead_letters(&kafka, fleet);
-        let (windows, too_late) = assert_store_equals_oracle(
-            &influx,
-            &db,
-            (&kafka, &record_keys(fleet)),
-            readings,
-            (&dls, &crate::oracle::Refusals(Vec::new())),
-            want_wm,
-        )
-        .await;
+        let (windows, too_late) =
+            assert_feed_equals_oracle((&influx, &db), &kafka, fleet, readings, want_wm).await;
         phase(&format!(
             "a read {read_by_a} readings before the kill; {windows} windows equal the oracle; \
              {too_late} too late"
@@ -353,16 +342,8 @@ async fn a_second_aggregator_joining_mid_day_under_load_ends_with_the_oracles_wi
                 "b read nothing after it joined"
             );
             phase("both watermarks settled");
-            let dls = too_late_dead_letters(&kafka, fleet);
-            let (windows, too_late) = assert_store_equals_oracle(
-                &influx,
-                &db,
-                (&kafka, &record_keys(fleet)),
-                readings,
-                (&dls, &crate::oracle::Refusals(Vec::new())),
-                want_wm,
-            )
-            .await;
+            let (windows, too_late) =
+                assert_feed_equals_oracle((&influx, &db), &kafka, fleet, readings, want_wm).await;
             phase(&format!(
                 "{windows} windows equal the oracle; {too_late} too late; b read {}",
                 read_by(ports[1]).await

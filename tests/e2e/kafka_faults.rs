@@ -30,14 +30,12 @@ use std::time::{Duration, Instant};
 use kerbside_kafka::{KafkaConfig, Producer, testing, topics};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use crate::aggregate::{
-    assert_store_equals_oracle, influxql, record_keys, spawn_aggregate, write_config_with,
-};
+use crate::aggregate::{influxql, spawn_aggregate, write_config_with};
 use crate::ingest::{READINGS, free_port, metric, readings_since, ready, setup, spawn};
 use crate::outage::{Owned, Quorum, kafka, kafka_node, kafka_ready};
 use crate::store_outage::{
-    Feed, RECORDS, Scrape, assert_running, produce, read_on_to_the_end, too_late_dead_letters,
-    wait_read,
+    Feed, RECORDS, Scrape, assert_feed_equals_oracle, assert_running, produce, read_on_to_the_end,
+    too_late_dead_letters, wait_read,
 };
 use crate::support::{Server, unique_name, within};
 
@@ -370,16 +368,8 @@ async fn aggregator_under(fault: AggFault) {
                 "no commit after the fault: {committed_after:?} (before: {reference:?})"
             );
 
-            let dls = too_late_dead_letters(&addr, fleet);
-            let (windows, too_late) = assert_store_equals_oracle(
-                &influx,
-                &db,
-                (&addr, &record_keys(fleet)),
-                readings,
-                (&dls, &crate::oracle::Refusals(Vec::new())),
-                want_wm,
-            )
-            .await;
+            let (windows, too_late) =
+                assert_feed_equals_oracle((&influx, &db), &addr, fleet, readings, want_wm).await;
             assert!(windows > 10_000, "the oracle has {windows} windows");
             phase(&format!(
                 "{} readings ({too_late} too late); {windows} windows equal the oracle",
@@ -632,12 +622,11 @@ async fn dead_letters_the_broker_refuses_stop_the_aggregator_uncommitted_and_are
                 "{missing} of {} too-late readings have no dead letter after the rerun",
                 want.len()
             );
-            let (windows, too_late) = assert_store_equals_oracle(
-                &influx,
-                &db,
-                (&addr, &record_keys(&feed.fleet)),
+            let (windows, too_late) = assert_feed_equals_oracle(
+                (&influx, &db),
+                &addr,
+                &feed.fleet,
                 &feed.readings,
-                (&dls, &crate::oracle::Refusals(Vec::new())),
                 want_wm,
             )
             .await;

@@ -226,6 +226,29 @@ pub(crate) fn too_late_dead_letters(kafka: &str, fleet: &kerbside_sim::Fleet) ->
     dls
 }
 
+/// [`assert_store_equals_oracle`] for a feed produced straight to `kafka` (no ingest,
+/// so no refusals): the dead letters must all be `too_late`, and exactly the rule's.
+/// Returns the windows compared and the too-late readings.
+pub(crate) async fn assert_feed_equals_oracle(
+    (influx, db): (&str, &str),
+    kafka: &str,
+    fleet: &kerbside_sim::Fleet,
+    readings: &[EnrichedReading],
+    want_wm: i64,
+) -> (usize, usize) {
+    let dls = too_late_dead_letters(kafka, fleet);
+    let refusals = crate::oracle::Refusals(Vec::new());
+    assert_store_equals_oracle(
+        influx,
+        db,
+        (kafka, &record_keys(fleet)),
+        readings,
+        (&dls, &refusals),
+        want_wm,
+    )
+    .await
+}
+
 /// Produces `readings` keyed by device id; with `pace`, reading `r` goes at
 /// `wall_start + (r.received_at − sim_start) / speed`. Returns once all are delivered.
 pub(crate) async fn produce(
@@ -438,17 +461,9 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 "the group lost the member while reads were paused"
             );
 
-            let dls = too_late_dead_letters(&kafka, fleet);
             let produced = readings.len();
-            let (windows, too_late) = assert_store_equals_oracle(
-                &influx,
-                &db,
-                (&kafka, &record_keys(fleet)),
-                readings,
-                (&dls, &crate::oracle::Refusals(Vec::new())),
-                want_wm,
-            )
-            .await;
+            let (windows, too_late) =
+                assert_feed_equals_oracle((&influx, &db), &kafka, fleet, readings, want_wm).await;
             assert!(windows > 10_000, "the oracle has {windows} windows");
             eprintln!(
                 "{} readings ({} too late), {} windows equal the oracle; RSS at the end {:.1} MiB",
