@@ -68,6 +68,9 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use kerbside_benchkit::{
+    clock_ticks, cpu_s, env_or, fail, http_get, hwm_mib, proc_stat, unique, value,
+};
 use kerbside_reading::{Clock as _, EventTime, SystemClock};
 use kerbside_sim::mqtt::{MqttTarget, PublishReport, publish};
 use kerbside_sim::pace::Pacer;
@@ -151,16 +154,6 @@ struct BenchEnv {
     script: PathBuf,
     work: PathBuf,
     only: Option<Vec<String>>,
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| fail(&format!("{name}={v} is not a valid value"))),
-        _ => default,
-    }
 }
 
 impl BenchEnv {
@@ -257,20 +250,6 @@ impl BenchEnv {
         t.timeout_secs = TIMEOUT.as_secs();
         t
     }
-}
-
-fn fail(msg: &str) -> ! {
-    eprintln!("bench ingest: {msg}");
-    std::process::exit(2);
-}
-
-/// A name no other run uses.
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        SystemClock.now().millis()
-    )
 }
 
 // --------------------------------------------------------------------------- stream
@@ -441,44 +420,6 @@ impl Publishing {
 }
 
 // ---------------------------------------------------------------------- process stats
-
-fn clock_ticks() -> f64 {
-    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    *TICKS.get_or_init(|| {
-        Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100.0)
-    })
-}
-
-/// The process's state letter and CPU seconds (user + system), from /proc/PID/stat.
-fn proc_stat(pid: u32) -> Option<(char, f64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces): state is field 3, utime 14,
-    // stime 15.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let state = f.first()?.chars().next()?;
-    let utime: f64 = f.get(11)?.parse().ok()?;
-    let stime: f64 = f.get(12)?.parse().ok()?;
-    Some((state, (utime + stime) / clock_ticks()))
-}
-
-fn cpu_s(pid: u32) -> f64 {
-    proc_stat(pid).map_or(0.0, |(_, c)| c)
-}
-
-/// Peak resident set (VmHWM), MiB; `None` once the process has exited.
-fn hwm_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
 
 /// The process listening on `port` (Mosquitto, Kafka), from /proc/net/tcp and the
 /// processes' open sockets; `None` if it cannot be seen.
@@ -1233,7 +1174,7 @@ max_in_flight = {in_flight}
         loop {
             let page = http_get(metrics_port, "/metrics").map(|(_, b)| b);
             let now = Instant::now();
-            let value = |name| page.as_deref().and_then(|p| metric(p, name));
+            let value = |name| page.as_deref().and_then(|p| value(p, name));
             let acked = value("kerbside_ingest_messages_acked_total");
             if let Some(f) = value("kerbside_ingest_in_flight_messages") {
                 sum += f;
@@ -1300,7 +1241,7 @@ max_in_flight = {in_flight}
         in_flight.last().copied().unwrap_or(0.0),
         env.max_in_flight
     ));
-    let received = metric(&page, "kerbside_ingest_messages_received_total").unwrap_or(0.0);
+    let received = value(&page, "kerbside_ingest_messages_received_total").unwrap_or(0.0);
     if received > total as f64 {
         row.notes.push(format!(
             "FIGURES UNRELIABLE: it received {} messages more than were published: another \
@@ -1397,30 +1338,6 @@ fn finish_row(
 }
 
 // ------------------------------------------------------------------ metrics endpoint
-
-/// `GET path` on 127.0.0.1:port: status code and body.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let (head, body) = buf.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, body.to_owned()))
-}
-
-/// An unlabelled metric's value in a /metrics page.
-fn metric(page: &str, name: &str) -> Option<f64> {
-    page.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
 
 /// The latency histogram's cumulative buckets: (upper bound s, count).
 fn histogram(port: u16) -> Vec<(f64, f64)> {

@@ -45,9 +45,9 @@ use kerbside_kafka::{KafkaConfig, Producer, topics};
 use kerbside_sim::Generator;
 
 use common::{
-    Kafka, Produced, create_db, drop_db, env_or, fail, fleet, free_port, hwm_mib, influx_url,
-    kerbside_bin, metric, readings, scrape, target_dir, value,
+    Kafka, Produced, create_db, drop_db, fleet, influx_url, kerbside_bin, readings, target_dir,
 };
+use kerbside_benchkit::{env_or, fail, free_port, hwm_mib, metric, scrape, value};
 
 /// A watermark (ms) as UTC date and time, for the timeline.
 fn fmt_wm(ms: f64) -> String {

@@ -31,9 +31,9 @@ use kerbside_alerts::{AlertEvent, AlertState, Rule};
 use kerbside_kafka::{KafkaConfig, Producer, topics};
 
 use common::{
-    Kafka, Produced, create_db, drop_db, env_or, fail, fleet, free_port, influx_url, kerbside_bin,
-    metric, readings, target_dir,
+    Kafka, Produced, create_db, drop_db, fleet, influx_url, kerbside_bin, readings, target_dir,
 };
+use kerbside_benchkit::{env_or, fail, free_port, metric};
 
 /// The aggregator's out-of-orderness (its default), ms.
 const OUT_OF_ORDERNESS_MS: i64 = 60_000;

@@ -3,26 +3,13 @@
 
 #![allow(dead_code, reason = "each bench uses its own share of these")]
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Arc;
-use std::time::Duration;
 
+use kerbside_benchkit::{fail, free_port, wait_port};
 use kerbside_reading::{ValidationConfig, Validator, Verdict};
 use kerbside_sim::{Fleet, Generator, Scenario};
-
-pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-pub(crate) fn fail(msg: &str) -> ! {
-    eprintln!("aggregate bench: {msg}");
-    std::process::exit(1)
-}
 
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -51,59 +38,6 @@ pub(crate) fn fleet(file: &str, minutes: u32) -> Arc<Fleet> {
     let mut scenario = Scenario::from_toml(&text, file).unwrap_or_else(|e| fail(&e.to_string()));
     scenario.duration_mins = minutes;
     Arc::new(Fleet::build(scenario, 1).unwrap_or_else(|e| fail(&e.to_string())))
-}
-
-pub(crate) fn hwm_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-pub(crate) fn metric(port: u16, name: &str) -> Option<f64> {
-    value(&scrape(port)?, name)
-}
-
-/// The `/metrics` text of the aggregator on `port`.
-pub(crate) fn scrape(port: u16) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut bytes = Vec::new();
-    // Whatever arrived before the server closed (or the timeout) is the answer.
-    let _ = std::io::Read::read_to_end(&mut s, &mut bytes);
-    Some(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// One series' value in a `/metrics` text.
-pub(crate) fn value(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// Waits until something listens on 127.0.0.1:`port`, up to 60 s (a JVM broker formats
-/// its storage and starts first); fails the bench otherwise.
-pub(crate) fn wait_port(port: u16) {
-    for _ in 0..1200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    fail(&format!("nothing listening on {port}"));
 }
 
 /// One reading to produce: when the fleet sent it, its key and its value.
