@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let dir = PathBuf::from(
-        args.get(1)
-            .map_or("/work/shared/data/cvrplib", String::as_str),
-    );
+    let dir = PathBuf::from(args.get(1).map_or(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cvrplib"),
+        String::as_str,
+    ));
     let seconds: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let rows = match kerbside_routes::bench_dir(&dir, seconds, seed) {

@@ -195,7 +195,7 @@ fn a_n80_k10_with_its_ten_vehicles() {
 #[ignore = "benchmark: minutes of CPU, run in release"]
 fn bench_shared_directory() {
     let dir = std::env::var("KERBSIDE_CVRPLIB_DIR")
-        .unwrap_or_else(|_| "/work/shared/data/cvrplib".to_string());
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/cvrplib").to_string());
     let seconds: f64 = std::env::var("KERBSIDE_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
