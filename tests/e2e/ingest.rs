@@ -397,18 +397,35 @@ pub(crate) fn readings_since(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_killed_with_sigkill_mid_stream_and_restarted_loses_no_reading() {
-    sigkill_mid_stream(false).await;
+    stopped_mid_stream(false, Stop::Kill).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_on_a_shared_subscription_killed_with_sigkill_and_restarted_loses_no_reading() {
-    sigkill_mid_stream(true).await;
+    stopped_mid_stream(true, Stop::Kill).await;
 }
 
-async fn sigkill_mid_stream(shared: bool) {
+/// SIGTERM with messages in flight: ingest drains what it took (every record confirmed
+/// by Kafka, every message acknowledged on the wire) and exits 0. Seen from outside:
+/// the restarted instance, on the same session, gets only what the first never took,
+/// so every reading is in Kafka exactly once; a message produced but not acknowledged
+/// would come back from the broker and be there twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_stopped_with_sigterm_mid_stream_drains_and_every_reading_is_in_kafka_once() {
+    stopped_mid_stream(false, Stop::Term).await;
+}
+
+/// How the first instance is stopped mid-stream.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    Kill,
+    Term,
+}
+
+async fn stopped_mid_stream(shared: bool, stop: Stop) {
     let mqtt = Server::Mqtt.require().await;
     let kafka = Server::Kafka.require().await;
-    within(Duration::from_secs(240), "the SIGKILL test", async {
+    within(Duration::from_secs(240), "the mid-stream stop test", async {
         let s = setup(&mqtt, &kafka, 10, shared);
         let mut first = spawn(&s, "ingest-1.log");
         ready(s.metrics_port, &mut first, &s).await;
@@ -429,8 +446,20 @@ async fn sigkill_mid_stream(shared: bool) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(killed_at >= 300.0, "ingest acknowledged only {killed_at} before the kill");
-        first.kill().expect("SIGKILL ingest");
-        first.wait().unwrap();
+        match stop {
+            Stop::Kill => {
+                first.kill().expect("SIGKILL ingest");
+                first.wait().unwrap();
+            }
+            Stop::Term => {
+                let pid = first.id().to_string();
+                assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+                let exit = tokio::task::spawn_blocking(move || first.0.wait().unwrap())
+                    .await
+                    .unwrap();
+                assert!(exit.success(), "ingest exited {exit} on SIGTERM mid-stream");
+            }
+        }
 
         // Restart with the same client id: the broker resumes the session.
         let mut second = spawn(&s, "ingest-2.log");
@@ -452,6 +481,19 @@ async fn sigkill_mid_stream(shared: bool) {
             total - seen.len()
         );
         assert!(records >= total, "{records} records for {total} readings");
+        if stop == Stop::Term {
+            // Every reading is in; read the whole range once more, to its end, and count
+            // the copies.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let all = testing::read_since(&kafka, READINGS, &from, &keys, Duration::from_secs(5), |_| false);
+            assert_eq!(
+                all.len(),
+                total,
+                "{} records for {total} readings: the SIGTERMed instance produced a reading \
+                 it did not acknowledge",
+                all.len()
+            );
+        }
 
         // SIGTERM: drains and exits 0.
         let pid = second.id().to_string();

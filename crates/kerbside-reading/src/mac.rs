@@ -31,32 +31,22 @@ const IN_STRING: u8 = 0x80;
 const OTHER: u8 = 0x7f;
 
 /// A text read as units (see the module docs).
-struct Units {
-    /// One byte per unit: the ASCII character (or [`OTHER`]), | [`IN_STRING`].
-    units: Vec<u8>,
+struct Units<'a> {
+    /// One byte per unit. Decoded (the text has escapes): the ASCII character (or
+    /// [`OTHER`]) | [`IN_STRING`]. Otherwise the text's own bytes, one unit each,
+    /// borrowed: most texts have no escape, and copying them cost as much as the scan.
+    units: Cow<'a, [u8]>,
     /// Where unit `i` starts in the raw text; one more entry for the end. Empty when
     /// the text has no escapes, so that unit `i` is raw byte `i`.
     starts: Vec<usize>,
 }
 
-impl Units {
-    fn read(text: &str) -> Self {
+impl<'a> Units<'a> {
+    fn read(text: &'a str) -> Self {
         let b = text.as_bytes();
         if !b.contains(&b'\\') {
-            let mut in_str = false;
-            let units = b
-                .iter()
-                .map(|&c| {
-                    if c == b'"' {
-                        in_str = !in_str;
-                        return b'"';
-                    }
-                    let c = if c.is_ascii() { c } else { OTHER };
-                    if in_str { c | IN_STRING } else { c }
-                })
-                .collect();
             return Self {
-                units,
+                units: Cow::Borrowed(b),
                 starts: Vec::new(),
             };
         }
@@ -88,19 +78,43 @@ impl Units {
             i += len;
         }
         starts.push(b.len());
-        Self { units, starts }
+        Self {
+            units: Cow::Owned(units),
+            starts,
+        }
+    }
+
+    fn decoded(&self) -> bool {
+        !self.starts.is_empty()
     }
 
     fn raw(&self, unit: usize) -> usize {
-        if self.starts.is_empty() {
-            unit
-        } else {
+        if self.decoded() {
             self.starts[unit]
+        } else {
+            unit
         }
     }
 
     fn ch(&self, i: usize) -> Option<u8> {
-        self.units.get(i).map(|u| u & !IN_STRING)
+        let u = *self.units.get(i)?;
+        Some(if self.decoded() {
+            u & !IN_STRING
+        } else if u.is_ascii() {
+            u
+        } else {
+            OTHER
+        })
+    }
+
+    /// Whether unit `i` sits inside a JSON string. Without escapes, every `"` opens or
+    /// closes one: counted only here, for the rare bare run that needs it.
+    fn in_string(&self, i: usize) -> bool {
+        if self.decoded() {
+            self.units[i] & IN_STRING != 0
+        } else {
+            self.units[..i].iter().filter(|&&b| b == b'"').count() % 2 == 1
+        }
     }
 
     fn hex(&self, i: usize) -> bool {
@@ -144,7 +158,7 @@ impl Units {
             && self.bare_border(i.checked_sub(1))
             && self.bare_border(Some(i + 12));
         if bare {
-            let in_str = self.units[i] & IN_STRING != 0;
+            let in_str = self.in_string(i);
             let letter = (i..i + 12).any(|k| {
                 self.ch(k)
                     .is_some_and(|c| c.is_ascii_alphabetic() && !c.eq_ignore_ascii_case(&b'e'))
@@ -156,17 +170,30 @@ impl Units {
         None
     }
 
+    /// Where a run of hex digits starts: the only places an address can start. A
+    /// tight pass over the units, so that a long text costs about a nanosecond a byte.
+    fn run_starts(&self) -> impl Iterator<Item = usize> + '_ {
+        let mask = if self.decoded() { !IN_STRING } else { 0xff };
+        let mut before = false;
+        self.units.iter().enumerate().filter_map(move |(i, &u)| {
+            let hex = (u & mask).is_ascii_hexdigit();
+            let start = hex && !before;
+            before = hex;
+            start.then_some(i)
+        })
+    }
+
     /// Every address, as raw byte ranges, in order and not overlapping.
     fn macs(&self) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
-        let mut i = 0;
-        while i < self.units.len() {
-            match self.mac_at(i) {
-                Some(len) => {
-                    out.push((self.raw(i), self.raw(i + len)));
-                    i += len;
-                }
-                None => i += 1,
+        let mut from = 0;
+        for i in self.run_starts() {
+            if i < from {
+                continue;
+            }
+            if let Some(len) = self.mac_at(i) {
+                out.push((self.raw(i), self.raw(i + len)));
+                from = i + len;
             }
         }
         out
@@ -211,10 +238,32 @@ fn hex4(b: &[u8]) -> Option<u32> {
     }
 }
 
+/// Whether `text` may hold an address at all: every spelling is written with hex
+/// digits, `:`, `-`, `.` and `\u` escapes only, and has twelve hex digits, so a text
+/// with no such run of twelve hex digits or more holds none. A dead letter of a reading
+/// (timestamps, short ids, numbers) is let through without reading it as units.
+fn may_hold_mac(text: &str) -> bool {
+    let mut digits = 0;
+    for &b in text.as_bytes() {
+        if b.is_ascii_hexdigit() {
+            digits += 1;
+            if digits >= 12 {
+                return true;
+            }
+        } else if !matches!(b, b':' | b'-' | b'.' | b'\\' | b'u') {
+            digits = 0;
+        }
+    }
+    false
+}
+
 /// Where in `text` the first MAC-address-shaped value is, as a raw byte range.
 pub fn find_mac(text: &str) -> Option<(usize, usize)> {
+    if !may_hold_mac(text) {
+        return None;
+    }
     let units = Units::read(text);
-    (0..units.units.len()).find_map(|i| {
+    units.run_starts().find_map(|i| {
         units
             .mac_at(i)
             .map(|len| (units.raw(i), units.raw(i + len)))
@@ -224,6 +273,9 @@ pub fn find_mac(text: &str) -> Option<(usize, usize)> {
 /// `text` with every MAC-address-shaped value, in any spelling, replaced by
 /// [`REDACTED`]; borrowed when there is none.
 pub fn redact_macs(text: &str) -> Cow<'_, str> {
+    if !may_hold_mac(text) {
+        return Cow::Borrowed(text);
+    }
     let found = Units::read(text).macs();
     if found.is_empty() {
         return Cow::Borrowed(text);
