@@ -287,6 +287,17 @@ async fn until<T, F: Future<Output = Option<T>>>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_reach_kafka_and_alertmanager_and_a_restart_mid_incident_raises_nothing_twice() {
+    restart_mid_incident(true).await;
+}
+
+/// The counterfactual: with `restore = false` the same restart raises the incident a
+/// second time, so the test above would see a restore that did nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_restore_a_restart_mid_incident_raises_it_again() {
+    restart_mid_incident(false).await;
+}
+
+async fn restart_mid_incident(restore: bool) {
     let influx = Server::InfluxV1.require().await;
     let am = Server::Alertmanager.require().await;
     within(Duration::from_secs(300), "the live alerts test", async {
@@ -312,7 +323,7 @@ async fn alerts_reach_kafka_and_alertmanager_and_a_restart_mid_incident_raises_n
         let run = unique_name("run");
         let alerts = format!(
             "[alerts.delivery]\nalertmanager_url = \"{am}\"\nresend_interval_secs = 2\n\
-             alertmanager_labels = {{ kerbside_test = \"{run}\" }}\n"
+             alertmanager_labels = {{ kerbside_test = \"{run}\" }}\nrestore = {restore}\n"
         );
         let port = free_port();
         let config = AggregateConfig {
@@ -389,6 +400,15 @@ async fn alerts_reach_kafka_and_alertmanager_and_a_restart_mid_incident_raises_n
         .await;
         let events = events_of(&kafka_cfg, &id);
         let states: Vec<AlertState> = events.iter().map(|e| e.state).collect();
+        if !restore {
+            assert!(
+                states.iter().filter(|s| **s == AlertState::Raised).count() >= 2,
+                "without the restore the restart did not raise the incident again: {states:?}"
+            );
+            let _ = second.kill();
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
         assert_eq!(
             states.iter().filter(|s| **s == AlertState::Raised).count(),
             1,

@@ -55,7 +55,7 @@ pub async fn run(cfg: &Config) -> anyhow::Result<()> {
         cfg.alerts.clone(),
         deliverer,
         alert_metrics,
-        delivery.kafka.then(|| cfg.kafka.clone()),
+        (delivery.kafka && delivery.restore).then(|| cfg.kafka.clone()),
     );
     let deps = Deps {
         store,

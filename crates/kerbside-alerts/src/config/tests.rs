@@ -34,6 +34,7 @@ fn defaults_are_the_documented_ones() {
             "battery_low": { "enabled": true, "low_v": 3.3, "clear_v": 3.5 },
             "delivery": {
                 "kafka": true,
+                "restore": true,
                 "alertmanager_url": "",
                 "alertmanager_labels": {},
                 "resend_interval_secs": 60,

@@ -10,6 +10,11 @@ pub struct DeliveryConfig {
     /// Publish every event to the `kerbside.alerts.v1` topic, keyed by alert id, and
     /// wait for Kafka's confirmation before the caller may commit (default true).
     pub kafka: bool,
+    /// On start and on every rebalance, read `kerbside.alerts.v1` back so that an
+    /// incident already raised is not raised again (needs `kafka`; default true). Off:
+    /// a restart raises its open incidents again, for rebuilding alert history from
+    /// scratch.
+    pub restore: bool,
     /// Base URL of a Prometheus Alertmanager, e.g. `http://127.0.0.1:9093`; alerts
     /// go to its v2 API (`POST <url>/api/v2/alerts`). Empty: off (default "").
     pub alertmanager_url: String,
@@ -49,6 +54,7 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
             kafka: true,
+            restore: true,
             alertmanager_url: String::new(),
             alertmanager_labels: std::collections::BTreeMap::new(),
             resend_interval_secs: 60,

@@ -115,6 +115,7 @@ fn delivery_defaults_are_the_documented_ones() {
         serde_json::to_value(DeliveryConfig::default()).unwrap(),
         json!({
             "kafka": true,
+            "restore": true,
             "alertmanager_url": "",
                 "alertmanager_labels": {},
             "resend_interval_secs": 60,
@@ -151,6 +152,7 @@ fn a_partial_delivery_section_takes_defaults_and_an_unknown_key_is_refused() {
 fn every_delivery_problem_is_listed_with_its_key() {
     let cfg = DeliveryConfig {
         kafka: false,
+        restore: true,
         alertmanager_url: "127.0.0.1:9093".into(),
         alertmanager_labels: BTreeMap::new(),
         resend_interval_secs: 0,
