@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use kerbside_kafka::{KafkaConfig, Producer, topics};
 
 use kerbside_alerts::{AlertEvent, AlertState, Rule};
-use kerbside_reading::{DeadLetter, ReplayLine};
+use kerbside_reading::{Clock as _, DeadLetter, EventTime, ReplayLine, SystemClock};
 use kerbside_sim::{Generator, GroundTruth};
 use kerbside_store::Value;
 
@@ -297,6 +297,9 @@ async fn without_the_restore_a_restart_mid_incident_raises_it_again() {
     restart_mid_incident(false).await;
 }
 
+/// How long the live test waits for Alertmanager to resolve the cleared alert.
+const RESOLVE_WAIT: Duration = Duration::from_secs(30);
+
 async fn restart_mid_incident(restore: bool) {
     let influx = Server::InfluxV1.require().await;
     let am = Server::Alertmanager.require().await;
@@ -322,7 +325,7 @@ async fn restart_mid_incident(restore: bool) {
         let id = format!("congestion/{link}/{counter}");
         let run = unique_name("run");
         let alerts = format!(
-            "[alerts.delivery]\nalertmanager_url = \"{am}\"\nresend_interval_secs = 2\n\
+            "[alerts.delivery]\nalertmanager_url = \"{am}\"\nresend_interval_secs = 30\n\
              alertmanager_labels = {{ kerbside_test = \"{run}\" }}\nrestore = {restore}\n"
         );
         let port = free_port();
@@ -374,6 +377,19 @@ async fn restart_mid_incident(restore: bool) {
         assert_eq!(labels["severity"], raised.severity.as_str());
         assert!(labels["ward"].is_string(), "no ward label: {labels}");
         assert_eq!(listed["status"]["state"], "active");
+        // Sent with endsAt four resend intervals (2 min) ahead: far later than the wait
+        // for its resolution below, so only the clear can end it there, not expiry.
+        let ends_at = listed["endsAt"]
+            .as_str()
+            .and_then(|t| EventTime::parse_rfc3339(t).ok())
+            .expect("endsAt");
+        let now = SystemClock.now();
+        assert!(
+            ends_at.millis() - now.millis() > RESOLVE_WAIT.as_millis() as i64,
+            "endsAt {} is within the resolution wait of now {}",
+            ends_at.to_rfc3339(),
+            now.to_rfc3339()
+        );
 
         // Killed mid-incident, restarted: it reads the alerts topic back.
         first.kill().unwrap(); // SIGKILL
@@ -419,7 +435,7 @@ async fn restart_mid_incident(restore: bool) {
 
         // Resolved in Alertmanager: no longer listed.
         until(
-            Duration::from_secs(30),
+            RESOLVE_WAIT,
             "the alert resolved in Alertmanager",
             || async {
                 let listed = alertmanager_alerts(&am, &run).await;
