@@ -368,6 +368,51 @@ fn run_chunked_with_restart(
     }
 }
 
+/// Runs to `commit_at` and "commits" there (offsets and watermark), then runs on to
+/// `crash` writing rows but committing nothing more (a commit that failed, or one not
+/// due yet), and dies. A new engine resumes from that stale commit and reads again
+/// everything after it, rewriting rows the store already holds.
+fn run_with_stale_commit(
+    events: &[(Source, i64, EnrichedReading)],
+    commit_at: usize,
+    crash: usize,
+) -> Store {
+    let mut a = Engine::new(config());
+    let mut store = Store::new();
+    let mut commits: HashMap<Source, (i64, i64)> = HashMap::new();
+    for (i, (s, o, r)) in events[..crash].iter().enumerate() {
+        if i == commit_at {
+            commits = stale_commits(&a);
+        }
+        a.add_reading(*s, Some(*o), r);
+        write(&mut store, a.advance());
+    }
+    if commit_at >= crash {
+        commits = stale_commits(&a);
+    }
+    let mut b = Engine::new(config());
+    for (s, (_, wm)) in &commits {
+        b.resume_after(*s, *wm);
+    }
+    for (s, o, r) in events {
+        if commits.get(s).is_some_and(|(c, _)| o < c) {
+            continue;
+        }
+        b.add_reading(*s, Some(*o), r);
+        write(&mut store, b.advance());
+    }
+    write(&mut store, b.finish());
+    store
+}
+
+/// Each source's commit point and the watermark its commit records, as of now.
+fn stale_commits(e: &Engine) -> HashMap<Source, (i64, i64)> {
+    [Source::Readings(0), Source::Readings(1)]
+        .into_iter()
+        .filter_map(|s| Some((s, (e.commit_point(s)?, e.final_watermark_of(s)?))))
+        .collect()
+}
+
 /// What an engine hands a successor for `sources`: per source, the commit point and
 /// the watermark the commit records.
 fn handover(e: &Engine, sources: &[Source]) -> Vec<(Source, i64, i64)> {
@@ -538,16 +583,49 @@ fn without_the_resume_watermark_a_restart_would_overwrite_rows_with_partial_hist
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
     fn any_crash_point_ends_with_the_uninterrupted_rows(frac in 0.0f64..1.0) {
-        let events = fleet(27);
-        let whole = run_whole(&events);
+        let events = crash_fleet();
         let crash = ((events.len() as f64 * frac) as usize).clamp(1, events.len());
-        let d = diff(&whole, &run_with_restart(&events, crash));
+        let d = diff(crash_whole(), &run_with_restart(events, crash));
         prop_assert!(d.is_empty(), "crash at {}: {:?}", crash, &d[..d.len().min(3)]);
     }
+
+    /// A crash long after the last commit that went through: the successor reads
+    /// again from that stale commit and rewrites rows the store already holds.
+    #[test]
+    fn a_crash_after_a_stale_commit_ends_with_the_uninterrupted_rows(
+        commit in 0.0f64..1.0,
+        crash in 0.0f64..1.0,
+    ) {
+        let events = crash_fleet();
+        let n = events.len() as f64;
+        let crash = ((n * crash) as usize).clamp(1, events.len());
+        let commit_at = ((crash as f64 * commit) as usize).min(crash);
+        let d = diff(crash_whole(), &run_with_stale_commit(events, commit_at, crash));
+        prop_assert!(
+            d.is_empty(),
+            "commit at {}, crash at {}: {:?}",
+            commit_at,
+            crash,
+            &d[..d.len().min(3)]
+        );
+    }
+}
+
+/// The crash-point tests' feed, made once.
+fn crash_fleet() -> &'static [(Source, i64, EnrichedReading)] {
+    static EVENTS: std::sync::OnceLock<Vec<(Source, i64, EnrichedReading)>> =
+        std::sync::OnceLock::new();
+    EVENTS.get_or_init(|| fleet(27))
+}
+
+/// What an uninterrupted run of [`crash_fleet`] writes, computed once.
+fn crash_whole() -> &'static Store {
+    static WHOLE: std::sync::OnceLock<Store> = std::sync::OnceLock::new();
+    WHOLE.get_or_init(|| run_whole(crash_fleet()))
 }
 
 #[test]
