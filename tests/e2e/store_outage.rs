@@ -287,6 +287,67 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(60),
     );
+    store_outage(Outage::Down, outage).await;
+}
+
+/// InfluxDB hanging rather than refusing: its port takes connections and never
+/// answers, so every write waits out `timeout_ms`. The same promises hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influxdb_hanging_for_30_s_loses_nothing_and_commits_nothing_meanwhile() {
+    store_outage(Outage::Hanging, Duration::from_secs(30)).await;
+}
+
+/// How the store is away.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Outage {
+    /// Stopped: connections refused.
+    Down,
+    /// Stopped, and its port held by something that accepts and never answers.
+    Hanging,
+}
+
+/// Takes connections on a port and never answers, until dropped.
+struct Hanging {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl Hanging {
+    fn start(port: u16) -> Self {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => held.push(conn),
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            held.len()
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops taking connections, closes those it held, and says how many there were.
+    fn end(mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.take().map_or(0, |t| t.join().unwrap())
+    }
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+async fn store_outage(kind: Outage, outage: Duration) {
     within(
         Duration::from_secs(180) + outage,
         "the InfluxDB outage test",
@@ -322,7 +383,11 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 // A poll interval well under the outage: the paused consumer must keep
                 // polling, or librdkafka drops it from the group (a bug this caught).
                 &format!("max_pending_records = {MAX_PENDING}\nmax_poll_interval_ms = 15000\n"),
-                "retry_max_ms = 2000\n",
+                if kind == Outage::Hanging {
+                    "retry_max_ms = 2000\ntimeout_ms = 3000\n"
+                } else {
+                    "retry_max_ms = 2000\n"
+                },
             );
             let log = dir.join("aggregate.log");
             let mut agg = spawn_aggregate(&config, &log);
@@ -359,6 +424,7 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
 
             // The outage: sample every second.
             store.stop();
+            let hanging = (kind == Outage::Hanging).then(|| Hanging::start(http_port));
             let stopped = Instant::now();
             let mut frozen: Option<BTreeMap<String, f64>> = None;
             let (mut peak_rss, mut peak_pending, mut errors_during) = (rss_before, 0.0f64, 0.0);
@@ -387,6 +453,22 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
             let mid = Scrape::get(metrics_port)
                 .await
                 .expect("the aggregator's metrics");
+            if let Some(h) = hanging {
+                let held = h.end();
+                assert!(held > 0, "nothing connected to the hanging store");
+                eprintln!("the hanging store held {held} connections");
+                let timeouts: f64 = mid
+                    .samples(errors)
+                    .iter()
+                    .filter(|(labels, _)| labels.contains("reason=\"timeout\""))
+                    .map(|(_, v)| v)
+                    .sum();
+                assert!(
+                    timeouts > 0.0,
+                    "no write counted as timed out: {:?}",
+                    mid.samples(errors)
+                );
+            }
             store = influxd(&dir.join("influxdb"), http_port, rpc_port).await;
             eprintln!(
                 "aggregator RSS: {:.1} MiB before the outage, peak {:.1} MiB during it; \
@@ -395,9 +477,11 @@ async fn influxdb_down_for_60_s_loses_nothing_and_memory_stays_bounded() {
                 peak_rss as f64 / 1024.0,
             );
             let frozen = frozen.expect("no store write failed while InfluxDB was down");
+            // A hanging store fails a write only once each `timeout_ms` (3 s).
+            let min_errors = if kind == Outage::Hanging { 3.0 } else { 5.0 };
             assert!(
-                errors_during >= 5.0,
-                "only {errors_during} failed writes in the outage"
+                errors_during >= min_errors,
+                "only {errors_during} failed writes in the outage ({kind:?})"
             );
             // Readings due while a write was failing (from a second in, to be safe):
             // with enough of them, reading must have paused at `max_pending_records`.
