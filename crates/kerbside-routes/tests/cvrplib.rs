@@ -8,7 +8,7 @@ use kerbside_routes::{CheckError, Problem, Solution, check_routes, check_solutio
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
+        .join("tests/data/cvrplib")
         .join(name)
 }
 

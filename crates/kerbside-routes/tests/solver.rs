@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 fn fixture(name: &str) -> Problem {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
+        .join("tests/data/cvrplib")
         .join(name);
     cvrplib::read_vrp(&path).unwrap().problem
 }
