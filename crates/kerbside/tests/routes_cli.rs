@@ -8,7 +8,7 @@ use kerbside_routes::{check_routes, cvrplib};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../kerbside-routes/tests/data")
+        .join("../kerbside-routes/tests/data/cvrplib")
         .join(name)
 }
 
