@@ -58,6 +58,7 @@ pub(crate) fn write_config_with(
         aggregate_extra,
         store_extra,
         alerts_extra: "",
+        file_store: None,
     }
     .write(dir)
 }
@@ -74,6 +75,8 @@ pub(crate) struct AggregateConfig<'a> {
     pub(crate) store_extra: &'a str,
     /// Whole sections after `[store]`, e.g. `[alerts.delivery]`.
     pub(crate) alerts_extra: &'a str,
+    /// Write line-protocol files under this directory instead of to `influx`.
+    pub(crate) file_store: Option<&'a Path>,
 }
 
 impl AggregateConfig<'_> {
@@ -88,14 +91,19 @@ impl AggregateConfig<'_> {
                  [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n\
                  [kafka]\nbrokers = \"{kafka}\"\npartitions = 3\nlinger_ms = 2\n\
                  [aggregate]\ngroup_id = \"{group}\"\nidle_after_secs = 2\nsession_timeout_ms = 6000\nstate_dir = \"{state}\"\n{aggregate_extra}\
-                 [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\nflush_interval_ms = 300\n{store_extra}{alerts_extra}",
+                 [store]\n{store}flush_interval_ms = 300\n{store_extra}{alerts_extra}",
+                store = match self.file_store {
+                    Some(dir) => format!("api = \"file\"\ndir = \"{}\"\n", dir.display()),
+                    None => format!(
+                        "api = \"v1\"\nurl = \"{}\"\ndatabase = \"{}\"\n",
+                        self.influx, self.db
+                    ),
+                },
                 metrics_port = self.metrics_port,
                 kafka = self.kafka,
                 group = self.group,
                 state = self.state.display(),
                 aggregate_extra = self.aggregate_extra,
-                influx = self.influx,
-                db = self.db,
                 store_extra = self.store_extra,
                 alerts_extra = self.alerts_extra,
             ),

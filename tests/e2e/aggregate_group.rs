@@ -52,6 +52,7 @@ impl Instance<'_> {
             aggregate_extra: "",
             store_extra: "",
             alerts_extra: "",
+            file_store: None,
         }
         .write(&self.dir.join(name));
         let log = self.dir.join(format!("aggregate-{name}.log"));

@@ -339,6 +339,7 @@ async fn restart_mid_incident(restore: bool) {
             aggregate_extra: "",
             store_extra: "",
             alerts_extra: &alerts,
+            file_store: None,
         }
         .write(&dir);
         let log = dir.join("aggregate-1.log");

@@ -9,6 +9,7 @@ mod alerts;
 mod dashboards;
 mod demo;
 mod deploy;
+mod file_store;
 mod ingest;
 mod kafka_faults;
 mod lateness;

@@ -766,8 +766,8 @@ async fn flush(
         let delivery = producer.send(topics::DEADLETTER, b"store", &value).await;
         in_flight(st, metrics, delivery).await?;
     }
-    // Durable before committing (fsync for the file store; HTTP writes are confirmed).
-    store.flush()?;
+    // `store.write` returned once the rows were durable (confirmed by the server, or
+    // synced to disk): now the records they came from can be committed.
     commit(st, cfg, consumer, metrics).await?;
     debug!(
         rows = rows.len(),

@@ -59,18 +59,41 @@ pub enum ErrorReason {
     Refused,
     /// 401, 403, 404 or another status retrying cannot fix.
     Config,
+    /// A file write found the disk (or the user's quota) full.
+    DiskFull,
+    /// A file write found its file system read-only.
+    ReadOnly,
+    /// A file write was not permitted.
+    Permission,
+    /// Any other file I/O error.
+    Io,
 }
 
 impl ErrorReason {
     /// Every reason, for pre-registering labels.
-    pub const ALL: [ErrorReason; 6] = [
+    pub const ALL: [ErrorReason; 10] = [
         ErrorReason::Network,
         ErrorReason::Timeout,
         ErrorReason::Status429,
         ErrorReason::Status5xx,
         ErrorReason::Refused,
         ErrorReason::Config,
+        ErrorReason::DiskFull,
+        ErrorReason::ReadOnly,
+        ErrorReason::Permission,
+        ErrorReason::Io,
     ];
+
+    /// The reason for a failed file write.
+    pub fn of_io(e: &std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => ErrorReason::DiskFull,
+            ErrorKind::ReadOnlyFilesystem => ErrorReason::ReadOnly,
+            ErrorKind::PermissionDenied => ErrorReason::Permission,
+            _ => ErrorReason::Io,
+        }
+    }
 
     /// The stable snake_case code.
     pub const fn code(self) -> &'static str {
@@ -81,6 +104,10 @@ impl ErrorReason {
             ErrorReason::Status5xx => "status_5xx",
             ErrorReason::Refused => "refused",
             ErrorReason::Config => "config",
+            ErrorReason::DiskFull => "disk_full",
+            ErrorReason::ReadOnly => "read_only",
+            ErrorReason::Permission => "permission",
+            ErrorReason::Io => "io",
         }
     }
 }

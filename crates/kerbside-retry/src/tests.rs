@@ -100,3 +100,17 @@ async fn wait_sleeps_the_step_unless_shutdown_comes_first() {
     shutdown.cancel();
     assert_eq!(b.wait(&shutdown).await, Err(Cancelled));
 }
+
+#[test]
+fn file_errors_are_told_apart_by_what_the_operator_must_fix() {
+    use std::io::Error;
+    let of = |raw: i32| ErrorReason::of_io(&Error::from_raw_os_error(raw));
+    // Linux errno values: ENOSPC 28, EDQUOT 122, EROFS 30, EACCES 13, EPERM 1, EIO 5.
+    assert_eq!(of(28), ErrorReason::DiskFull);
+    assert_eq!(of(122), ErrorReason::DiskFull);
+    assert_eq!(of(30), ErrorReason::ReadOnly);
+    assert_eq!(of(13), ErrorReason::Permission);
+    assert_eq!(of(1), ErrorReason::Permission);
+    assert_eq!(of(5), ErrorReason::Io);
+    assert_eq!(ErrorReason::of_io(&Error::other("x")), ErrorReason::Io);
+}

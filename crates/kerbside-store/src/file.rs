@@ -27,6 +27,11 @@ const MAX_OPEN_FILES: usize = 16;
 /// Each [`FileSink::write`] ends by handing what it wrote to the operating system,
 /// so a crash of the process loses nothing that `write` reported written;
 /// [`FileSink::flush`] also waits for the disk.
+///
+/// After an I/O error (a full disk, a read-only file system) the sink forgets its
+/// open files and the bytes it still held for them; the next write opens them again
+/// and first cuts any line the error left torn, so that writing the same rows again
+/// leaves whole lines only.
 #[derive(Debug)]
 pub struct FileSink {
     dir: PathBuf,
@@ -85,25 +90,47 @@ impl FileSink {
             }
             Ok(())
         })();
-        for key in touched {
-            if let Some(w) = self.open.get_mut(&key) {
-                w.flush()
-                    .map_err(|e| StoreError::io(file_path(&self.dir, key.0, key.1), e))?;
+        let result = result.and_then(|()| {
+            for key in touched {
+                if let Some(w) = self.open.get_mut(&key) {
+                    w.flush()
+                        .map_err(|e| StoreError::io(file_path(&self.dir, key.0, key.1), e))?;
+                }
             }
+            Ok(report)
+        });
+        if result.is_err() {
+            self.forget_open_files();
         }
-        result.map(|()| report)
+        result
     }
 
     /// Writes out every buffer and waits until the files are on disk.
     pub fn flush(&mut self) -> crate::Result<()> {
+        let mut result = Ok(());
         for ((m, day), w) in &mut self.open {
             let path = file_path(&self.dir, m, *day);
-            w.flush().map_err(|e| StoreError::io(&path, e))?;
-            w.get_ref()
-                .sync_data()
-                .map_err(|e| StoreError::io(&path, e))?;
+            result = w
+                .flush()
+                .and_then(|()| w.get_ref().sync_data())
+                .map_err(|e| StoreError::io(&path, e));
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(())
+        if result.is_err() {
+            // What fsync failed to write may be gone from the page cache: nothing
+            // since the last good flush can be trusted, and the caller writes it again.
+            self.forget_open_files();
+        }
+        result
+    }
+
+    /// Closes every open file without writing what its buffer still holds.
+    fn forget_open_files(&mut self) {
+        for (_, w) in self.open.drain() {
+            let (_file, _unwritten) = w.into_parts();
+        }
     }
 
     /// The open file for `key`, opening it (and its directory) if needed.
@@ -122,11 +149,12 @@ impl FileSink {
                 .read(true)
                 .open(&path)
                 .map_err(|e| StoreError::io(&path, e))?;
-            // A crash can leave a torn last line; start on a fresh line so that it
-            // does not swallow the next one.
-            if !ends_with_newline(&mut file).map_err(|e| StoreError::io(&path, e))? {
-                file.write_all(b"\n")
-                    .map_err(|e| StoreError::io(&path, e))?;
+            // A crash or an I/O error can leave a torn last line, never committed:
+            // cut it, so that it neither swallows the next line nor reads as a
+            // shorter, wrong one (a timestamp cut short is still a number).
+            let cut = cut_torn_tail(&mut file).map_err(|e| StoreError::io(&path, e))?;
+            if cut > 0 {
+                tracing::warn!(file = %path.display(), bytes = cut, "cut a torn last line");
             }
             self.open
                 .insert(key, BufWriter::with_capacity(64 * 1024, file));
@@ -149,15 +177,33 @@ impl Drop for FileSink {
     }
 }
 
-/// True for an empty file or one whose last byte is a newline.
-fn ends_with_newline(file: &mut File) -> std::io::Result<bool> {
-    if file.metadata()?.len() == 0 {
-        return Ok(true);
+/// Cuts what follows the last newline of `file` (all of it when it has none) and
+/// returns how many bytes that was. An empty file, or a device, is left alone.
+fn cut_torn_tail(file: &mut File) -> std::io::Result<u64> {
+    let meta = file.metadata()?;
+    let len = meta.len();
+    if len == 0 || !meta.is_file() {
+        return Ok(0);
     }
-    file.seek(SeekFrom::End(-1))?;
-    let mut last = [0u8];
-    file.read_exact(&mut last)?;
-    Ok(last[0] == b'\n')
+    let mut chunk = vec![0u8; 4096];
+    let mut end = len;
+    let keep = loop {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(buf)?;
+        if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+            break start + i as u64 + 1;
+        }
+        if start == 0 {
+            break 0;
+        }
+        end = start;
+    };
+    if keep < len {
+        file.set_len(keep)?;
+    }
+    Ok(len - keep)
 }
 
 /// Whether `measurement` can be a directory name.

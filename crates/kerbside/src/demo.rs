@@ -864,9 +864,6 @@ fn aggregate(
     }
     // The end of the day: every window closes.
     offline.finish(last_event, &mut out)?;
-    out.store
-        .flush()
-        .context("flushing the line-protocol files")?;
     out.alerts_file.flush().context("writing alerts.jsonl")?;
     out.dead_file.flush().context("writing deadletter.jsonl")?;
     for (m, n) in &offline.emitted.rows {

@@ -123,20 +123,80 @@ fn unencodable_rows_are_refused_and_the_rest_written() {
 }
 
 #[test]
-fn a_torn_last_line_is_skipped_and_does_not_swallow_the_next_write() {
+fn a_torn_last_line_is_cut_before_the_next_write() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bin_fill/2026-11-22.lp");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // Torn inside its timestamp: still a readable line, at the wrong time.
+    let whole = "bin_fill,device_id=b0 fill_pct=1 1795305600000000000\n";
     std::fs::write(
         &path,
-        "bin_fill,device_id=b0 fill_pct=1 1795305600000000000\nbin_fill,dev",
+        format!("{whole}bin_fill,device_id=b9 fill_pct=4 17953"),
     )
     .unwrap();
     let mut sink = FileSink::new(dir.path());
     sink.write(&[bin("b1", MIDNIGHT, 5.0)]).unwrap();
-    let got = read_points(dir.path(), "bin_fill", MIDNIGHT, MIDNIGHT + 1).unwrap();
+    drop(sink);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with(whole), "{text}");
+    assert!(!text.contains("b9"), "the torn line is still there: {text}");
+    let got = read_points(dir.path(), "bin_fill", i64::MIN, i64::MAX).unwrap();
     let devices: Vec<&str> = got.iter().filter_map(|p| p.tag("device_id")).collect();
     assert_eq!(devices, ["b0", "b1"]);
+}
+
+#[test]
+fn a_file_of_one_torn_line_is_emptied() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bin_fill/2026-11-22.lp");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "x".repeat(10_000)).unwrap();
+    let mut sink = FileSink::new(dir.path());
+    sink.write(&[bin("b1", MIDNIGHT, 5.0)]).unwrap();
+    drop(sink);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("bin_fill,device_id=b1 "), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+#[test]
+fn a_full_disk_fails_the_write_clearly_and_a_retry_once_freed_writes_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bin_fill/2026-11-22.lp");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut sink = FileSink::new(dir.path());
+    let rows = [bin("b0", MIDNIGHT, 1.0), bin("b1", MIDNIGHT, 2.0)];
+    sink.write(&rows[..1]).unwrap();
+    sink.flush().unwrap();
+    // Every write to /dev/full fails with ENOSPC, as on a full disk; the open file
+    // stays open, so the sink only meets the new one after a failure elsewhere.
+    std::fs::rename(&path, dir.path().join("kept.lp")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+    let other = dir.path().join("bin_fill/2026-11-23.lp");
+    std::os::unix::fs::symlink("/dev/full", &other).unwrap();
+    let next_day = bin("b2", MIDNIGHT + 86_400_000, 3.0);
+    let err = sink.write(std::slice::from_ref(&next_day)).unwrap_err();
+    let StoreError::Io {
+        path: failed,
+        source,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(failed, &other);
+    assert_eq!(source.kind(), std::io::ErrorKind::StorageFull, "{err}");
+    assert!(err.to_string().contains("2026-11-23.lp"), "{err}");
+    // The failure made the sink forget its open files: the same day fails too now.
+    assert!(sink.write(&rows[1..]).is_err());
+    // Space again: the same rows go through, as whole lines.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(&other).unwrap();
+    sink.write(&rows[1..]).unwrap();
+    sink.write(std::slice::from_ref(&next_day)).unwrap();
+    sink.flush().unwrap();
+    let got = read_points(dir.path(), "bin_fill", i64::MIN, i64::MAX).unwrap();
+    let devices: Vec<&str> = got.iter().filter_map(|p| p.tag("device_id")).collect();
+    assert_eq!(devices, ["b1", "b2"]);
 }
 
 #[test]
