@@ -11,6 +11,7 @@
 //! [`pipeline`] is the pure part (message in, records out); [`service::run`] is the
 //! async shell around it.
 
+pub mod clock_watch;
 pub mod config;
 pub mod error;
 pub mod metrics;

@@ -19,6 +19,8 @@ pub struct IngestMetrics {
     pub seq_gaps: IntCounter,
     /// Device counter restarts seen.
     pub seq_restarts: IntCounter,
+    /// Steps of the host's wall clock (receive times jumped against elapsed time).
+    pub clock_steps: IntCounter,
     /// Status messages, by state (`online` / `offline`).
     pub status_updates: IntCounterVec,
     /// Records confirmed by Kafka, by topic.
@@ -78,6 +80,10 @@ impl IngestMetrics {
             duplicates: counter("duplicates_total", "Readings refused as duplicate seq")?,
             seq_gaps: counter("seq_gaps_total", "seq values skipped by devices")?,
             seq_restarts: counter("seq_restarts_total", "Device counter restarts")?,
+            clock_steps: counter(
+                "clock_steps_total",
+                "Steps of the host's wall clock seen between two receive times",
+            )?,
             status_updates: vec(
                 "status_updates_total",
                 "Device status messages, by state",

@@ -15,6 +15,7 @@ use kerbside_reading::{Clock, Validator};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::clock_watch::ClockWatch;
 use crate::config::{IngestConfig, MqttConfig};
 use crate::error::Result;
 use crate::metrics::IngestMetrics;
@@ -72,6 +73,7 @@ pub async fn run(
     // Released in order, waiting for room in the event loop's request queue.
     let mut acks: VecDeque<AckHandle> = VecDeque::new();
     let mut summary = Summary::default();
+    let mut clock_watch = ClockWatch::default();
     let mut taking = true;
     let drain_deadline = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));
     tokio::pin!(drain_deadline);
@@ -111,7 +113,16 @@ pub async fn run(
                 let Some(m) = m else { break };
                 summary.received += 1;
                 metrics.messages_received.inc();
-                let out = pipeline.process(&m.topic, &m.payload, clock.now());
+                let now = clock.now();
+                if let Some(step_ms) = clock_watch.observe(now.millis(), Instant::now()) {
+                    metrics.clock_steps.inc();
+                    warn!(
+                        step_ms,
+                        "the host's wall clock stepped; receive times, and the future and age \
+                         refusals judged against them, follow the new time"
+                    );
+                }
+                let out = pipeline.process(&m.topic, &m.payload, now);
                 count(&metrics, &out);
                 let mut first = Vec::with_capacity(out.records.len());
                 for r in &out.records {

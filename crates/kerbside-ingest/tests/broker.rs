@@ -10,7 +10,8 @@ use std::time::Duration;
 use kerbside_ingest::{Deps, IngestConfig, IngestMetrics, MqttConfig, MqttVersion};
 use kerbside_kafka::{KafkaConfig, Producer, testing, topics};
 use kerbside_reading::{
-    AssetRegister, DeadLetter, EnrichedReading, SystemClock, ValidationConfig, Validator,
+    AssetRegister, Clock, DeadLetter, EnrichedReading, EventTime, SystemClock, ValidationConfig,
+    Validator,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -185,6 +186,14 @@ async fn wait_for(deadline_secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 fn deps(fleet: &Fleet, producer: Producer) -> (Deps, IngestMetrics) {
+    deps_with_clock(fleet, producer, Arc::new(SystemClock))
+}
+
+fn deps_with_clock(
+    fleet: &Fleet,
+    producer: Producer,
+    clock: Arc<dyn Clock>,
+) -> (Deps, IngestMetrics) {
     let registry = prometheus::Registry::new();
     let metrics = IngestMetrics::new(&registry).unwrap();
     let validator = Validator::new(ValidationConfig::default(), Arc::new(fleet.assets.clone()));
@@ -193,7 +202,7 @@ fn deps(fleet: &Fleet, producer: Producer) -> (Deps, IngestMetrics) {
             validator,
             producer,
             metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
+            clock,
         },
         metrics,
     )
@@ -417,4 +426,152 @@ async fn nothing_is_acknowledged_while_kafka_is_unreachable_and_nothing_is_lost_
         (0..5).collect(),
         "every reading arrived once Kafka was back"
     );
+}
+
+/// The host's wall clock as ingest sees it: the system clock plus an offset the test
+/// steps, as NTP or an operator setting the time would.
+#[derive(Debug, Default)]
+struct SteppedClock(std::sync::atomic::AtomicI64);
+
+impl Clock for SteppedClock {
+    fn now(&self) -> EventTime {
+        EventTime::from_millis(SystemClockNow::ms() + self.0.load(Ordering::SeqCst)).unwrap()
+    }
+}
+
+/// The documented rule (README, `[validation]`), written out here rather than taken
+/// from the validator: a reading more than `max_future_secs` ahead of its receive
+/// time is refused `timestamp_in_future`, one more than `max_age_secs` behind it
+/// `timestamp_too_old`; receive times come from the host's clock.
+fn rule(ts_ms: i64, received_ms: i64) -> Option<&'static str> {
+    let v = ValidationConfig::default();
+    if ts_ms > received_ms + i64::from(v.max_future_secs) * 1000 {
+        Some("timestamp_in_future")
+    } else if ts_ms < received_ms - i64::from(v.max_age_secs) * 1000 {
+        Some("timestamp_too_old")
+    } else {
+        None
+    }
+}
+
+/// The ingest host's clock steps back an hour, then forward two (an hour ahead),
+/// then back to true time, while devices with good clocks publish. Every reading is
+/// judged against the host's clock of the moment, by the documented rule; every
+/// message is acknowledged only once its reading or dead letter is in Kafka, and
+/// each is there once; each step is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_clock_stepping_back_and_forward_by_an_hour_judges_every_reading_by_the_rule() {
+    // Device clocks against true time, seconds: each side of both limits whichever
+    // way the host's clock stands, at least two minutes from any limit.
+    const SKEWS: [i64; 13] = [
+        -91_800, -88_200, -84_600, -81_000, -5_400, -1_800, -60, 180, 600, 1_800, 3_000, 4_200,
+        7_200,
+    ];
+    // The host clock's offset in each phase, ms.
+    const PHASES: [i64; 4] = [0, -3_600_000, 3_600_000, 0];
+    const PER_DEVICE: u64 = 4;
+    let fleet = fleet(SKEWS.len());
+    kerbside_kafka::admin::ensure_topics(&kafka_cfg(), &[topics::READINGS, topics::DEADLETTER])
+        .await
+        .expect("Kafka answers admin requests; start it with deploy/dev/services up");
+    let readings_from = end_offsets(topics::READINGS);
+    let dead_from = end_offsets(topics::DEADLETTER);
+    let clock = Arc::new(SteppedClock::default());
+    let producer = Producer::kafka(&kafka_cfg()).unwrap();
+    let (deps, metrics) = deps_with_clock(&fleet, producer, Arc::<SteppedClock>::clone(&clock));
+    let mqtt = mqtt_cfg(&fleet, MqttVersion::V5, &unique("ingest-clock"));
+    let shutdown = CancellationToken::new();
+    let svc = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            kerbside_ingest::run(&mqtt, &IngestConfig::default(), deps, shutdown).await
+        })
+    };
+    assert!(
+        wait_for(10, || metrics.mqtt_connected.get() == 1).await,
+        "ingest connected and subscribed"
+    );
+
+    // (device, seq) → the rule's verdict, and the receive times allowed.
+    let mut want: BTreeMap<(String, u64), (Option<&str>, i64, i64)> = BTreeMap::new();
+    let mut sent = 0u64;
+    for (p, offset) in PHASES.into_iter().enumerate() {
+        clock.0.store(offset, Ordering::SeqCst);
+        let from = SystemClockNow::ms() + offset;
+        let mut messages = Vec::new();
+        let mut ts_of = Vec::new();
+        for (d, skew) in fleet.devices.iter().zip(SKEWS) {
+            for r in 0..PER_DEVICE {
+                let seq = p as u64 * 100 + r;
+                let ts = SystemClockNow::ms() + skew * 1000 + r as i64;
+                messages.push((
+                    format!("kerbside/v1/bin/{d}"),
+                    format!(r#"{{"device_id":"{d}","ts":{ts},"seq":{seq},"fill_pct":40}}"#),
+                ));
+                ts_of.push(((d.clone(), seq), ts));
+            }
+        }
+        publish(&messages, "clock").await;
+        sent += messages.len() as u64;
+        // Every message of the phase acknowledged before the clock steps again.
+        assert!(
+            wait_for(60, || metrics.acked.get() == sent).await,
+            "acked {} of {sent} in phase {p}",
+            metrics.acked.get()
+        );
+        let to = SystemClockNow::ms() + offset;
+        for (key, ts) in ts_of {
+            let verdict = rule(ts, from);
+            assert_eq!(verdict, rule(ts, to), "a skew too near a limit: {key:?}");
+            want.insert(key, (verdict, from, to));
+        }
+    }
+    shutdown.cancel();
+    let summary = svc.await.unwrap().unwrap();
+    assert_eq!((summary.received, summary.acked), (sent, sent));
+    // Back an hour, forward two, back one: three steps.
+    assert_eq!(metrics.clock_steps.get(), 3);
+
+    let keys: BTreeSet<String> = fleet.devices.iter().cloned().collect();
+    let accepted = want.values().filter(|w| w.0.is_none()).count();
+    let refused = want.len() - accepted;
+    assert!(
+        accepted > 50 && refused > 50,
+        "{accepted} accepted, {refused} refused"
+    );
+    let mut got: BTreeMap<(String, u64), (Option<String>, i64)> = BTreeMap::new();
+    for (_, v) in read_from(topics::READINGS, &readings_from, &keys, accepted) {
+        let e: EnrichedReading = serde_json::from_slice(&v).unwrap();
+        let key = (e.reading.device_id.to_string(), e.reading.seq.0);
+        let seen = (None, e.received_at.millis());
+        assert!(
+            got.insert(key.clone(), seen.clone())
+                .is_none_or(|prev| prev == seen),
+            "{key:?} processed twice"
+        );
+    }
+    for (_, v) in read_from(topics::DEADLETTER, &dead_from, &keys, refused) {
+        let dl: DeadLetter = serde_json::from_slice(&v).unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_str(dl.payload.as_deref().unwrap()).unwrap();
+        let key = (
+            payload["device_id"].as_str().unwrap().to_owned(),
+            payload["seq"].as_u64().unwrap(),
+        );
+        let seen = (Some(dl.reason.code().to_owned()), dl.received_at.millis());
+        assert!(
+            got.insert(key.clone(), seen.clone())
+                .is_none_or(|prev| prev == seen),
+            "{key:?} processed twice"
+        );
+    }
+    assert_eq!(got.len(), want.len(), "every message is in Kafka once");
+    for (key, (verdict, from, to)) in &want {
+        let (reason, received) = &got[key];
+        assert_eq!(reason.as_deref(), *verdict, "{key:?}");
+        assert!(
+            (*from..=*to).contains(received),
+            "{key:?} received at {received}, not by the host clock of its phase ({from}..={to})"
+        );
+    }
 }
