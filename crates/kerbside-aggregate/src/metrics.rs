@@ -55,6 +55,24 @@ pub struct AggregateMetrics {
 }
 
 impl AggregateMetrics {
+    /// Sets the engine's gauges (windows open, watermark) and counts what its stats
+    /// gained since `counted` (suppressed and re-emitted windows, duplicates, in open
+    /// windows too), which then becomes the stats.
+    pub fn observe_engine(&self, engine: &crate::Engine, counted: &mut crate::EngineStats) {
+        self.windows_open.set(engine.windows_open() as i64);
+        if let Some(wm) = engine.watermark() {
+            self.watermark_ms.set(wm);
+        }
+        let s = engine.stats();
+        self.suppressed
+            .inc_by(s.suppressed.saturating_sub(counted.suppressed));
+        self.re_emitted
+            .inc_by(s.re_emitted.saturating_sub(counted.re_emitted));
+        self.duplicates
+            .inc_by(s.duplicates.saturating_sub(counted.duplicates));
+        *counted = s;
+    }
+
     /// Creates the metrics and registers them in `registry`.
     pub fn new(registry: &Registry) -> prometheus::Result<Self> {
         let name = |n: &str| format!("kerbside_aggregate_{n}");

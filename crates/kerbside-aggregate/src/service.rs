@@ -32,19 +32,18 @@ use kerbside_kafka::{
     CommitOffset, DeliveryFuture, GroupConsumer, GroupSettings, KafkaConfig, Producer, Record,
     topics,
 };
-use kerbside_reading::{
-    DeadLetter, EnrichedReading, EventTime, Kind, Refusal, RefusalReason, Topic,
-};
+use kerbside_reading::{DeadLetter, EventTime};
 use kerbside_store::{Store, StoreConfig, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::checkpoint::Checkpoint;
 use crate::config::AggregateConfig;
-use crate::engine::{Admission, Engine, EngineStats, Source, TRAFFIC_WINDOW_MS};
+use crate::engine::{Engine, EngineStats, Source, TRAFFIC_WINDOW_MS};
 use crate::error::{Error, Result};
 use crate::measurements::Row;
 use crate::metrics::AggregateMetrics;
+use crate::record::{self, Decoded, RecordRef};
 
 /// What the service needs from outside.
 #[derive(Debug)]
@@ -434,145 +433,13 @@ async fn handle(
     if !echo && st.idle.insert(source, false) == Some(true) {
         wake_waiting(st, consumer, source);
     }
-    let offset = Some(rec.offset);
-    match decoded.apply(&mut st.engine, source, offset) {
-        Applied::Undecodable(why) => {
-            metrics.undecodable.inc();
-            let refusal = Refusal::new(
-                RefusalReason::MalformedJson,
-                format!(
-                    "record {}/{}/{} is not a reading: {why}",
-                    rec.topic, rec.partition, rec.offset
-                ),
-            );
-            let at = EventTime::from_millis(0).expect("epoch");
-            dead_letter(st, producer, metrics, &refusal, &rec, at).await?;
-        }
-        Applied::Reading {
-            admission: Admission::Late,
-            ..
-        } => metrics.late.inc(),
-        Applied::Reading {
-            admission: Admission::TooLate { window, watermark },
-            received_at,
-            ..
-        } => {
-            metrics.too_late.inc();
-            let refusal = Admission::too_late_refusal(window, watermark);
-            dead_letter(st, producer, metrics, &refusal, &rec, received_at).await?;
-        }
-        Applied::Reading { .. } | Applied::DeadLetter { .. } => {}
+    let applied = decoded.apply(&mut st.engine, source, Some(rec.offset));
+    let decision = applied.decide(&RecordRef::from(&rec));
+    decision.count(metrics);
+    if let Some(dl) = &decision.dead_letter {
+        dead_letter(st, producer, metrics, dl).await?;
     }
     Ok(())
-}
-
-/// What [`apply_record`] did with one record.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Applied {
-    /// A reading, with the engine's verdict and when ingest received it.
-    Reading {
-        /// On time, a late correction, a duplicate, or too late (to dead-letter).
-        admission: Admission,
-        /// When ingest received it (a too-late dead letter's time).
-        received_at: EventTime,
-        /// Its own time (`ts`).
-        event_time: EventTime,
-    },
-    /// A record of `kerbside.readings.v1` that is not a reading (to dead-letter as
-    /// `malformed_json`); the engine skipped it.
-    Undecodable(String),
-    /// A record of `kerbside.deadletter.v1`: counted in `device_health`, or skipped
-    /// (the aggregator's own dead letters, and refusals not about a device).
-    DeadLetter {
-        /// Whether `device_health` counted it.
-        counted: bool,
-    },
-}
-
-/// One record of `kerbside.readings.v1` or `kerbside.deadletter.v1` (by `topic`) into
-/// the engine as `source`. The service and `kerbside demo` both take records through
-/// here; what to do with a too-late reading or an undecodable record is the
-/// caller's (the service dead-letters them).
-pub fn apply_record(
-    engine: &mut Engine,
-    topic: &str,
-    source: Source,
-    offset: Option<i64>,
-    value: &[u8],
-) -> Applied {
-    Decoded::new(topic, value).apply(engine, source, offset)
-}
-
-/// A record decoded, before the engine takes it: the service looks at it first (an
-/// echo of the aggregator's own dead letters must not wake an idle partition).
-#[derive(Debug)]
-enum Decoded {
-    Reading(Box<EnrichedReading>),
-    Undecodable(String),
-    /// A refusal `device_health` counts: the device, its kind, why, when received.
-    Refusal(String, Option<Kind>, RefusalReason, i64),
-    /// A dead letter `device_health` does not count: the aggregator's own (`too_late`,
-    /// `store_refused`, echoes of what it read), one not about a device, or one it
-    /// cannot read.
-    Uncounted,
-}
-
-impl Decoded {
-    fn new(topic: &str, value: &[u8]) -> Self {
-        if topic != topics::DEADLETTER {
-            return match serde_json::from_slice::<EnrichedReading>(value) {
-                Ok(reading) => Decoded::Reading(Box::new(reading)),
-                Err(e) => Decoded::Undecodable(e.to_string()),
-            };
-        }
-        let Ok(dl) = serde_json::from_slice::<DeadLetter>(value) else {
-            return Decoded::Uncounted;
-        };
-        if matches!(
-            dl.reason,
-            RefusalReason::TooLate | RefusalReason::StoreRefused
-        ) {
-            return Decoded::Uncounted;
-        }
-        let Ok(topic) = Topic::parse(&dl.topic) else {
-            return Decoded::Uncounted;
-        };
-        let Some(device) = topic.device_id() else {
-            return Decoded::Uncounted;
-        };
-        let kind = match topic {
-            Topic::Reading { kind, .. } => Some(kind),
-            _ => None,
-        };
-        Decoded::Refusal(device.to_owned(), kind, dl.reason, dl.received_at.millis())
-    }
-
-    /// Whether it tells nothing of its partition's time (see [`Decoded::Uncounted`]).
-    fn is_echo(&self) -> bool {
-        matches!(self, Decoded::Uncounted)
-    }
-
-    fn apply(self, engine: &mut Engine, source: Source, offset: Option<i64>) -> Applied {
-        match self {
-            Decoded::Reading(reading) => Applied::Reading {
-                admission: engine.add_reading(source, offset, &reading),
-                received_at: reading.received_at,
-                event_time: reading.reading.ts,
-            },
-            Decoded::Undecodable(why) => {
-                engine.skip(source, offset);
-                Applied::Undecodable(why)
-            }
-            Decoded::Refusal(device, kind, reason, at) => {
-                engine.add_refusal(source, offset, &device, kind, reason, at);
-                Applied::DeadLetter { counted: true }
-            }
-            Decoded::Uncounted => {
-                engine.skip(source, offset);
-                Applied::DeadLetter { counted: false }
-            }
-        }
-    }
 }
 
 /// Drops the engine's state and starts again from the committed offsets. The
@@ -751,20 +618,7 @@ async fn flush(
     }
     st.summary.rows_written += report.written as u64;
     for refused in &report.refused {
-        let refusal = Refusal::new(
-            RefusalReason::StoreRefused,
-            format!("HTTP {}: {}", refused.status, refused.message),
-        );
-        let dl = DeadLetter::new(
-            &refusal,
-            "store",
-            refused.line.as_bytes(),
-            EventTime::from_millis(0).expect("epoch"),
-            None,
-        );
-        let value = serde_json::to_vec(&dl).expect("a dead letter always serialises");
-        let delivery = producer.send(topics::DEADLETTER, b"store", &value).await;
-        in_flight(st, metrics, delivery).await?;
+        dead_letter(st, producer, metrics, &record::store_refused(refused)).await?;
     }
     // `store.write` returned once the rows were durable (confirmed by the server, or
     // synced to disk): now the records they came from can be committed.
@@ -998,21 +852,7 @@ fn update_lag(st: &State, consumer: &GroupConsumer, metrics: &AggregateMetrics) 
 }
 
 fn record_gauges(st: &mut State, metrics: &AggregateMetrics) {
-    metrics.windows_open.set(st.engine.windows_open() as i64);
-    if let Some(wm) = st.engine.watermark() {
-        metrics.watermark_ms.set(wm);
-    }
-    let s = st.engine.stats();
-    metrics
-        .suppressed
-        .inc_by(s.suppressed.saturating_sub(st.counted.suppressed));
-    metrics
-        .re_emitted
-        .inc_by(s.re_emitted.saturating_sub(st.counted.re_emitted));
-    metrics
-        .duplicates
-        .inc_by(s.duplicates.saturating_sub(st.counted.duplicates));
-    st.counted = s;
+    metrics.observe_engine(&st.engine, &mut st.counted);
 }
 
 /// A consume error is not fatal: librdkafka reconnects and rejoins the group by
@@ -1036,14 +876,12 @@ async fn dead_letter(
     st: &mut State,
     producer: &Producer,
     metrics: &AggregateMetrics,
-    refusal: &Refusal,
-    rec: &Record,
-    received_at: EventTime,
+    dl: &DeadLetter,
 ) -> Result<()> {
-    let dl = DeadLetter::new(refusal, &rec.topic, &rec.value, received_at, None);
-    let value = serde_json::to_vec(&dl).expect("a dead letter always serialises");
-    let key = rec.key.as_deref().unwrap_or(rec.topic.as_bytes());
-    let delivery = producer.send(topics::DEADLETTER, key, &value).await;
+    let value = serde_json::to_vec(dl).expect("a dead letter always serialises");
+    let delivery = producer
+        .send(topics::DEADLETTER, dl.key().as_bytes(), &value)
+        .await;
     in_flight(st, metrics, delivery).await
 }
 
@@ -1085,40 +923,6 @@ fn fmt_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{MIN, traffic};
-
-    #[test]
-    fn the_aggregators_own_dead_letters_are_echoes_and_ingests_refusals_are_not() {
-        let r = traffic(MIN, 1, 60, &[(10, 40.0, 10.0)]);
-        let value = serde_json::to_vec(&r).unwrap();
-        let dl = |reason, topic: &str| {
-            let refusal = kerbside_reading::Refusal::new(reason, "test");
-            serde_json::to_vec(&DeadLetter::new(
-                &refusal,
-                topic,
-                &value,
-                r.received_at,
-                None,
-            ))
-            .unwrap()
-        };
-        let device_topic = "kerbside/v1/traffic/tc-1";
-        assert!(!Decoded::new(topics::READINGS, &value).is_echo());
-        assert!(!Decoded::new(topics::READINGS, b"{").is_echo());
-        let ingest = Decoded::new(
-            topics::DEADLETTER,
-            &dl(RefusalReason::OutOfRange, device_topic),
-        );
-        assert!(
-            matches!(ingest, Decoded::Refusal(ref d, ..) if d == "tc-1"),
-            "{ingest:?}"
-        );
-        for own in [RefusalReason::TooLate, RefusalReason::StoreRefused] {
-            assert!(Decoded::new(topics::DEADLETTER, &dl(own, topics::READINGS)).is_echo());
-            assert!(Decoded::new(topics::DEADLETTER, &dl(own, device_topic)).is_echo());
-        }
-        assert!(Decoded::new(topics::DEADLETTER, b"not json").is_echo());
-    }
 
     #[test]
     fn the_watermark_metadata_round_trips() {

@@ -4,7 +4,7 @@
 use kerbside_kafka::topics;
 use kerbside_reading::{
     DeadLetter, EnrichedReading, EventTime, Kind, Refusal, RefusalReason, SeqOutcome, SeqTracker,
-    Topic, Validator, Verdict,
+    Validator, Verdict,
 };
 
 /// A record to produce.
@@ -119,7 +119,7 @@ impl Pipeline {
                 let dl = DeadLetter::new(&refusal, topic, payload, received_at, index);
                 out.records.push(Outgoing {
                     topic: topics::DEADLETTER,
-                    key: deadletter_key(topic),
+                    key: dl.key().to_owned(),
                     value: serde_json::to_vec(&dl).expect("a dead letter always serialises"),
                 });
             }
@@ -150,16 +150,6 @@ pub enum Judged {
         /// The element of a gateway batch, if the message was one.
         index: Option<usize>,
     },
-}
-
-/// The dead-letter key: the device the topic names, else the topic itself.
-fn deadletter_key(topic: &str) -> String {
-    match Topic::parse(topic) {
-        Ok(t) => t
-            .device_id()
-            .map_or_else(|| topic.to_owned(), str::to_owned),
-        Err(_) => topic.to_owned(),
-    }
 }
 
 #[cfg(test)]

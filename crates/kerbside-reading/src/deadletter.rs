@@ -78,6 +78,16 @@ impl DeadLetter {
         }
     }
 
+    /// Its record key in `kerbside.deadletter.v1` (DESIGN: device_id or topic): the
+    /// device its topic names, else the topic itself (`store` for a row the store
+    /// refused, the Kafka topic for a record that was not a reading).
+    pub fn key(&self) -> &str {
+        match crate::Topic::parse(&self.topic) {
+            Ok(t) => t.device_id().unwrap_or(&self.topic),
+            Err(_) => &self.topic,
+        }
+    }
+
     /// The original payload bytes (as redacted).
     pub fn payload_bytes(&self) -> Vec<u8> {
         match (&self.payload, &self.payload_base64) {

@@ -22,13 +22,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kerbside_aggregate::{Admission, AggregateMetrics, Applied, Row, Source, apply_record};
+use kerbside_aggregate::{
+    AggregateMetrics, Applied, EngineStats, Outcome, RecordRef, Row, Source, apply_record,
+};
 use kerbside_alerts::{AlertEvent, AlertMetrics, AlertState};
 use kerbside_ingest::{Deps, IngestMetrics, MqttVersion};
 use kerbside_kafka::{
     GroupConsumer, GroupSettings, KafkaConfig, MemoryLog, Producer, Record, topics,
 };
-use kerbside_reading::{Clock, DeadLetter, EventTime, Refusal, RefusalReason, Validator};
+use kerbside_reading::{Clock, DeadLetter, EventTime, Validator};
 use kerbside_sim::mqtt::MqttTarget;
 use kerbside_sim::pace::Pacer;
 use kerbside_sim::{Fleet, Generator, Scenario, Speed};
@@ -760,6 +762,7 @@ fn aggregate(
     let source = Source::Readings(0);
     let mut batch = Vec::new();
     let mut last_event: Option<i64> = None;
+    let mut engine_counted = EngineStats::default();
     loop {
         let last_pass = finishing.load(Ordering::SeqCst);
         batch.clear();
@@ -786,51 +789,25 @@ fn aggregate(
                 }
                 continue;
             }
-            match applied {
-                Applied::Reading {
-                    admission,
-                    received_at,
-                    event_time,
-                } => {
-                    agg.accepted += 1;
-                    live.accepted.fetch_add(1, Ordering::Relaxed);
-                    let ts = event_time.millis();
-                    last_event = Some(last_event.map_or(ts, |l| l.max(ts)));
-                    match admission {
-                        Admission::OnTime => agg.report.on_time += 1,
-                        Admission::Duplicate => {
-                            agg.report.duplicates += 1;
-                            metrics.duplicates.inc();
-                        }
-                        Admission::Late => {
-                            agg.report.late_corrections += 1;
-                            metrics.late.inc();
-                        }
-                        Admission::TooLate { window, watermark } => {
-                            agg.report.too_late += 1;
-                            metrics.too_late.inc();
-                            let refusal = Admission::too_late_refusal(window, watermark);
-                            out.dead_letter(&DeadLetter::new(
-                                &refusal,
-                                &reading_topic(&rec.value),
-                                &rec.value,
-                                received_at,
-                                None,
-                            ))?;
-                        }
-                    }
-                }
-                Applied::Undecodable(why) => {
-                    agg.report.undecodable += 1;
-                    metrics.undecodable.inc();
-                    let refusal = Refusal::new(
-                        RefusalReason::MalformedJson,
-                        format!("record {} is not a reading: {why}", rec.offset),
-                    );
-                    let at = EventTime::from_millis(0).expect("epoch");
-                    out.dead_letter(&DeadLetter::new(&refusal, &rec.topic, &rec.value, at, None))?;
-                }
-                Applied::DeadLetter { .. } => {}
+            if let Applied::Reading { event_time, .. } = &applied {
+                agg.accepted += 1;
+                live.accepted.fetch_add(1, Ordering::Relaxed);
+                let ts = event_time.millis();
+                last_event = Some(last_event.map_or(ts, |l| l.max(ts)));
+            }
+            let decision = applied.decide(&RecordRef::from(rec));
+            decision.count(metrics);
+            let report = &mut agg.report;
+            match decision.outcome {
+                Outcome::OnTime => report.on_time += 1,
+                Outcome::Duplicate => report.duplicates += 1,
+                Outcome::Late => report.late_corrections += 1,
+                Outcome::TooLate => report.too_late += 1,
+                Outcome::Undecodable => report.undecodable += 1,
+                Outcome::Refusal | Outcome::Skipped => {}
+            }
+            if let Some(dl) = &decision.dead_letter {
+                out.dead_letter(dl)?;
             }
         }
         let before: u64 = offline.emitted.rows.values().sum();
@@ -839,12 +816,7 @@ fn aggregate(
         if after > before {
             live.rows.fetch_add(after - before, Ordering::Relaxed);
         }
-        metrics
-            .windows_open
-            .set(offline.engine.windows_open() as i64);
-        if let Some(wm) = offline.engine.watermark() {
-            metrics.watermark_ms.set(wm);
-        }
+        metrics.observe_engine(&offline.engine, &mut engine_counted);
         if last_pass {
             // Everything ingest and the windows wrote to the log has been read (Kafka
             // hands records over some time after it confirms them).
@@ -874,21 +846,6 @@ fn aggregate(
         agg.alerts.insert(rule, c);
     }
     Ok(agg)
-}
-
-/// The MQTT topic an enriched reading came on (for its dead letter), from its kind
-/// and device.
-fn reading_topic(value: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(value)
-        .ok()
-        .and_then(|v| {
-            Some(format!(
-                "kerbside/v1/{}/{}",
-                v["kind"].as_str()?,
-                v["device_id"].as_str()?
-            ))
-        })
-        .unwrap_or_default()
 }
 
 /// Where the demo's windows go: the store, dead letters back onto the log (as the
@@ -927,7 +884,7 @@ impl Output for DemoOutput {
 
     fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()> {
         let value = serde_json::to_vec(dl)?;
-        let key = dl.topic.rsplit('/').next().unwrap_or_default().to_owned();
+        let key = dl.key().to_owned();
         self.handle
             .block_on(async {
                 self.producer

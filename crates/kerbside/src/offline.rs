@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use kerbside_aggregate::{Engine, EngineConfig, Row};
 use kerbside_alerts::{AlertEngine, AlertEvent, AlertState, AlertsConfig};
-use kerbside_reading::{DeadLetter, EventTime, Refusal, RefusalReason};
+use kerbside_reading::DeadLetter;
 use serde::Serialize;
 
 /// Rows per chunk: a quarter hour closes every device's windows at once.
@@ -196,16 +196,8 @@ pub fn dead_letter_refused(
     refused: Vec<kerbside_store::Refused>,
 ) -> anyhow::Result<u64> {
     let n = refused.len() as u64;
-    for r in refused {
-        let refusal = Refusal::new(RefusalReason::StoreRefused, r.message);
-        let at = EventTime::from_millis(0).expect("epoch");
-        out.dead_letter(&DeadLetter::new(
-            &refusal,
-            "store",
-            r.line.as_bytes(),
-            at,
-            None,
-        ))?;
+    for r in &refused {
+        out.dead_letter(&kerbside_aggregate::record::store_refused(r))?;
     }
     Ok(n)
 }

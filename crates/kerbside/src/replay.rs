@@ -13,6 +13,7 @@
 //! `malformed_json` with the line itself as payload: nothing is lost), `alerts.jsonl`,
 //! and `summary.json`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -23,7 +24,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use kerbside_aggregate::{Admission, EngineConfig, Row, Source};
+use kerbside_aggregate::{EngineConfig, Outcome, Row, Source, reading_decision};
 use kerbside_alerts::{AlertEvent, AlertsConfig};
 use kerbside_ingest::pipeline::{Judged, Pipeline};
 use kerbside_reading::{
@@ -84,12 +85,8 @@ pub struct ReplaySummary {
 /// windows see exactly the calls a single thread would make.
 #[derive(Debug)]
 enum Step {
-    /// An accepted reading, with its line's topic and receive time.
-    Reading {
-        reading: EnrichedReading,
-        topic: String,
-        received_at: EventTime,
-    },
+    /// An accepted reading.
+    Reading { reading: EnrichedReading },
     /// A device's message refused (`device_health` counts it).
     Refused {
         device: String,
@@ -312,11 +309,7 @@ fn judge_lines(
                     summary.accepted += 1;
                     let ts = reading.reading.ts;
                     clock = Some(clock.map_or(ts, |c| c.max(ts)));
-                    steps.push(Step::Reading {
-                        reading,
-                        topic: rec.topic.clone(),
-                        received_at,
-                    });
+                    steps.push(Step::Reading { reading });
                 }
                 Judged::Status { .. } => summary.status += 1,
                 Judged::Refused { refusal, .. } => {
@@ -386,30 +379,31 @@ fn run_windows(
     for batch in rx {
         for step in batch {
             match step {
-                Step::Reading {
-                    reading,
-                    topic,
-                    received_at,
-                } => {
+                Step::Reading { reading } => {
                     let ts = reading.reading.ts;
                     w.span = Some(w.span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
-                    match offline.engine.add_reading(src, None, &reading) {
-                        Admission::OnTime | Admission::Duplicate => {}
-                        Admission::Late => w.late += 1,
-                        Admission::TooLate { window, watermark } => {
-                            // As the service does: the record is the reading itself.
-                            let refusal = Admission::too_late_refusal(window, watermark);
-                            *w.refused.entry("too_late".into()).or_default() += 1;
-                            let value = serde_json::to_vec(&reading)
-                                .expect("an enriched reading always serialises");
-                            out.dead_letter(&DeadLetter::new(
-                                &refusal,
-                                &topic,
-                                &value,
-                                received_at,
-                                None,
-                            ))?;
-                        }
+                    let admission = offline.engine.add_reading(src, None, &reading);
+                    // As the service decides: the dead letter's payload is the record,
+                    // the reading itself.
+                    let decision = reading_decision(
+                        admission,
+                        reading.reading.kind(),
+                        &reading.reading.device_id,
+                        reading.received_at,
+                        || {
+                            Cow::Owned(
+                                serde_json::to_vec(&reading)
+                                    .expect("an enriched reading always serialises"),
+                            )
+                        },
+                    );
+                    match decision.outcome {
+                        Outcome::Late => w.late += 1,
+                        Outcome::TooLate => *w.refused.entry("too_late".into()).or_default() += 1,
+                        _ => {}
+                    }
+                    if let Some(dl) = &decision.dead_letter {
+                        out.dead_letter(dl)?;
                     }
                 }
                 Step::Refused {
