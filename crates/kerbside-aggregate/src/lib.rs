@@ -1,42 +1,22 @@
-//! Readings into the five kerbside measurements of DESIGN §6: `traffic_flow`,
-//! `air_quality` (with the UK DAQI), `bin_fill`, `footfall` (with a mergeable
-//! distinct-count sketch) and `device_health`.
-//!
-//! This is the pure core: no I/O, no clock. Each measurement has an accumulator
-//! (`Default + Clone`, usable as the state `A` of `kerbside_window::Windows<K, A>`)
-//! that folds readings in and, when its window closes, turns into a [`Row`]: the
-//! measurement name, a few low-cardinality tags and the fields. Values that are not
-//! finite are never written: a field that would be NaN or infinite is left out.
-//! Where a field needs more than one window's data (running air-quality means, a
-//! bin's fill rate) a small bounded per-device history sits beside the windows
-//! ([`air::AirHistory`], [`bin::BinHistory`]) and is passed in when the row is made.
+//! `kerbside aggregate`: the Kafka consumer group, commits behind writes, checkpoint
+//! files, watermark alignment and backpressure around the pure engine of
+//! `kerbside-measure`, whose modules are re-exported here under their old paths.
 
-pub mod air;
-pub mod bin;
 pub mod checkpoint;
 pub mod config;
-pub mod daqi;
-pub mod engine;
 pub mod error;
-pub mod footfall;
-pub mod health;
-pub mod identity;
-pub mod measurements;
 pub mod metrics;
 pub mod record;
-mod seen;
 pub mod service;
-pub mod sketch;
-pub mod traffic;
 
-#[cfg(test)]
-mod testkit;
+pub use kerbside_measure::{
+    Admission, Applied, CongestionRule, Decision, Engine, EngineConfig, EngineStats, FieldValue,
+    Outcome, RecordRef, Row, Source, air, apply_record, bin, daqi, engine, footfall, health,
+    identity, measurements, reading_decision, sketch, traffic,
+};
 
 pub use config::AggregateConfig;
-pub use engine::{Admission, Engine, EngineConfig, EngineStats, Source};
 pub use error::{Error, Result};
-pub use measurements::{FieldValue, Row};
 pub use metrics::AggregateMetrics;
-pub use record::{Applied, Decision, Outcome, RecordRef, apply_record, reading_decision};
+pub use record::{record_ref, store_refused};
 pub use service::{Deps, NoObserver, Observer, ObserverError, Summary, run};
-pub use traffic::CongestionRule;

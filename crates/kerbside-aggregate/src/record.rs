@@ -1,280 +1,34 @@
-//! The one decision on each record the aggregator reads: into the engine
-//! ([`apply_record`]), then what it counts and what it dead-letters, with which key
-//! ([`Applied::decide`], [`reading_decision`]). The service, `kerbside replay` and
-//! `kerbside demo` all decide here, so a too-late reading, an undecodable record or a
-//! row the store refused becomes the same dead letter whichever of them met it.
+//! What the aggregator's service adds to the decision on each record
+//! ([`kerbside_measure::record`]): the record as Kafka gave it, the counters, and the
+//! dead letter of a row the store refused.
 
-use std::borrow::Cow;
-
-use kerbside_kafka::{Record, topics};
-use kerbside_reading::{
-    DeadLetter, DeviceId, EnrichedReading, EventTime, Kind, Refusal, RefusalReason, Topic,
-    topic::reading_topic,
-};
+use kerbside_kafka::Record;
+use kerbside_measure::record::{Decision, Outcome, RecordRef};
+use kerbside_reading::{DeadLetter, EventTime, Refusal, RefusalReason};
 use kerbside_store::Refused;
 
-use crate::engine::{Admission, Engine, Source};
 use crate::metrics::AggregateMetrics;
 
-/// What [`apply_record`] did with one record.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Applied {
-    /// A reading, with the engine's verdict and when ingest received it.
-    Reading {
-        /// On time, a late correction, a duplicate, or too late (to dead-letter).
-        admission: Admission,
-        /// When ingest received it (a too-late dead letter's time).
-        received_at: EventTime,
-        /// Its own time (`ts`).
-        event_time: EventTime,
-        /// Its kind (a too-late dead letter's topic).
-        kind: Kind,
-        /// Its device (a too-late dead letter's topic and key).
-        device_id: DeviceId,
-    },
-    /// A record of `kerbside.readings.v1` that is not a reading (to dead-letter as
-    /// `malformed_json`); the engine skipped it.
-    Undecodable(String),
-    /// A record of `kerbside.deadletter.v1`: counted in `device_health`, or skipped
-    /// (the aggregator's own dead letters, and refusals not about a device).
-    DeadLetter {
-        /// Whether `device_health` counted it.
-        counted: bool,
-    },
-}
-
-/// One record of `kerbside.readings.v1` or `kerbside.deadletter.v1` (by `topic`) into
-/// the engine as `source`. The service and `kerbside demo` both take records through
-/// here; what to do with a too-late reading or an undecodable record is the
-/// caller's (the service dead-letters them).
-pub fn apply_record(
-    engine: &mut Engine,
-    topic: &str,
-    source: Source,
-    offset: Option<i64>,
-    value: &[u8],
-) -> Applied {
-    Decoded::new(topic, value).apply(engine, source, offset)
-}
-
-/// A record decoded, before the engine takes it: the service looks at it first (an
-/// echo of the aggregator's own dead letters must not wake an idle partition).
-#[derive(Debug)]
-pub(crate) enum Decoded {
-    Reading(Box<EnrichedReading>),
-    Undecodable(String),
-    /// A refusal `device_health` counts: the device, its kind, why, when received.
-    Refusal(String, Option<Kind>, RefusalReason, i64),
-    /// A dead letter `device_health` does not count: the aggregator's own (`too_late`,
-    /// `store_refused`, echoes of what it read), one not about a device, or one it
-    /// cannot read.
-    Uncounted,
-}
-
-impl Decoded {
-    pub(crate) fn new(topic: &str, value: &[u8]) -> Self {
-        if topic != topics::DEADLETTER {
-            return match serde_json::from_slice::<EnrichedReading>(value) {
-                Ok(reading) => Decoded::Reading(Box::new(reading)),
-                Err(e) => Decoded::Undecodable(e.to_string()),
-            };
-        }
-        let Ok(dl) = serde_json::from_slice::<DeadLetter>(value) else {
-            return Decoded::Uncounted;
-        };
-        if matches!(
-            dl.reason,
-            RefusalReason::TooLate | RefusalReason::StoreRefused
-        ) {
-            return Decoded::Uncounted;
-        }
-        let Ok(topic) = Topic::parse(&dl.topic) else {
-            return Decoded::Uncounted;
-        };
-        let Some(device) = topic.device_id() else {
-            return Decoded::Uncounted;
-        };
-        let kind = match topic {
-            Topic::Reading { kind, .. } => Some(kind),
-            _ => None,
-        };
-        Decoded::Refusal(device.to_owned(), kind, dl.reason, dl.received_at.millis())
-    }
-
-    /// Whether it tells nothing of its partition's time (see [`Decoded::Uncounted`]).
-    pub(crate) fn is_echo(&self) -> bool {
-        matches!(self, Decoded::Uncounted)
-    }
-
-    pub(crate) fn apply(self, engine: &mut Engine, source: Source, offset: Option<i64>) -> Applied {
-        match self {
-            Decoded::Reading(reading) => Applied::Reading {
-                admission: engine.add_reading(source, offset, &reading),
-                received_at: reading.received_at,
-                event_time: reading.reading.ts,
-                kind: reading.reading.kind(),
-                device_id: reading.reading.device_id.clone(),
-            },
-            Decoded::Undecodable(why) => {
-                engine.skip(source, offset);
-                Applied::Undecodable(why)
-            }
-            Decoded::Refusal(device, kind, reason, at) => {
-                engine.add_refusal(source, offset, &device, kind, reason, at);
-                Applied::DeadLetter { counted: true }
-            }
-            Decoded::Uncounted => {
-                engine.skip(source, offset);
-                Applied::DeadLetter { counted: false }
-            }
-        }
+/// `rec` as the decision names it.
+pub fn record_ref(rec: &Record) -> RecordRef<'_> {
+    RecordRef {
+        topic: &rec.topic,
+        partition: rec.partition,
+        offset: Some(rec.offset),
+        value: &rec.value,
     }
 }
 
-/// One record as read: enough to name it in a dead letter.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordRef<'a> {
-    /// Its Kafka topic.
-    pub topic: &'a str,
-    /// Its partition.
-    pub partition: i32,
-    /// Its offset, when it has one (the offline log's records name none).
-    pub offset: Option<i64>,
-    /// Its bytes.
-    pub value: &'a [u8],
-}
-
-impl<'a> From<&'a Record> for RecordRef<'a> {
-    fn from(rec: &'a Record) -> Self {
-        Self {
-            topic: &rec.topic,
-            partition: rec.partition,
-            offset: Some(rec.offset),
-            value: &rec.value,
-        }
-    }
-}
-
-/// What one record came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A reading in a window not yet written.
-    OnTime,
-    /// A reading that corrected a written window.
-    Late,
-    /// A copy of a reading already counted, in a final window.
-    Duplicate,
-    /// A reading whose window was final: dead-lettered `too_late`.
-    TooLate,
-    /// A readings record that is not a reading: dead-lettered `malformed_json`.
-    Undecodable,
-    /// A dead letter counted in `device_health`.
-    Refusal,
-    /// A dead letter not counted (the aggregator's own, or one about no device).
-    Skipped,
-}
-
-/// What to count for one record and what to dead-letter for it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    /// What it came to.
-    pub outcome: Outcome,
-    /// The dead letter to send to `kerbside.deadletter.v1`, keyed by
-    /// [`DeadLetter::key`].
-    pub dead_letter: Option<DeadLetter>,
-}
-
-impl Decision {
-    /// Counts it in `metrics`: late corrections, too-late readings and undecodable
+impl AggregateMetrics {
+    /// Counts `decision`: late corrections, too-late readings and undecodable
     /// records. (Duplicates, in open windows too, come from the engine's stats.)
-    pub fn count(&self, metrics: &AggregateMetrics) {
-        match self.outcome {
-            Outcome::Late => metrics.late.inc(),
-            Outcome::TooLate => metrics.too_late.inc(),
-            Outcome::Undecodable => metrics.undecodable.inc(),
+    pub fn count(&self, decision: &Decision) {
+        match decision.outcome {
+            Outcome::Late => self.late.inc(),
+            Outcome::TooLate => self.too_late.inc(),
+            Outcome::Undecodable => self.undecodable.inc(),
             Outcome::OnTime | Outcome::Duplicate | Outcome::Refusal | Outcome::Skipped => {}
         }
-    }
-}
-
-impl Applied {
-    /// The decision on `rec`, which the engine took as `self`.
-    pub fn decide(self, rec: &RecordRef<'_>) -> Decision {
-        match self {
-            Applied::Reading {
-                admission,
-                received_at,
-                kind,
-                device_id,
-                ..
-            } => reading_decision(admission, kind, &device_id, received_at, || {
-                Cow::Borrowed(rec.value)
-            }),
-            Applied::Undecodable(why) => {
-                let at = rec.offset.map_or_else(String::new, |o| format!("/{o}"));
-                let refusal = Refusal::new(
-                    RefusalReason::MalformedJson,
-                    format!(
-                        "record {}/{}{at} is not a reading: {why}",
-                        rec.topic, rec.partition
-                    ),
-                );
-                Decision {
-                    outcome: Outcome::Undecodable,
-                    dead_letter: Some(DeadLetter::new(
-                        &refusal,
-                        rec.topic,
-                        rec.value,
-                        EventTime::from_millis(0).expect("epoch"),
-                        None,
-                    )),
-                }
-            }
-            Applied::DeadLetter { counted } => Decision {
-                outcome: if counted {
-                    Outcome::Refusal
-                } else {
-                    Outcome::Skipped
-                },
-                dead_letter: None,
-            },
-        }
-    }
-}
-
-/// The decision on a reading of `kind` from `device_id`, received at `received_at`,
-/// that the engine judged `admission`. A too-late one is dead-lettered under the
-/// device's reading topic, with `value()` (the record: the enriched reading's JSON)
-/// as its payload.
-pub fn reading_decision<'v>(
-    admission: Admission,
-    kind: Kind,
-    device_id: &DeviceId,
-    received_at: EventTime,
-    value: impl FnOnce() -> Cow<'v, [u8]>,
-) -> Decision {
-    let outcome = match admission {
-        Admission::OnTime => Outcome::OnTime,
-        Admission::Late => Outcome::Late,
-        Admission::Duplicate => Outcome::Duplicate,
-        Admission::TooLate { window, watermark } => {
-            let refusal = Admission::too_late_refusal(window, watermark);
-            let topic = reading_topic(kind, device_id);
-            return Decision {
-                outcome: Outcome::TooLate,
-                dead_letter: Some(DeadLetter::new(
-                    &refusal,
-                    &topic,
-                    &value(),
-                    received_at,
-                    None,
-                )),
-            };
-        }
-    };
-    Decision {
-        outcome,
-        dead_letter: None,
     }
 }
 
@@ -299,4 +53,87 @@ pub fn store_refused(r: &Refused) -> DeadLetter {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use std::borrow::Cow;
+
+    use kerbside_kafka::topics;
+    use kerbside_measure::Admission;
+    use kerbside_measure::record::{Applied, reading_decision};
+    use kerbside_reading::{DeviceId, Kind};
+
+    use super::*;
+
+    fn rec(value: &[u8]) -> RecordRef<'_> {
+        RecordRef {
+            topic: topics::READINGS,
+            partition: 2,
+            offset: Some(17),
+            value,
+        }
+    }
+
+    fn too_late(device: &str) -> Applied {
+        Applied::Reading {
+            admission: Admission::TooLate {
+                window: 1_795_305_600_000,
+                watermark: 1_795_309_200_000,
+            },
+            received_at: EventTime::from_millis(1_795_309_300_000).unwrap(),
+            event_time: EventTime::from_millis(1_795_305_700_000).unwrap(),
+            kind: Kind::Bin,
+            device_id: DeviceId::parse(device).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_row_the_store_refused_is_dead_lettered_under_store() {
+        let by_store = store_refused(&Refused {
+            line: "bin_fill,device_id=b fill_pct=1i 1".into(),
+            status: 400,
+            message: "field type conflict".into(),
+        });
+        assert_eq!(by_store.reason, RefusalReason::StoreRefused);
+        assert_eq!(by_store.key(), "store");
+        assert_eq!(by_store.detail, "HTTP 400: field type conflict");
+        assert_eq!(
+            by_store.payload_bytes(),
+            b"bin_fill,device_id=b fill_pct=1i 1"
+        );
+        let by_encoder = store_refused(&Refused {
+            line: "Row { … }".into(),
+            status: Refused::NOT_SENT,
+            message: "NaN".into(),
+        });
+        assert!(
+            by_encoder.detail.starts_with("not sent"),
+            "{}",
+            by_encoder.detail
+        );
+    }
+
+    #[test]
+    fn the_decision_is_counted_once_in_the_matching_counter() {
+        let m = AggregateMetrics::new(&prometheus::Registry::new()).unwrap();
+        m.count(&too_late("bin-1").decide(&rec(b"{}")));
+        m.count(&Applied::Undecodable("x".into()).decide(&rec(b"x")));
+        for a in [
+            Admission::Late,
+            Admission::Late,
+            Admission::OnTime,
+            Admission::Duplicate,
+        ] {
+            let id = DeviceId::parse("bin-1").unwrap();
+            m.count(&reading_decision(
+                a,
+                Kind::Bin,
+                &id,
+                EventTime::from_millis(0).unwrap(),
+                || Cow::Borrowed(b""),
+            ));
+        }
+        assert_eq!(
+            (m.too_late.get(), m.undecodable.get(), m.late.get()),
+            (1, 1, 2)
+        );
+    }
+}

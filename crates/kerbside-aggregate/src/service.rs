@@ -39,11 +39,12 @@ use tracing::{debug, info, warn};
 
 use crate::checkpoint::Checkpoint;
 use crate::config::AggregateConfig;
-use crate::engine::{Engine, EngineStats, Source, TRAFFIC_WINDOW_MS};
 use crate::error::{Error, Result};
-use crate::measurements::Row;
 use crate::metrics::AggregateMetrics;
-use crate::record::{self, Decoded, RecordRef};
+use crate::record;
+use kerbside_measure::Row;
+use kerbside_measure::engine::{Engine, EngineStats, Source, TRAFFIC_WINDOW_MS};
+use kerbside_measure::record::Decoded;
 
 /// What the service needs from outside.
 #[derive(Debug)]
@@ -434,8 +435,8 @@ async fn handle(
         wake_waiting(st, consumer, source);
     }
     let applied = decoded.apply(&mut st.engine, source, Some(rec.offset));
-    let decision = applied.decide(&RecordRef::from(&rec));
-    decision.count(metrics);
+    let decision = applied.decide(&record::record_ref(&rec));
+    metrics.count(&decision);
     if let Some(dl) = &decision.dead_letter {
         dead_letter(st, producer, metrics, dl).await?;
     }

@@ -17,7 +17,7 @@ pub mod error;
 pub mod memory;
 pub mod producer;
 pub mod read;
-pub mod topics;
+pub use kerbside_reading::topics;
 
 #[cfg(feature = "test-helpers")]
 pub mod testing;

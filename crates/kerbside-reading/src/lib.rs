@@ -39,6 +39,7 @@ pub mod refusal;
 mod scan;
 pub mod seq;
 pub mod topic;
+pub mod topics;
 pub mod traffic;
 pub mod validate;
 

@@ -35,7 +35,7 @@ pub mod lp;
 pub mod metrics;
 pub mod point;
 pub mod query;
-pub mod row;
+pub use kerbside_measure::row;
 pub mod sink;
 
 pub use batch::Batcher;

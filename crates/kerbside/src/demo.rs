@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kerbside_aggregate::{
-    AggregateMetrics, Applied, EngineStats, Outcome, RecordRef, Row, Source, apply_record,
+    AggregateMetrics, Applied, EngineStats, Outcome, Row, Source, apply_record, record_ref,
 };
 use kerbside_alerts::{AlertEvent, AlertMetrics, AlertState};
 use kerbside_ingest::{Deps, IngestMetrics, MqttVersion};
@@ -795,8 +795,8 @@ fn aggregate(
                 let ts = event_time.millis();
                 last_event = Some(last_event.map_or(ts, |l| l.max(ts)));
             }
-            let decision = applied.decide(&RecordRef::from(rec));
-            decision.count(metrics);
+            let decision = applied.decide(&record_ref(rec));
+            metrics.count(&decision);
             let report = &mut agg.report;
             match decision.outcome {
                 Outcome::OnTime => report.on_time += 1,

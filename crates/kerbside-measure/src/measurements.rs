@@ -1,5 +1,4 @@
-//! Every measurement name in one place, and the row type (the store's) they are
-//! written as.
+//! Every measurement name in one place, and the row type they are written as.
 
 /// `traffic_flow`: per traffic counter, 5 min.
 pub const TRAFFIC_FLOW: &str = "traffic_flow";
@@ -42,7 +41,7 @@ impl WindowTag {
     }
 }
 
-pub use kerbside_store::{FieldValue, Row};
+pub use crate::row::{FieldValue, Row};
 
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,5 @@
-//! The Kafka topic names of DESIGN §5, in one place.
+//! The Kafka topic names of DESIGN §5, in one place (part of the contract; the
+//! `kerbside-kafka` crate re-exports them as `kerbside_kafka::topics`).
 
 /// Validated, enriched readings, keyed by device id.
 pub const READINGS: &str = "kerbside.readings.v1";

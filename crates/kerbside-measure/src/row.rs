@@ -1,6 +1,6 @@
-//! The row: one point for the store, built by the aggregator and encoded here. It
-//! lives in this crate (not the aggregator's) so the store depends on nothing of
-//! kerbside's and the aggregator can depend on the store.
+//! The row: one point for the store, built by the engine and encoded by
+//! `kerbside-store` (which depends on this pure crate for it, and on nothing else of
+//! kerbside's).
 
 /// A field value. Floats are always finite: [`Row::float`] leaves out the others.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +18,7 @@ pub enum FieldValue {
 /// One point for the store: a measurement, its tags and fields, at the window start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    /// The measurement name (one of `kerbside_aggregate::measurements`' constants).
+    /// The measurement name (one of [`crate::measurements`]' constants).
     pub measurement: &'static str,
     /// Tags, in the order written; few and low-cardinality.
     pub tags: Vec<(&'static str, String)>,

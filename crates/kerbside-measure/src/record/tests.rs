@@ -91,61 +91,6 @@ fn other_outcomes_dead_letter_nothing_and_never_serialise_the_reading() {
 }
 
 #[test]
-fn a_row_the_store_refused_is_dead_lettered_under_store() {
-    let by_store = store_refused(&Refused {
-        line: "bin_fill,device_id=b fill_pct=1i 1".into(),
-        status: 400,
-        message: "field type conflict".into(),
-    });
-    assert_eq!(by_store.reason, RefusalReason::StoreRefused);
-    assert_eq!(by_store.key(), "store");
-    assert_eq!(by_store.detail, "HTTP 400: field type conflict");
-    assert_eq!(
-        by_store.payload_bytes(),
-        b"bin_fill,device_id=b fill_pct=1i 1"
-    );
-    let by_encoder = store_refused(&Refused {
-        line: "Row { … }".into(),
-        status: Refused::NOT_SENT,
-        message: "NaN".into(),
-    });
-    assert!(
-        by_encoder.detail.starts_with("not sent"),
-        "{}",
-        by_encoder.detail
-    );
-}
-
-#[test]
-fn the_decision_is_counted_once_in_the_matching_counter() {
-    let m = AggregateMetrics::new(&prometheus::Registry::new()).unwrap();
-    too_late("bin-1").decide(&rec(b"{}")).count(&m);
-    Applied::Undecodable("x".into())
-        .decide(&rec(b"x"))
-        .count(&m);
-    for a in [
-        Admission::Late,
-        Admission::Late,
-        Admission::OnTime,
-        Admission::Duplicate,
-    ] {
-        let id = DeviceId::parse("bin-1").unwrap();
-        reading_decision(
-            a,
-            Kind::Bin,
-            &id,
-            EventTime::from_millis(0).unwrap(),
-            || Cow::Borrowed(b""),
-        )
-        .count(&m);
-    }
-    assert_eq!(
-        (m.too_late.get(), m.undecodable.get(), m.late.get()),
-        (1, 1, 2)
-    );
-}
-
-#[test]
 fn the_aggregators_own_dead_letters_are_echoes_and_ingests_refusals_are_not() {
     let r = traffic(MIN, 1, 60, &[(10, 40.0, 10.0)]);
     let value = serde_json::to_vec(&r).unwrap();
