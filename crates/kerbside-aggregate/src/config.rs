@@ -52,6 +52,16 @@ impl Default for AggregateConfig {
 }
 
 impl AggregateConfig {
+    /// The topics the aggregator reads: the readings, and the dead letters unless
+    /// `dead_letters` is off.
+    pub fn topics(&self) -> Vec<&'static str> {
+        let mut topics = vec![kerbside_kafka::topics::READINGS];
+        if self.dead_letters {
+            topics.push(kerbside_kafka::topics::DEADLETTER);
+        }
+        topics
+    }
+
     /// Problems with this section, as `(key within the section, message)`.
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self

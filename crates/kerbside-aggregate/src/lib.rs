@@ -19,4 +19,4 @@ pub use config::AggregateConfig;
 pub use error::{Error, Result};
 pub use metrics::AggregateMetrics;
 pub use record::{record_ref, store_refused};
-pub use service::{Deps, NoObserver, Observer, ObserverError, Summary, run};
+pub use service::{Deps, NoObserver, Observer, ObserverError, Summary, group_consumer, run};

@@ -29,8 +29,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use kerbside_kafka::{
-    CommitOffset, DeliveryFuture, GroupConsumer, GroupSettings, KafkaConfig, Producer, Record,
-    topics,
+    CommitOffset, Consumer, DeliveryFuture, GroupConsumer, GroupSettings, KafkaConfig, Producer,
+    Record, topics,
 };
 use kerbside_reading::{DeadLetter, EventTime};
 use kerbside_store::{Store, StoreConfig, StoreError};
@@ -49,6 +49,9 @@ use kerbside_measure::record::Decoded;
 /// What the service needs from outside.
 #[derive(Debug)]
 pub struct Deps<O = NoObserver> {
+    /// Where records come from: a Kafka group member ([`group_consumer`]), or a
+    /// `MemoryConsumer` over the in-process log.
+    pub consumer: Consumer,
     /// Where rows go.
     pub store: Store,
     /// Where the aggregator's own dead letters go.
@@ -170,33 +173,34 @@ struct State {
     dead_letters: Vec<DeliveryFuture>,
 }
 
-/// Runs the aggregator until `shutdown` is cancelled.
-pub async fn run<O: Observer>(
-    cfg: &AggregateConfig,
-    kafka: &KafkaConfig,
-    store_cfg: &StoreConfig,
-    deps: Deps<O>,
-    shutdown: CancellationToken,
-) -> Result<Summary> {
-    let Deps {
-        mut store,
-        producer,
-        metrics,
-        mut observer,
-    } = deps;
-    let mut topics_in = vec![topics::READINGS];
-    if cfg.dead_letters {
-        topics_in.push(topics::DEADLETTER);
-    }
-    let consumer = GroupConsumer::new(
+/// Joins `cfg.group_id` on Kafka over the topics the aggregator reads.
+pub fn group_consumer(cfg: &AggregateConfig, kafka: &KafkaConfig) -> Result<Consumer> {
+    Ok(Consumer::Group(GroupConsumer::new(
         kafka,
         &GroupSettings {
             group_id: cfg.group_id.clone(),
             session_timeout_ms: cfg.session_timeout_ms,
             max_poll_interval_ms: cfg.max_poll_interval_ms,
         },
-        &topics_in,
-    )?;
+        &cfg.topics(),
+    )?))
+}
+
+/// Runs the aggregator until `shutdown` is cancelled.
+pub async fn run<O: Observer>(
+    cfg: &AggregateConfig,
+    store_cfg: &StoreConfig,
+    deps: Deps<O>,
+    shutdown: CancellationToken,
+) -> Result<Summary> {
+    let Deps {
+        consumer,
+        mut store,
+        producer,
+        metrics,
+        mut observer,
+    } = deps;
+    let topics_in = cfg.topics();
     let mut st = State {
         engine: Engine::new(cfg.windows.clone()),
         generation: u64::MAX,
@@ -354,7 +358,7 @@ pub async fn run<O: Observer>(
 async fn handle(
     st: &mut State,
     cfg: &AggregateConfig,
-    consumer: &GroupConsumer,
+    consumer: &Consumer,
     producer: &Producer,
     metrics: &AggregateMetrics,
     rec: Record,
@@ -449,7 +453,7 @@ async fn handle(
 fn rebuild(
     st: &mut State,
     cfg: &AggregateConfig,
-    consumer: &GroupConsumer,
+    consumer: &Consumer,
     metrics: &AggregateMetrics,
 ) -> Result<()> {
     let committed = tokio::task::block_in_place(|| consumer.committed(Duration::from_secs(10)))?;
@@ -527,7 +531,7 @@ fn rebuild(
 async fn flush(
     st: &mut State,
     cfg: &AggregateConfig,
-    consumer: &GroupConsumer,
+    consumer: &Consumer,
     producer: &Producer,
     store: &mut Store,
     observer: &mut impl Observer,
@@ -662,7 +666,7 @@ async fn tell_observer(st: &mut State, observer: &mut impl Observer, rows: &[Row
 async fn commit(
     st: &mut State,
     cfg: &AggregateConfig,
-    consumer: &GroupConsumer,
+    consumer: &Consumer,
     metrics: &AggregateMetrics,
 ) -> Result<()> {
     settle_dead_letters(st, metrics).await?;
@@ -709,7 +713,7 @@ async fn commit(
 /// waiting in it (read up to its high watermark): a slow store write or a busy loop
 /// must not make a partition with records waiting look idle, or the others' progress
 /// would judge its records too late.
-fn mark_idle(st: &mut State, consumer: &GroupConsumer, idle_after: Duration) {
+fn mark_idle(st: &mut State, consumer: &Consumer, idle_after: Duration) {
     let now = Instant::now();
     for (src, seen) in &st.seen {
         if st.idle.get(src).copied().unwrap_or(false) || now.duration_since(seen.at) < idle_after {
@@ -732,7 +736,7 @@ fn mark_idle(st: &mut State, consumer: &GroupConsumer, idle_after: Duration) {
 /// ingest back) reaches the consumer one partition's fetch at a time; without this
 /// the first partition read would carry the watermark past the others' records and
 /// they would be judged too late.
-fn wake_waiting(st: &mut State, consumer: &GroupConsumer, woken: Source) {
+fn wake_waiting(st: &mut State, consumer: &Consumer, woken: Source) {
     for (src, seen) in &mut st.seen {
         if *src == woken || !st.idle.get(src).copied().unwrap_or(false) {
             continue;
@@ -760,7 +764,7 @@ fn wake_waiting(st: &mut State, consumer: &GroupConsumer, woken: Source) {
 fn align(
     st: &mut State,
     cfg: &AggregateConfig,
-    consumer: &GroupConsumer,
+    consumer: &Consumer,
     metrics: &AggregateMetrics,
 ) -> Result<()> {
     let max_skew = i64::from(cfg.max_partition_skew_secs) * 1000;
@@ -838,7 +842,7 @@ fn source_of(topic: &str, partition: i32) -> Source {
     }
 }
 
-fn update_lag(st: &State, consumer: &GroupConsumer, metrics: &AggregateMetrics) {
+fn update_lag(st: &State, consumer: &Consumer, metrics: &AggregateMetrics) {
     for seen in st.seen.values() {
         let high = tokio::task::block_in_place(|| {
             consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))

@@ -20,6 +20,7 @@ use tracing::{info, warn};
 
 use crate::config::KafkaConfig;
 use crate::error::{Error, Result};
+use crate::memory_consumer::MemoryConsumer;
 
 /// One record, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,4 +304,123 @@ fn partition_list(partitions: &[(&str, i32)]) -> TopicPartitionList {
         tpl.add_partition(t, *p);
     }
     tpl
+}
+
+/// The aggregator's source of records: a Kafka consumer-group member, or a
+/// [`MemoryConsumer`] over the in-process log (the demo, and in-process tests of the
+/// aggregator). Both have the same interface, as [`crate::Producer`]'s backends do.
+#[derive(Debug)]
+pub enum Consumer {
+    /// A member of a Kafka consumer group.
+    Group(GroupConsumer),
+    /// The only member of a group over a [`crate::MemoryLog`].
+    Memory(MemoryConsumer),
+}
+
+impl Consumer {
+    /// Bumped on every revoke and assign (always 1 in memory).
+    pub fn generation(&self) -> u64 {
+        match self {
+            Consumer::Group(c) => c.generation(),
+            Consumer::Memory(c) => c.generation(),
+        }
+    }
+
+    /// The next record.
+    pub async fn recv(&self) -> Result<Record> {
+        match self {
+            Consumer::Group(c) => c.recv().await,
+            Consumer::Memory(c) => c.recv().await,
+        }
+    }
+
+    /// The partitions assigned now.
+    pub fn assignment(&self) -> Result<Vec<(String, i32)>> {
+        match self {
+            Consumer::Group(c) => c.assignment(),
+            Consumer::Memory(c) => Ok(c.assignment()),
+        }
+    }
+
+    /// The group's committed positions for the current assignment (blocking).
+    pub fn committed(&self, timeout: Duration) -> Result<Vec<Committed>> {
+        match self {
+            Consumer::Group(c) => c.committed(timeout),
+            Consumer::Memory(c) => Ok(c.committed()),
+        }
+    }
+
+    /// Commits `offsets`, each with its metadata; when it returns, they are stored.
+    pub fn commit(&self, offsets: &[CommitOffset]) -> Result<()> {
+        match self {
+            Consumer::Group(c) => c.commit(offsets),
+            Consumer::Memory(c) => {
+                c.commit(offsets);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops fetching from every assigned partition.
+    pub fn pause(&self) -> Result<()> {
+        match self {
+            Consumer::Group(c) => c.pause(),
+            Consumer::Memory(c) => {
+                c.set_all_paused(true);
+                Ok(())
+            }
+        }
+    }
+
+    /// Fetches again from every assigned partition.
+    pub fn resume(&self) -> Result<()> {
+        match self {
+            Consumer::Group(c) => c.resume(),
+            Consumer::Memory(c) => {
+                c.set_all_paused(false);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops fetching from these partitions only.
+    pub fn pause_partitions(&self, partitions: &[(&str, i32)]) -> Result<()> {
+        match self {
+            Consumer::Group(c) => c.pause_partitions(partitions),
+            Consumer::Memory(c) => {
+                c.set_paused(partitions, true);
+                Ok(())
+            }
+        }
+    }
+
+    /// Fetches again from these partitions.
+    pub fn resume_partitions(&self, partitions: &[(&str, i32)]) -> Result<()> {
+        match self {
+            Consumer::Group(c) => c.resume_partitions(partitions),
+            Consumer::Memory(c) => {
+                c.set_paused(partitions, false);
+                Ok(())
+            }
+        }
+    }
+
+    /// Fetches `partition` of `topic` from `offset` next.
+    pub fn seek(&self, topic: &str, partition: i32, offset: i64, timeout: Duration) -> Result<()> {
+        match self {
+            Consumer::Group(c) => c.seek(topic, partition, offset, timeout),
+            Consumer::Memory(c) => {
+                c.seek(topic, partition, offset);
+                Ok(())
+            }
+        }
+    }
+
+    /// The high watermark (next offset to be written) of a partition.
+    pub fn high_watermark(&self, topic: &str, partition: i32, timeout: Duration) -> Result<i64> {
+        match self {
+            Consumer::Group(c) => c.high_watermark(topic, partition, timeout),
+            Consumer::Memory(c) => Ok(c.high_watermark(topic, partition)),
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod memory;
+pub mod memory_consumer;
 pub mod producer;
 pub mod read;
 pub use kerbside_reading::topics;
@@ -24,8 +25,9 @@ pub mod testing;
 
 pub use ack::{AckTracker, Ticket};
 pub use config::KafkaConfig;
-pub use consumer::{CommitOffset, Committed, GroupConsumer, GroupSettings, Record};
+pub use consumer::{CommitOffset, Committed, Consumer, GroupConsumer, GroupSettings, Record};
 pub use error::{Error, Result};
 pub use memory::MemoryLog;
+pub use memory_consumer::MemoryConsumer;
 pub use producer::{Delivered, DeliveryFuture, Producer};
 pub use read::read_to_end;

@@ -19,11 +19,18 @@ pub struct StoredRecord {
     pub value: Vec<u8>,
 }
 
+/// A group's partition of a topic: (group, topic, partition).
+type GroupPartition = (String, String, i32);
+
 /// The in-process log.
 #[derive(Debug)]
 pub struct MemoryLog {
     partitions: usize,
     topics: Mutex<BTreeMap<String, Vec<Vec<StoredRecord>>>>,
+    /// Committed positions: (group, topic, partition) → (next offset, metadata).
+    commits: Mutex<BTreeMap<GroupPartition, (i64, String)>>,
+    /// Woken on every append, for consumers waiting for records.
+    appended: tokio::sync::Notify,
 }
 
 impl MemoryLog {
@@ -32,6 +39,8 @@ impl MemoryLog {
         Self {
             partitions: partitions.max(1),
             topics: Mutex::new(BTreeMap::new()),
+            commits: Mutex::new(BTreeMap::new()),
+            appended: tokio::sync::Notify::new(),
         }
     }
 
@@ -59,6 +68,8 @@ impl MemoryLog {
             key: key.to_vec(),
             value: value.to_vec(),
         });
+        drop(topics);
+        self.appended.notify_waiters();
         Delivered {
             partition: p as i32,
             offset,
@@ -103,6 +114,41 @@ impl MemoryLog {
     /// Number of partitions per topic.
     pub fn partitions(&self) -> usize {
         self.partitions
+    }
+
+    /// The next offset to be written to `topic`'s `partition` (0 for a topic never
+    /// written).
+    pub fn end_offset(&self, topic: &str, partition: usize) -> i64 {
+        self.with_topic(topic, |parts| {
+            parts.get(partition).map_or(0, |r| r.len() as i64)
+        })
+        .unwrap_or(0)
+    }
+
+    /// Stores `group`'s committed position of `topic`'s `partition`.
+    pub fn commit(&self, group: &str, topic: &str, partition: i32, offset: i64, metadata: &str) {
+        self.commits
+            .lock()
+            .expect("the log's lock is never poisoned")
+            .insert(
+                (group.to_owned(), topic.to_owned(), partition),
+                (offset, metadata.to_owned()),
+            );
+    }
+
+    /// `group`'s committed position of `topic`'s `partition` and its metadata.
+    pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<(i64, String)> {
+        self.commits
+            .lock()
+            .expect("the log's lock is never poisoned")
+            .get(&(group.to_owned(), topic.to_owned(), partition))
+            .cloned()
+    }
+
+    /// Waits for the next append (register with [`tokio::sync::futures::Notified::enable`]
+    /// before looking, so an append in between is not missed).
+    pub(crate) fn appended(&self) -> tokio::sync::futures::Notified<'_> {
+        self.appended.notified()
     }
 }
 

@@ -58,19 +58,15 @@ pub async fn run(cfg: &Config) -> anyhow::Result<()> {
         (delivery.kafka && delivery.restore).then(|| cfg.kafka.clone()),
     );
     let deps = Deps {
+        consumer: kerbside_aggregate::group_consumer(&cfg.aggregate, &cfg.kafka)
+            .context("joining the consumer group")?,
         store,
         producer,
         metrics,
         observer: alerts,
     };
-    let summary = kerbside_aggregate::run(
-        &cfg.aggregate,
-        &cfg.kafka,
-        &cfg.store,
-        deps,
-        shutdown.clone(),
-    )
-    .await?;
+    let summary =
+        kerbside_aggregate::run(&cfg.aggregate, &cfg.store, deps, shutdown.clone()).await?;
     shutdown.cancel();
     let _ = server.await;
     tracing::info!(?summary, "aggregate exited cleanly");
