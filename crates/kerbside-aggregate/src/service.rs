@@ -24,6 +24,11 @@
 //! and a row the store refuses (400/422) are dead-lettered (`too_late`,
 //! `malformed_json`, `store_refused`) and counted. The aggregator's own dead letters
 //! are not counted again when it reads them back.
+//!
+//! This module holds the loop, the record handling and the rebuilds; `partitions`
+//! the idle, wake, alignment and lag bookkeeping; `flush` the write, the dead
+//! letters and the commit. What each record comes to is decided in
+//! `kerbside_measure::record`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -45,6 +50,13 @@ use crate::record;
 use kerbside_measure::Row;
 use kerbside_measure::engine::{Engine, EngineStats, Source, TRAFFIC_WINDOW_MS};
 use kerbside_measure::record::Decoded;
+
+mod flush;
+mod partitions;
+
+use flush::{commit, dead_letter, flush, tell_observer};
+pub use flush::{parse_watermark_metadata, watermark_metadata};
+use partitions::{align, mark_idle, partitions, source_of, update_lag, wake_waiting};
 
 /// What the service needs from outside.
 #[derive(Debug)]
@@ -122,16 +134,6 @@ pub struct Summary {
     pub rows_written: u64,
     /// Successful commits.
     pub commits: u64,
-}
-
-/// The commit metadata holding the watermark everything final was written up to.
-pub fn watermark_metadata(wm: i64) -> String {
-    format!("wm={wm}")
-}
-
-/// Reads [`watermark_metadata`] back.
-pub fn parse_watermark_metadata(s: &str) -> Option<i64> {
-    s.strip_prefix("wm=")?.parse().ok()
 }
 
 /// How long a drain on shutdown may spend writing what has closed.
@@ -520,342 +522,6 @@ fn rebuild(
     Ok(())
 }
 
-/// Hands every row waiting to the observer, writes them (reading on meanwhile,
-/// paused once too much is held), dead-letters what the store refused, then commits.
-///
-/// While closed windows are still being emitted a chunk at a time, it holds at most
-/// as many records as the chunk has rows: the records read during a write close more
-/// windows, and a store slower than that would otherwise let closed windows pile up
-/// faster than they are written (seen in the live bench: 1.1 M windows held).
-#[allow(clippy::too_many_arguments)]
-async fn flush(
-    st: &mut State,
-    cfg: &AggregateConfig,
-    consumer: &Consumer,
-    producer: &Producer,
-    store: &mut Store,
-    observer: &mut impl Observer,
-    metrics: &AggregateMetrics,
-    cancel: &CancellationToken,
-) -> Result<()> {
-    if st.rows.is_empty() {
-        tell_observer(st, observer, &[]).await?;
-        commit(st, cfg, consumer, metrics).await?;
-        return Ok(());
-    }
-    let rows = std::mem::take(&mut st.rows);
-    let began = Instant::now();
-    // The observer (the alerts) first: an alert waits neither for the store write
-    // nor, in a store outage, for the store. What it publishes is durable before the
-    // commit, as the rows are; after a crash both are redone from the same records.
-    if let Err(e) = tell_observer(st, observer, &rows).await {
-        st.rows = rows;
-        return Err(e);
-    }
-    let hold_limit = if st.emitting {
-        cfg.max_pending_records.min(rows.len())
-    } else {
-        cfg.max_pending_records
-    };
-    let observed = began.elapsed();
-    let mut held: Vec<(Record, u64)> = Vec::new();
-    let mut paused = false;
-    let report = {
-        let write = store.write(&rows, cancel);
-        tokio::pin!(write);
-        let every = Duration::from_secs(10);
-        let mut lag_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        // Only a write still going after SLOW_WRITE pauses the partitions: until then,
-        // reads just stop at the limit. A pause empties librdkafka's prefetched queue,
-        // and after the resume reads stood still for up to a second (the backlog bench,
-        // on Apache Kafka: one 5,000-row chunk of closed windows a second).
-        // Well inside max.poll.interval.ms, however small it is set.
-        let poll_interval = Duration::from_millis(u64::from(cfg.max_poll_interval_ms));
-        let slow = tokio::time::sleep(SLOW_WRITE.min(poll_interval / 3));
-        tokio::pin!(slow);
-        loop {
-            let full = held.len() >= hold_limit;
-            tokio::select! {
-                biased;
-                res = &mut write => break res,
-                // Polling goes on while paused: the group keeps the member however long
-                // the store stays down (librdkafka's max.poll.interval.ms).
-                r = consumer.recv(), if paused || !full => match r {
-                    Ok(rec) => {
-                        if let Some(seen) = st.seen.get_mut(&source_of(&rec.topic, rec.partition)) {
-                            seen.at = Instant::now();
-                        }
-                        held.push((rec, consumer.generation()));
-                        metrics.pending.set(held.len() as i64);
-                    }
-                    Err(e) => consume_error(metrics, &e),
-                },
-                () = &mut slow, if full && !paused => {
-                    warn!(held = held.len(), "store write slow: pausing reads");
-                    consumer.pause()?;
-                    paused = true;
-                }
-                // The lag keeps being reported while the store is down, when it matters.
-                _ = lag_tick.tick() => update_lag(st, consumer, metrics),
-            }
-        }
-    };
-    let written = began.elapsed();
-    if paused {
-        consumer.resume()?;
-        // Those paused by watermark alignment stay paused.
-        let aligned = partitions(&st.seen, &st.skew_paused);
-        if !aligned.is_empty() {
-            consumer.pause_partitions(&aligned)?;
-        }
-    }
-    let report = match report {
-        Ok(r) => r,
-        Err(e) => {
-            // Cancelled (shutdown) or a configuration error: nothing committed; the
-            // next run reads these records again.
-            st.rows = rows;
-            return Err(Error::Store(e));
-        }
-    };
-    for r in &rows {
-        metrics.emitted.with_label_values(&[r.measurement]).inc();
-    }
-    st.summary.rows_written += report.written as u64;
-    for refused in &report.refused {
-        dead_letter(st, producer, metrics, &record::store_refused(refused)).await?;
-    }
-    // `store.write` returned once the rows were durable (confirmed by the server, or
-    // synced to disk): now the records they came from can be committed.
-    commit(st, cfg, consumer, metrics).await?;
-    debug!(
-        rows = rows.len(),
-        held = held.len(),
-        paused,
-        observer_ms = observed.as_millis(),
-        write_ms = (written - observed).as_millis(),
-        total_ms = began.elapsed().as_millis(),
-        "flushed"
-    );
-    metrics.pending.set(0);
-    let generation = consumer.generation();
-    for (rec, g) in held {
-        if g == generation {
-            handle(st, cfg, consumer, producer, metrics, rec, g).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Tells the observer about rows written (first that the engine was rebuilt, if it
-/// was).
-async fn tell_observer(st: &mut State, observer: &mut impl Observer, rows: &[Row]) -> Result<()> {
-    if st.observer_stale {
-        observer.rebuilt().await.map_err(Error::Observer)?;
-        st.observer_stale = false;
-    }
-    observer
-        .written(rows, st.engine.final_watermark())
-        .await
-        .map_err(Error::Observer)
-}
-
-/// Commits every source at the engine's commit point, with its watermark, once every
-/// dead letter produced so far is confirmed (a dead letter that failed stops the
-/// aggregator here, with nothing committed past its record).
-async fn commit(
-    st: &mut State,
-    cfg: &AggregateConfig,
-    consumer: &Consumer,
-    metrics: &AggregateMetrics,
-) -> Result<()> {
-    settle_dead_letters(st, metrics).await?;
-    // What was written, not how far the records have got: see `final_watermark_of`.
-    // The files first: a watermark ahead of the committed offsets is harmless (the
-    // windows it covers were written).
-    let mut offsets: Vec<CommitOffset> = Vec::with_capacity(st.seen.len());
-    for (src, seen) in &st.seen {
-        let (Some(offset), Some(wm)) = (
-            st.engine.commit_point(*src),
-            st.engine.final_watermark_of(*src),
-        ) else {
-            continue;
-        };
-        if let Err(e) = st.checkpoint.save(&seen.topic, seen.partition, wm) {
-            warn!(error = %e, dir = %cfg.state_dir.display(), "writing a checkpoint file failed");
-        }
-        offsets.push(CommitOffset {
-            topic: seen.topic.clone(),
-            partition: seen.partition,
-            offset,
-            metadata: watermark_metadata(wm),
-        });
-    }
-    match tokio::task::block_in_place(|| consumer.commit(&offsets)) {
-        Ok(()) => {
-            st.summary.commits += 1;
-            for c in &offsets {
-                metrics
-                    .committed
-                    .with_label_values(&[c.topic.as_str(), &c.partition.to_string()])
-                    .set(c.offset);
-            }
-        }
-        Err(e) => {
-            metrics.commit_errors.inc();
-            warn!(error = %e, "commit failed; the next write commits again");
-        }
-    }
-    Ok(())
-}
-
-/// A source is idle when nothing came from it for `idle_after` **and** nothing is
-/// waiting in it (read up to its high watermark): a slow store write or a busy loop
-/// must not make a partition with records waiting look idle, or the others' progress
-/// would judge its records too late.
-fn mark_idle(st: &mut State, consumer: &Consumer, idle_after: Duration) {
-    let now = Instant::now();
-    for (src, seen) in &st.seen {
-        if st.idle.get(src).copied().unwrap_or(false) || now.duration_since(seen.at) < idle_after {
-            continue;
-        }
-        let high = tokio::task::block_in_place(|| {
-            consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
-        });
-        if high.is_ok_and(|h| h <= seen.offset + 1) {
-            debug!(?src, "source idle");
-            st.engine.set_idle(*src);
-            st.idle.insert(*src, true);
-        }
-    }
-}
-
-/// `woken` had been idle and a record came from it: every other idle source with
-/// records waiting holds the watermark again before that record moves it. A backlog
-/// produced after a quiet spell (all partitions idle, say after a Kafka outage held
-/// ingest back) reaches the consumer one partition's fetch at a time; without this
-/// the first partition read would carry the watermark past the others' records and
-/// they would be judged too late.
-fn wake_waiting(st: &mut State, consumer: &Consumer, woken: Source) {
-    for (src, seen) in &mut st.seen {
-        if *src == woken || !st.idle.get(src).copied().unwrap_or(false) {
-            continue;
-        }
-        let high = tokio::task::block_in_place(|| {
-            consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
-        });
-        if high.is_ok_and(|h| h > seen.offset + 1) {
-            debug!(
-                ?src,
-                "idle source has records waiting: holding the watermark for it"
-            );
-            st.engine.set_active(*src);
-            st.idle.insert(*src, false);
-            seen.at = Instant::now();
-        }
-    }
-}
-
-/// Watermark alignment: pauses readings partitions whose watermark has run more
-/// than `max_partition_skew_secs` ahead of the slowest active one, and resumes them
-/// once within half of it. The engine's watermark is the slowest partition's, so a
-/// fast one only fills memory with windows that cannot close yet; paused, it leaves
-/// the fetch bandwidth to the slow one.
-fn align(
-    st: &mut State,
-    cfg: &AggregateConfig,
-    consumer: &Consumer,
-    metrics: &AggregateMetrics,
-) -> Result<()> {
-    let max_skew = i64::from(cfg.max_partition_skew_secs) * 1000;
-    if max_skew == 0 {
-        return Ok(());
-    }
-    let active: Vec<(Source, i64)> = st
-        .seen
-        .keys()
-        .filter(|s| matches!(s, Source::Readings(_)))
-        .filter(|s| !st.idle.get(s).copied().unwrap_or(false))
-        .filter_map(|s| st.engine.source_watermark(*s).map(|w| (*s, w)))
-        .collect();
-    let (pause, resume) = skew_changes(&active, &mut st.skew_paused, max_skew);
-    if !pause.is_empty() {
-        debug!(?pause, "watermark alignment: pausing partitions ahead");
-        consumer.pause_partitions(&partitions(&st.seen, &pause))?;
-    }
-    if !resume.is_empty() {
-        debug!(?resume, "watermark alignment: resuming partitions");
-        consumer.resume_partitions(&partitions(&st.seen, &resume))?;
-    }
-    metrics.skew_paused.set(st.skew_paused.len() as i64);
-    Ok(())
-}
-
-/// Watermark alignment's decision over the `active` sources and their watermarks:
-/// which to pause (more than `max_skew` ahead of the slowest) and which to resume
-/// (within half of it, or no longer active: idle, or gone); `paused` is updated.
-fn skew_changes(
-    active: &[(Source, i64)],
-    paused: &mut HashSet<Source>,
-    max_skew: i64,
-) -> (Vec<Source>, Vec<Source>) {
-    let slowest = active.iter().map(|(_, w)| *w).min();
-    let (mut pause, mut resume) = (Vec::new(), Vec::new());
-    for &(src, wm) in active {
-        let ahead = wm - slowest.unwrap_or(wm);
-        if ahead > max_skew && paused.insert(src) {
-            pause.push(src);
-        } else if ahead <= max_skew / 2 && paused.remove(&src) {
-            resume.push(src);
-        }
-    }
-    // A paused source no longer active holds nothing back: let it go.
-    let gone: Vec<Source> = paused
-        .iter()
-        .filter(|s| !active.iter().any(|(a, _)| a == *s))
-        .copied()
-        .collect();
-    for s in gone {
-        paused.remove(&s);
-        resume.push(s);
-    }
-    (pause, resume)
-}
-
-/// `sources` by topic and partition number.
-fn partitions<'a>(
-    seen: &'a HashMap<Source, Seen>,
-    sources: impl IntoIterator<Item = &'a Source>,
-) -> Vec<(&'a str, i32)> {
-    sources
-        .into_iter()
-        .filter_map(|s| seen.get(s))
-        .map(|seen| (seen.topic.as_str(), seen.partition))
-        .collect()
-}
-
-fn source_of(topic: &str, partition: i32) -> Source {
-    if topic == topics::DEADLETTER {
-        Source::DeadLetters(partition as u32)
-    } else {
-        Source::Readings(partition as u32)
-    }
-}
-
-fn update_lag(st: &State, consumer: &Consumer, metrics: &AggregateMetrics) {
-    for seen in st.seen.values() {
-        let high = tokio::task::block_in_place(|| {
-            consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
-        });
-        if let Ok(high) = high {
-            metrics
-                .lag
-                .with_label_values(&[seen.topic.as_str(), &seen.partition.to_string()])
-                .set((high - seen.offset - 1).max(0));
-        }
-    }
-}
-
 fn record_gauges(st: &mut State, metrics: &AggregateMetrics) {
     metrics.observe_engine(&st.engine, &mut st.counted);
 }
@@ -871,62 +537,13 @@ fn consume_error(metrics: &AggregateMetrics, e: &kerbside_kafka::Error) {
     warn!(error = %e, "consuming from Kafka failed; carrying on");
 }
 
-/// Dead letters in flight at most: past this many, the next is sent only once these
-/// are confirmed (memory stays bounded however long a flood of too-late readings).
-const DEAD_LETTERS_IN_FLIGHT: usize = 20_000;
-
-/// Produces a dead letter for `rec` without waiting for it: [`commit`] waits for it
-/// (with every other) before the offset past `rec` is committed.
-async fn dead_letter(
-    st: &mut State,
-    producer: &Producer,
-    metrics: &AggregateMetrics,
-    dl: &DeadLetter,
-) -> Result<()> {
-    let value = serde_json::to_vec(dl).expect("a dead letter always serialises");
-    let delivery = producer
-        .send(topics::DEADLETTER, dl.key().as_bytes(), &value)
-        .await;
-    in_flight(st, metrics, delivery).await
-}
-
-/// Keeps `delivery` with the dead letters in flight, waiting for them all first if
-/// there are already [`DEAD_LETTERS_IN_FLIGHT`].
-async fn in_flight(
-    st: &mut State,
-    metrics: &AggregateMetrics,
-    delivery: DeliveryFuture,
-) -> Result<()> {
-    if st.dead_letters.len() >= DEAD_LETTERS_IN_FLIGHT {
-        settle_dead_letters(st, metrics).await?;
-    }
-    st.dead_letters.push(delivery);
-    metrics
-        .dead_letters_in_flight
-        .set(st.dead_letters.len() as i64);
-    Ok(())
-}
-
-/// Waits until every dead letter in flight is confirmed; the first that failed is
-/// the error (counted with every other that failed).
-async fn settle_dead_letters(st: &mut State, metrics: &AggregateMetrics) -> Result<()> {
-    let mut first = None;
-    for delivery in st.dead_letters.drain(..) {
-        if let Err(e) = delivery.await {
-            metrics.dead_letter_failures.inc();
-            first.get_or_insert(e);
-        }
-    }
-    metrics.dead_letters_in_flight.set(0);
-    first.map_or(Ok(()), |e| Err(e.into()))
-}
-
 fn fmt_ms(ms: i64) -> String {
     EventTime::from_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_string())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::partitions::skew_changes;
     use super::*;
 
     #[test]
