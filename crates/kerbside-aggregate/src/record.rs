@@ -54,36 +54,7 @@ pub fn store_refused(r: &Refused) -> DeadLetter {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
-
-    use kerbside_kafka::topics;
-    use kerbside_measure::Admission;
-    use kerbside_measure::record::{Applied, reading_decision};
-    use kerbside_reading::{DeviceId, Kind};
-
     use super::*;
-
-    fn rec(value: &[u8]) -> RecordRef<'_> {
-        RecordRef {
-            topic: topics::READINGS,
-            partition: 2,
-            offset: Some(17),
-            value,
-        }
-    }
-
-    fn too_late(device: &str) -> Applied {
-        Applied::Reading {
-            admission: Admission::TooLate {
-                window: 1_795_305_600_000,
-                watermark: 1_795_309_200_000,
-            },
-            received_at: EventTime::from_millis(1_795_309_300_000).unwrap(),
-            event_time: EventTime::from_millis(1_795_305_700_000).unwrap(),
-            kind: Kind::Bin,
-            device_id: DeviceId::parse(device).unwrap(),
-        }
-    }
 
     #[test]
     fn a_row_the_store_refused_is_dead_lettered_under_store() {
@@ -112,28 +83,31 @@ mod tests {
     }
 
     #[test]
-    fn the_decision_is_counted_once_in_the_matching_counter() {
+    fn each_decision_is_counted_once_in_its_counter() {
         let m = AggregateMetrics::new(&prometheus::Registry::new()).unwrap();
-        m.count(&too_late("bin-1").decide(&rec(b"{}")));
-        m.count(&Applied::Undecodable("x".into()).decide(&rec(b"x")));
-        for a in [
-            Admission::Late,
-            Admission::Late,
-            Admission::OnTime,
-            Admission::Duplicate,
+        for outcome in [
+            Outcome::TooLate,
+            Outcome::Undecodable,
+            Outcome::Late,
+            Outcome::Late,
+            Outcome::OnTime,
+            Outcome::Duplicate,
+            Outcome::Refusal,
+            Outcome::Skipped,
         ] {
-            let id = DeviceId::parse("bin-1").unwrap();
-            m.count(&reading_decision(
-                a,
-                Kind::Bin,
-                &id,
-                EventTime::from_millis(0).unwrap(),
-                || Cow::Borrowed(b""),
-            ));
+            m.count(&Decision {
+                outcome,
+                dead_letter: None,
+            });
         }
         assert_eq!(
-            (m.too_late.get(), m.undecodable.get(), m.late.get()),
-            (1, 1, 2)
+            (
+                m.too_late.get(),
+                m.undecodable.get(),
+                m.late.get(),
+                m.duplicates.get()
+            ),
+            (1, 1, 2, 0)
         );
     }
 }
