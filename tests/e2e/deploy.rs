@@ -2,7 +2,8 @@
 //! Grafana's provisioning. No cluster or Docker daemon here, so these are structural
 //! checks: every YAML file parses; every compose service has an image or a build;
 //! every file a service mounts exists; every Deployment has probes, resources and a
-//! non-root user; and every kerbside configuration (the TOML files and the
+//! non-root user, and the CronJob resources and a non-root user; the evening routes
+//! plan (compose and Kubernetes) plans tomorrow and publishes; and every kerbside configuration (the TOML files and the
 //! `KERBSIDE__...` variables the services set) passes `kerbside config check`, which
 //! refuses an unknown key.
 
@@ -81,8 +82,25 @@ fn the_compose_stack_has_every_service_file_and_config_key_it_names() {
         "grafana",
         "ingest",
         "aggregate",
+        "routes-plan",
     ] {
         assert!(names.contains(want), "compose has no {want} service");
+    }
+    // The evening plan: tomorrow's rounds, published, at the time .env names.
+    let plan = merged(&services[&Yaml::String("routes-plan".into())]);
+    let script = plan[&Yaml::String("command".into())].as_vec().unwrap()[0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for want in [
+        "routes plan --date tomorrow --publish",
+        "$$PLAN_AT",
+        "sleep",
+    ] {
+        assert!(
+            script.contains(want),
+            "routes-plan does not {want}: {script}"
+        );
     }
     let mut kerbside_services = 0;
     for (name, service) in services {
@@ -181,6 +199,7 @@ fn the_kubernetes_manifests_have_probes_resources_a_non_root_user_and_a_valid_co
     let dir = repo().join("deploy/k8s");
     let kustomization = &yaml(&dir.join("kustomization.yaml"))[0];
     let mut deployments = 0;
+    let mut cron_jobs = 0;
     let mut env_names: Vec<(String, String)> = Vec::new();
     for r in get(kustomization, "resources").as_vec().unwrap() {
         let file = dir.join(r.as_str().unwrap());
@@ -193,22 +212,51 @@ fn the_kubernetes_manifests_have_probes_resources_a_non_root_user_and_a_valid_co
                 "{}: no apiVersion",
                 file.display()
             );
-            if kind != "Deployment" {
-                continue;
-            }
-            deployments += 1;
             let name = get(get(&doc, "metadata"), "name")
                 .as_str()
                 .unwrap()
                 .to_owned();
-            let pod = get(get(get(&doc, "spec"), "template"), "spec");
+            // A Deployment runs all the time and is probed; the CronJob runs to the end.
+            let (pod, probes) = match kind {
+                "Deployment" => {
+                    deployments += 1;
+                    (get(get(get(&doc, "spec"), "template"), "spec"), true)
+                }
+                "CronJob" => {
+                    cron_jobs += 1;
+                    let job = get(get(get(&doc, "spec"), "jobTemplate"), "spec");
+                    let pod = get(get(job, "template"), "spec");
+                    let args: Vec<&str> = get(&pod["containers"][0], "args")
+                        .as_vec()
+                        .unwrap()
+                        .iter()
+                        .filter_map(Yaml::as_str)
+                        .collect();
+                    assert!(
+                        args.iter()
+                            .any(|a| a.contains("routes plan --date tomorrow --publish")),
+                        "{name}: does not plan tomorrow and publish: {args:?}"
+                    );
+                    assert!(
+                        get(get(&doc, "spec"), "schedule").as_str().is_some(),
+                        "{name}: no schedule"
+                    );
+                    (pod, false)
+                }
+                _ => continue,
+            };
             assert_eq!(
                 get(get(pod, "securityContext"), "runAsNonRoot").as_bool(),
                 Some(true),
                 "{name}: not runAsNonRoot"
             );
             for c in get(pod, "containers").as_vec().unwrap() {
-                for k in ["image", "livenessProbe", "readinessProbe", "resources"] {
+                let keys: &[&str] = if probes {
+                    &["image", "livenessProbe", "readinessProbe", "resources"]
+                } else {
+                    &["image", "resources"]
+                };
+                for k in keys {
                     assert!(!get(c, k).is_badvalue(), "{name}: container without {k}");
                 }
                 assert!(
@@ -225,6 +273,7 @@ fn the_kubernetes_manifests_have_probes_resources_a_non_root_user_and_a_valid_co
         }
     }
     assert_eq!(deployments, 2, "ingest and aggregate");
+    assert_eq!(cron_jobs, 1, "the evening routes plan");
     // The Secret's keys are configuration too.
     let secret = &yaml(&dir.join("secret.example.yaml"))[0];
     for (k, _) in get(secret, "stringData").as_hash().unwrap() {

@@ -21,7 +21,8 @@ use crate::config::Config;
 /// `kerbside routes plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The day to plan, `YYYY-MM-DD` (shifts start at `routes.shift_start_utc`).
+    /// The day to plan: `YYYY-MM-DD`, or `today` or `tomorrow` (UTC dates), as a
+    /// scheduled run each evening names it. Shifts start at `routes.shift_start_utc`.
     #[arg(long)]
     pub date: String,
     /// Read bin states from this folder of line-protocol files (`kerbside replay`'s
@@ -49,6 +50,29 @@ pub struct PlanArgs {
 }
 
 const HOUR_MS: i64 = 3_600_000;
+
+/// The day `--date` names: `YYYY-MM-DD` as written, or `today` / `tomorrow` from
+/// `today`, as `YYYY-MM-DD`.
+fn resolve_date(arg: &str, today: time::Date) -> anyhow::Result<String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = match arg {
+        "today" => today,
+        "tomorrow" => today
+            .next_day()
+            .context("--date tomorrow: the calendar ends today")?,
+        _ => time::Date::parse(arg, format)
+            .with_context(|| format!("--date {arg}: expected YYYY-MM-DD, `today` or `tomorrow`"))?,
+    };
+    Ok(day.format(format)?)
+}
+
+/// Today's UTC date, from the one sanctioned read of the wall clock.
+fn utc_today() -> time::Date {
+    use kerbside_reading::Clock as _;
+    let ms = kerbside_reading::SystemClock.now().millis();
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .map_or(time::Date::MIN, time::OffsetDateTime::date)
+}
 
 /// `date` at `minutes` after midnight UTC, ms since the epoch.
 fn day_start_ms(date: &str, minutes: i64) -> anyhow::Result<i64> {
@@ -191,7 +215,8 @@ fn plan_summary(p: &Plan) -> serde_json::Value {
 /// Plans the day's rounds, writes them out, and returns `summary.json`'s contents.
 pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<serde_json::Value> {
     let rc = &cfg.routes;
-    let start_ms = day_start_ms(&args.date, rc.shift_start_min().unwrap_or(360))?;
+    let date = resolve_date(&args.date, utc_today())?;
+    let start_ms = day_start_ms(&date, rc.shift_start_min().unwrap_or(360))?;
     let from_ms = start_ms - (rc.selection.stale_after_h.max(1.0) * HOUR_MS as f64) as i64;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -207,7 +232,7 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<serde_json::Val
         !bins.is_empty(),
         "no bin_fill in the {} h before {}: nothing to plan",
         rc.selection.stale_after_h,
-        args.date
+        date
     );
     let selection = select(&bins, start_ms, &rc.selection);
     let seconds = args.seconds.unwrap_or(rc.seconds);
@@ -264,7 +289,7 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<serde_json::Val
     write("rounds.gpx", to_gpx(&day, depot, tip))?;
     write("rounds.svg", to_svg(&day, depot, tip))?;
     let summary = json!({
-        "date": args.date,
+        "date": date,
         "bins_known": bins.len(),
         "bins_selected": selection.selected.len(),
         "bins_deferred": selection.deferred,
@@ -281,7 +306,7 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<serde_json::Val
 
     println!(
         "{}: {} of {} bins to collect ({} deferred, {} stale); {} vehicles, {} trips, {:.1} km, {:.1} vehicle hours",
-        args.date,
+        date,
         selection.selected.len(),
         bins.len(),
         selection.deferred,
@@ -304,7 +329,7 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<serde_json::Val
         );
     }
     if args.publish {
-        rt.block_on(publish(cfg, &args.date, &day))?;
+        rt.block_on(publish(cfg, &date, &day))?;
         println!(
             "published {} rounds to {}",
             day.rounds.len(),
@@ -460,4 +485,21 @@ fn row(r: &BenchRow) -> String {
         "{},{},{},{},{:.3},{:.2},{}",
         r.instance, r.customers, r.bks, r.cost, r.gap_percent, r.seconds, r.iterations
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scheduled_run_names_tomorrow_and_a_planner_names_a_day() {
+        let today = time::macros::date!(2026 - 12 - 31);
+        assert_eq!(resolve_date("tomorrow", today).unwrap(), "2027-01-01");
+        assert_eq!(resolve_date("today", today).unwrap(), "2026-12-31");
+        assert_eq!(resolve_date("2026-02-28", today).unwrap(), "2026-02-28");
+        for bad in ["yesterday", "2026-02-30", "28/02/2026", ""] {
+            let err = resolve_date(bad, today).unwrap_err().to_string();
+            assert!(err.contains("--date"), "{bad}: {err}");
+        }
+    }
 }
