@@ -11,11 +11,10 @@
 //!   `true`; clear after `clear_windows` consecutive windows with it `false`. A row
 //!   without the field says nothing.
 
-use kerbside_store::Row;
+use kerbside_measure::BinFillRow;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Severity;
-use crate::fields;
 use crate::hysteresis::{Basis, Fact, Streaks, Verdict};
 
 /// The overflow rule (the `[alerts.bin_overflow]` section). Alert id
@@ -54,9 +53,8 @@ impl BinOverflowConfig {
     }
 
     /// One `bin_fill` window's verdict.
-    pub(crate) fn verdict(&self, row: &Row) -> Verdict {
-        let fill = fields::num(row, "fill_pct");
-        let hours = fields::num(row, "hours_to_full");
+    pub(crate) fn verdict(&self, row: &BinFillRow) -> Verdict {
+        let (fill, hours) = (row.fill_pct, row.hours_to_full);
         let full = fill.is_some_and(|f| f >= self.full_pct);
         let soon = hours.is_some_and(|h| h <= self.overflow_within_h);
         if full {
@@ -149,10 +147,11 @@ impl BinFlagConfig {
         }
     }
 
-    /// One `bin_fill` window's verdict on the flag field `key`.
-    pub(crate) fn verdict(&self, row: &Row, key: &str, severity: Severity) -> Verdict {
+    /// One `bin_fill` window's verdict on its flag (`fire` or `tilt`; `None` when the
+    /// window has none).
+    pub(crate) fn verdict(&self, flag: Option<bool>, severity: Severity) -> Verdict {
         let fact = Fact::new(None, None, Basis::Flag);
-        match fields::flag(row, key) {
+        match flag {
             Some(true) => Verdict::Bad {
                 severity,
                 level: severity as u8,

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use kerbside_measure::BinFillRow;
 use kerbside_store::Row;
 use rustc_hash::FxHashMap;
 
@@ -130,16 +131,17 @@ impl AlertEngine {
                 ));
             }
             BIN_FILL => {
+                let bin = BinFillRow::read(row).unwrap_or_default();
                 if cfg.bin_overflow.enabled {
-                    let v = cfg.bin_overflow.verdict(row);
+                    let v = cfg.bin_overflow.verdict(&bin);
                     jobs[0] = Some((Rule::BinOverflow, v, cfg.bin_overflow.streaks()));
                 }
                 if cfg.bin_fire.enabled {
-                    let v = cfg.bin_fire.verdict(row, "fire", Severity::Critical);
+                    let v = cfg.bin_fire.verdict(bin.fire, Severity::Critical);
                     jobs[1] = Some((Rule::BinFire, v, cfg.bin_fire.streaks()));
                 }
                 if cfg.bin_tilt.enabled {
-                    let v = cfg.bin_tilt.verdict(row, "tilt", Severity::Warning);
+                    let v = cfg.bin_tilt.verdict(bin.tilt, Severity::Warning);
                     jobs[2] = Some((Rule::BinTilt, v, cfg.bin_tilt.streaks()));
                 }
             }

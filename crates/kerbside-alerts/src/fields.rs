@@ -20,11 +20,3 @@ pub(crate) fn count(row: &Row, key: &str) -> Option<u64> {
         _ => None,
     }
 }
-
-/// A boolean field.
-pub(crate) fn flag(row: &Row, key: &str) -> Option<bool> {
-    match row.field(key)? {
-        FieldValue::Bool(b) => Some(*b),
-        _ => None,
-    }
-}

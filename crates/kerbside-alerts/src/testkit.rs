@@ -1,5 +1,6 @@
 //! Row builders and helpers shared by the unit tests.
 
+use kerbside_measure::BinFillRow;
 use kerbside_store::Row;
 
 use crate::{AlertEngine, AlertEvent, AlertState, AlertsConfig};
@@ -51,29 +52,34 @@ pub(crate) fn air(i: i64, daqi: Option<u64>) -> Row {
     row
 }
 
-/// A `bin_fill` row of bin `bin-42`, 15 min window `i` after [`T0`].
+/// The `bin_fill` window of bin `bin-42`, 15 min window `i` after [`T0`].
+pub(crate) fn bin_fill(i: i64, fill_pct: Option<f64>, hours_to_full: Option<f64>) -> BinFillRow {
+    BinFillRow {
+        window_ms: T0 + i * 15 * MIN,
+        device_id: "bin-42".into(),
+        ward: "Hyde Park".into(),
+        stream: "general".into(),
+        fill_pct,
+        fill_rate_pct_h: Some(2.0),
+        hours_to_full,
+        battery_v: Some(3.6),
+        ..BinFillRow::default()
+    }
+}
+
+/// [`bin_fill`] as the row the engine writes.
 pub(crate) fn bin(i: i64, fill_pct: Option<f64>, hours_to_full: Option<f64>) -> Row {
-    let mut row = Row::new("bin_fill", T0 + i * 15 * MIN);
-    row.tag("device_id", "bin-42")
-        .tag("ward", "Hyde Park")
-        .tag("stream", "general")
-        .float("fill_pct", fill_pct)
-        .float("fill_rate_pct_h", Some(2.0))
-        .float("hours_to_full", hours_to_full)
-        .float("battery_v", Some(3.6));
-    row
+    bin_fill(i, fill_pct, hours_to_full).to_row()
 }
 
 /// A `bin_fill` row with the fire and tilt flags (when given) and a harmless fill.
 pub(crate) fn bin_flags(i: i64, fire: Option<bool>, tilt: Option<bool>) -> Row {
-    let mut row = bin(i, Some(50.0), Some(100.0));
-    if let Some(f) = fire {
-        row.bool("fire", f);
+    BinFillRow {
+        fire,
+        tilt,
+        ..bin_fill(i, Some(50.0), Some(100.0))
     }
-    if let Some(t) = tilt {
-        row.bool("tilt", t);
-    }
-    row
+    .to_row()
 }
 
 /// A `device_health` row of `device`, 15 min window `i` after [`T0`].

@@ -23,7 +23,8 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use crate::identity::Identity;
-use crate::measurements::{BIN_FILL, Row};
+use crate::measurements::Row;
+use crate::rows::BinFillRow;
 
 /// How a bin's fill rate is worked out.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -281,28 +282,29 @@ impl BinHistory {
             (Some(f), Some(r)) if r > 0.0 => Some((100.0 - f).max(0.0) / r),
             _ => None,
         };
-        let mut row = Row::new(BIN_FILL, window_ms);
         let stream = match id.attrs() {
             AssetAttrs::Bin { stream, .. } => stream.as_str(),
             _ => "",
         };
-        row.tag("device_id", id.device_id())
-            .tag("ward", id.ward())
-            .tag("stream", stream)
-            .float("fill_pct", fill)
-            .float("fill_rate_pct_h", rate)
-            .float("hours_to_full", to_full)
-            .float("battery_v", acc.battery_v())
-            // Where it is, for a map of the bins (a dashboard's geomap).
-            .float("lat", Some(id.location().0))
-            .float("lon", Some(id.location().1));
-        if let Some(fire) = acc.fire() {
-            row.bool("fire", fire);
-        }
-        if let Some(tilt) = acc.tilt() {
-            row.bool("tilt", tilt);
-        }
-        Some(row)
+        let (lat, lon) = id.location();
+        Some(
+            BinFillRow {
+                window_ms,
+                device_id: id.device_id().to_owned(),
+                ward: id.ward().to_owned(),
+                stream: stream.to_owned(),
+                fill_pct: fill,
+                fill_rate_pct_h: rate,
+                hours_to_full: to_full,
+                battery_v: acc.battery_v(),
+                // Where it is, for a map of the bins (a dashboard's geomap).
+                lat: Some(lat),
+                lon: Some(lon),
+                fire: acc.fire(),
+                tilt: acc.tilt(),
+            }
+            .to_row(),
+        )
     }
 }
 

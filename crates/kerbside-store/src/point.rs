@@ -98,3 +98,29 @@ impl Point {
         self.tags.get(key).map(String::as_str)
     }
 }
+
+/// A point read back from the store, read as the typed rows read it
+/// (`kerbside_measure::rows`).
+impl kerbside_measure::rows::Fields for Point {
+    fn time_ms(&self) -> i64 {
+        self.time_ms
+    }
+
+    fn get_tag(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).map(String::as_str)
+    }
+
+    fn get_num(&self, key: &str) -> Option<f64> {
+        self.fields
+            .get(key)
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite())
+    }
+
+    fn get_flag(&self, key: &str) -> Option<bool> {
+        match self.fields.get(key)? {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}

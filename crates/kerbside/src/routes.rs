@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kerbside_measure::BinFillRow;
 use kerbside_reading::AssetAttrs;
 use kerbside_routes::output::{round_json, round_key, to_csv, to_geojson, to_gpx, to_svg};
 use kerbside_routes::plan::{Plan, PlanInputs, plan_by_stream};
@@ -128,24 +129,19 @@ fn bin_states(points: &[Point], cfg: &Config) -> anyhow::Result<Vec<BinState>> {
         Some(p) => Some(crate::check::load_assets(p)?),
         None => None,
     };
-    let mut latest: BTreeMap<&str, &Point> = BTreeMap::new();
-    for p in points {
-        let Some(id) = p.tags.get("device_id") else {
-            continue;
-        };
-        if p.fields.contains_key("fill_pct")
+    let mut latest: BTreeMap<String, BinFillRow> = BTreeMap::new();
+    for row in points.iter().filter_map(BinFillRow::read) {
+        if row.fill_pct.is_some()
             && latest
-                .get(id.as_str())
-                .is_none_or(|q| q.time_ms <= p.time_ms)
+                .get(&row.device_id)
+                .is_none_or(|q| q.window_ms <= row.window_ms)
         {
-            latest.insert(id, p);
+            latest.insert(row.device_id.clone(), row);
         }
     }
     let mut out = Vec::with_capacity(latest.len());
-    for (id, p) in latest {
-        let num = |k: &str| p.fields.get(k).and_then(kerbside_store::Value::as_f64);
-        let flag = |k: &str| matches!(p.fields.get(k), Some(kerbside_store::Value::Bool(true)));
-        let asset = register.as_ref().and_then(|r| r.get(id));
+    for (id, row) in latest {
+        let asset = register.as_ref().and_then(|r| r.get(&id));
         let capacity_l = match asset.map(|a| &a.attrs) {
             Some(AssetAttrs::Bin { capacity_l, .. }) => *capacity_l,
             _ => anyhow::bail!(
@@ -157,19 +153,18 @@ fn bin_states(points: &[Point], cfg: &Config) -> anyhow::Result<Vec<BinState>> {
                 }
             ),
         };
-        let tag = |k: &str| p.tags.get(k).cloned().unwrap_or_default();
         out.push(BinState {
-            device_id: id.to_owned(),
-            ward: tag("ward"),
-            stream: tag("stream"),
-            lat: num("lat").or(asset.map(|a| a.lat)).unwrap_or(f64::NAN),
-            lon: num("lon").or(asset.map(|a| a.lon)).unwrap_or(f64::NAN),
+            lat: row.lat.or(asset.map(|a| a.lat)).unwrap_or(f64::NAN),
+            lon: row.lon.or(asset.map(|a| a.lon)).unwrap_or(f64::NAN),
             capacity_l,
-            fill_pct: num("fill_pct").unwrap_or(0.0),
-            fill_rate_pct_h: num("fill_rate_pct_h"),
-            observed_ms: p.time_ms,
-            fire: flag("fire"),
-            tilt: flag("tilt"),
+            fill_pct: row.fill_pct.unwrap_or(0.0),
+            fill_rate_pct_h: row.fill_rate_pct_h,
+            observed_ms: row.window_ms,
+            fire: row.fire == Some(true),
+            tilt: row.tilt == Some(true),
+            device_id: id,
+            ward: row.ward,
+            stream: row.stream,
         });
     }
     Ok(out)

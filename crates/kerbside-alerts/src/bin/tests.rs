@@ -1,7 +1,7 @@
 //! The bin rules at their edges.
 
 use super::*;
-use crate::testkit::{bin, bin_flags};
+use crate::testkit::bin_fill;
 
 fn overflow() -> BinOverflowConfig {
     BinOverflowConfig::default()
@@ -11,14 +11,14 @@ fn overflow() -> BinOverflowConfig {
 fn twelve_hours_to_full_is_inclusive() {
     let c = overflow();
     assert!(matches!(
-        c.verdict(&bin(0, Some(60.0), Some(12.0))),
+        c.verdict(&bin_fill(0, Some(60.0), Some(12.0))),
         Verdict::Bad {
             severity: Severity::Warning,
             ..
         }
     ));
     assert_eq!(
-        c.verdict(&bin(0, Some(60.0), Some(12.01))),
+        c.verdict(&bin_fill(0, Some(60.0), Some(12.01))),
         Verdict::Neither
     );
 }
@@ -27,33 +27,33 @@ fn twelve_hours_to_full_is_inclusive() {
 fn ninety_five_percent_is_full_and_critical() {
     let c = overflow();
     assert!(matches!(
-        c.verdict(&bin(0, Some(95.0), None)),
+        c.verdict(&bin_fill(0, Some(95.0), None)),
         Verdict::Bad {
             severity: Severity::Critical,
             ..
         }
     ));
-    assert_eq!(c.verdict(&bin(0, Some(94.9), None)), Verdict::Neither);
+    assert_eq!(c.verdict(&bin_fill(0, Some(94.9), None)), Verdict::Neither);
 }
 
 #[test]
 fn below_thirty_percent_or_beyond_twice_the_horizon_is_good() {
     let c = overflow();
     assert!(matches!(
-        c.verdict(&bin(0, Some(29.9), None)),
+        c.verdict(&bin_fill(0, Some(29.9), None)),
         Verdict::Good { .. }
     ));
     assert_eq!(
-        c.verdict(&bin(0, Some(30.0), None)),
+        c.verdict(&bin_fill(0, Some(30.0), None)),
         Verdict::Neither,
         "30 % is not emptied"
     );
     assert!(matches!(
-        c.verdict(&bin(0, Some(50.0), Some(24.01))),
+        c.verdict(&bin_fill(0, Some(50.0), Some(24.01))),
         Verdict::Good { .. }
     ));
     assert_eq!(
-        c.verdict(&bin(0, Some(50.0), Some(24.0))),
+        c.verdict(&bin_fill(0, Some(50.0), Some(24.0))),
         Verdict::Neither,
         "24 h is not beyond 2 x 12 h"
     );
@@ -62,20 +62,23 @@ fn below_thirty_percent_or_beyond_twice_the_horizon_is_good() {
 #[test]
 fn filling_fast_after_emptying_is_bad_not_good() {
     assert!(matches!(
-        overflow().verdict(&bin(0, Some(10.0), Some(5.0))),
+        overflow().verdict(&bin_fill(0, Some(10.0), Some(5.0))),
         Verdict::Bad { .. }
     ));
 }
 
 #[test]
 fn a_row_without_fill_or_prediction_is_no_verdict() {
-    assert_eq!(overflow().verdict(&bin(0, None, None)), Verdict::Neither);
+    assert_eq!(
+        overflow().verdict(&bin_fill(0, None, None)),
+        Verdict::Neither
+    );
 }
 
 #[test]
 fn flags_raise_when_true_clear_when_false_and_say_nothing_when_absent() {
     let c = BinFlagConfig::default();
-    let fire = |f| c.verdict(&bin_flags(0, f, None), "fire", Severity::Critical);
+    let fire = |f| c.verdict(f, Severity::Critical);
     assert!(matches!(
         fire(Some(true)),
         Verdict::Bad {
