@@ -14,11 +14,11 @@
 //! `critical_speed_ratio`, or, with no speed, above `critical_occupancy_pct`.
 
 use kerbside_aggregate::CongestionRule;
+use kerbside_measure::TrafficFlowRow;
 use kerbside_store::Row;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Severity;
-use crate::fields;
 use crate::hysteresis::{Basis, Fact, Streaks, Verdict};
 
 /// The congestion rule (the `[alerts.congestion]` section). Alert id
@@ -118,8 +118,8 @@ impl CongestionConfig {
 
     /// One `traffic_flow` window's verdict.
     pub(crate) fn verdict(&self, row: &Row) -> Verdict {
-        let speed = fields::num(row, "speed_ratio");
-        let occupancy = fields::num(row, "occupancy_pct");
+        let t = TrafficFlowRow::read(row).unwrap_or_default();
+        let (speed, occupancy) = (t.speed_ratio, t.occupancy_pct);
         let by_speed = |threshold| Fact::new(speed, Some(threshold), Basis::SpeedRatio);
         let by_occupancy = |threshold| Fact::new(occupancy, Some(threshold), Basis::OccupancyPct);
         if self.is_congested(speed, occupancy) {

@@ -5,13 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use kerbside_measure::BinFillRow;
+use kerbside_measure::{BinFillRow, DeviceHealthRow};
 use kerbside_store::Row;
 use rustc_hash::FxHashMap;
 
 use crate::config::AlertsConfig;
 use crate::event::{AlertEvent, AlertState, Rule, Severity};
-use crate::fields;
 use crate::health::{Reporter, last_seen_ms};
 use crate::hysteresis::{Basis, Fact, Span, Streaks, Subject, Verdict};
 use crate::summary;
@@ -424,8 +423,9 @@ impl AlertEngine {
         let rule = Rule::DeviceSilent;
         let w = self.config.window_ms(rule);
         let streaks = self.config.device_silent.streaks();
-        let readings = fields::count(row, "readings").unwrap_or(0);
-        let kind = row.tag_value("kind").map(|k| self.kind(k));
+        let health = DeviceHealthRow::read(row).unwrap_or_default();
+        let readings = health.readings.unwrap_or(0);
+        let kind = (!health.kind.is_empty()).then(|| self.kind(&health.kind));
         let reporter = &mut self.devices.get_mut(device).expect("seen").reporter;
         if kind.is_some() {
             reporter.kind = kind;

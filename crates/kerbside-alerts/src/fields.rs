@@ -3,15 +3,6 @@
 
 use kerbside_store::{FieldValue, Row};
 
-/// A numeric field (a finite float, or a count) as `f64`.
-pub(crate) fn num(row: &Row, key: &str) -> Option<f64> {
-    match row.field(key)? {
-        FieldValue::Float(v) => v.is_finite().then_some(*v),
-        FieldValue::UInt(n) => Some(*n as f64),
-        FieldValue::Bool(_) | FieldValue::Str(_) => None,
-    }
-}
-
 /// A count field.
 pub(crate) fn count(row: &Row, key: &str) -> Option<u64> {
     match row.field(key)? {

@@ -13,11 +13,11 @@
 //! - `battery_low`: raise when `battery_v` is below `low_v`; clear when it is at or
 //!   above `clear_v` (a new battery); in between, nothing changes.
 
+use kerbside_measure::DeviceHealthRow;
 use kerbside_store::Row;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Severity;
-use crate::fields;
 use crate::hysteresis::{Basis, Fact, Streaks, Verdict};
 
 /// The silent-device rule (the `[alerts.device_silent]` section). Alert id
@@ -123,7 +123,9 @@ impl Reporter {
 /// The last reading a `device_health` row reports: its window end minus
 /// `last_seen_age_s`, ms.
 pub(crate) fn last_seen_ms(row: &Row, window_ms: i64) -> Option<i64> {
-    let age_s = fields::num(row, "last_seen_age_s").filter(|a| *a >= 0.0)?;
+    let age_s = DeviceHealthRow::read(row)?
+        .last_seen_age_s
+        .filter(|a| *a >= 0.0)?;
     let age_ms = (age_s * 1000.0).round() as i64;
     Some(row.time_ms.saturating_add(window_ms).saturating_sub(age_ms))
 }
@@ -162,7 +164,7 @@ impl BatteryLowConfig {
 
     /// One `device_health` window's verdict.
     pub(crate) fn verdict(&self, row: &Row) -> Verdict {
-        let Some(v) = fields::num(row, "battery_v") else {
+        let Some(v) = DeviceHealthRow::read(row).and_then(|h| h.battery_v) else {
             return Verdict::Neither;
         };
         if v < self.low_v {

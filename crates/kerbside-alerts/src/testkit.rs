@@ -1,6 +1,6 @@
 //! Row builders and helpers shared by the unit tests.
 
-use kerbside_measure::BinFillRow;
+use kerbside_measure::{BinFillRow, DeviceHealthRow, TrafficFlowRow};
 use kerbside_store::Row;
 
 use crate::{AlertEngine, AlertEvent, AlertState, AlertsConfig};
@@ -23,15 +23,18 @@ pub(crate) fn traffic_of(
     speed_ratio: Option<f64>,
     occupancy_pct: Option<f64>,
 ) -> Row {
-    let mut row = Row::new("traffic_flow", T0 + i * 5 * MIN);
-    row.tag("device_id", device)
-        .tag("ward", "Headingley")
-        .tag("link", "A61-N")
-        .uint("vehicles", 40)
-        .float("flow_vph", Some(480.0))
-        .float("occupancy_pct", occupancy_pct)
-        .float("speed_ratio", speed_ratio);
-    row
+    TrafficFlowRow {
+        window_ms: T0 + i * 5 * MIN,
+        device_id: device.into(),
+        ward: "Headingley".into(),
+        link: "A61-N".into(),
+        vehicles: Some(40),
+        flow_vph: Some(480.0),
+        occupancy_pct,
+        speed_ratio,
+        ..TrafficFlowRow::default()
+    }
+    .into_row()
 }
 
 /// An hourly `air_quality` row of node `aq-1` at site `Kirkstall Rd`, hour `i` after
@@ -69,7 +72,7 @@ pub(crate) fn bin_fill(i: i64, fill_pct: Option<f64>, hours_to_full: Option<f64>
 
 /// [`bin_fill`] as the row the engine writes.
 pub(crate) fn bin(i: i64, fill_pct: Option<f64>, hours_to_full: Option<f64>) -> Row {
-    bin_fill(i, fill_pct, hours_to_full).to_row()
+    bin_fill(i, fill_pct, hours_to_full).into_row()
 }
 
 /// A `bin_fill` row with the fire and tilt flags (when given) and a harmless fill.
@@ -79,7 +82,7 @@ pub(crate) fn bin_flags(i: i64, fire: Option<bool>, tilt: Option<bool>) -> Row {
         tilt,
         ..bin_fill(i, Some(50.0), Some(100.0))
     }
-    .to_row()
+    .into_row()
 }
 
 /// A `device_health` row of `device`, 15 min window `i` after [`T0`].
@@ -90,16 +93,18 @@ pub(crate) fn health(
     last_seen_age_s: Option<f64>,
     battery_v: Option<f64>,
 ) -> Row {
-    let mut row = Row::new("device_health", T0 + i * 15 * MIN);
-    row.tag("device_id", device)
-        .tag("kind", "traffic")
-        .uint("readings", readings)
-        .uint("refused", 0)
-        .uint("duplicates", 0)
-        .uint("seq_gaps", 0)
-        .float("battery_v", battery_v)
-        .float("last_seen_age_s", last_seen_age_s);
-    row
+    DeviceHealthRow {
+        window_ms: T0 + i * 15 * MIN,
+        device_id: device.into(),
+        kind: "traffic".into(),
+        readings: Some(readings),
+        refused: Some(0),
+        duplicates: Some(0),
+        seq_gaps: Some(0),
+        battery_v,
+        last_seen_age_s,
+    }
+    .into_row()
 }
 
 /// Feeds `rows` to `engine`; the events they caused.

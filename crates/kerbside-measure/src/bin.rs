@@ -290,9 +290,9 @@ impl BinHistory {
         Some(
             BinFillRow {
                 window_ms,
-                device_id: id.device_id().to_owned(),
-                ward: id.ward().to_owned(),
-                stream: stream.to_owned(),
+                device_id: id.device_id().into(),
+                ward: id.ward().into(),
+                stream: stream.into(),
                 fill_pct: fill,
                 fill_rate_pct_h: rate,
                 hours_to_full: to_full,
@@ -303,7 +303,7 @@ impl BinHistory {
                 fire: acc.fire(),
                 tilt: acc.tilt(),
             }
-            .to_row(),
+            .into_row(),
         )
     }
 }

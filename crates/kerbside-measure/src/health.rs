@@ -15,7 +15,8 @@
 
 use kerbside_reading::{EnrichedReading, Kind, Measurement, RefusalReason, SeqOutcome};
 
-use crate::measurements::{DEVICE_HEALTH, Row};
+use crate::measurements::Row;
+use crate::rows::DeviceHealthRow;
 use crate::seen::SeenSeqs;
 
 /// The `device_health` accumulator for one device and window. It does not hold the
@@ -112,16 +113,20 @@ impl DeviceHealth {
         let age = (self.last_seen_ms != i64::MIN)
             .then(|| (end - self.last_seen_ms).max(0) as f64 / 1000.0);
         let battery = (self.battery_at_ms != i64::MIN).then_some(self.battery_v);
-        let mut row = Row::new(DEVICE_HEALTH, window_ms);
-        row.tag("device_id", device_id)
-            .tag("kind", self.kind.map_or("", Kind::as_str))
-            .uint("readings", u64::from(self.readings))
-            .uint("refused", u64::from(self.refused))
-            .uint("duplicates", u64::from(self.duplicates))
-            .uint("seq_gaps", u64::from(self.seq_gaps))
-            .float("battery_v", battery)
-            .float("last_seen_age_s", age);
-        Some(row)
+        Some(
+            DeviceHealthRow {
+                window_ms,
+                device_id: device_id.into(),
+                kind: self.kind.map_or("", Kind::as_str).into(),
+                readings: Some(u64::from(self.readings)),
+                refused: Some(u64::from(self.refused)),
+                duplicates: Some(u64::from(self.duplicates)),
+                seq_gaps: Some(u64::from(self.seq_gaps)),
+                battery_v: battery,
+                last_seen_age_s: age,
+            }
+            .into_row(),
+        )
     }
 }
 

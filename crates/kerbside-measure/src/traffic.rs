@@ -13,7 +13,8 @@
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
 
 use crate::identity::Identity;
-use crate::measurements::{Row, TRAFFIC_FLOW};
+use crate::measurements::Row;
+use crate::rows::TrafficFlowRow;
 use crate::seen::SeenSeqs;
 
 /// When a link counts as congested: its speed ratio is below `max_speed_ratio`;
@@ -133,20 +134,21 @@ impl TrafficFlow {
             AssetAttrs::Traffic { link, .. } => link.as_str(),
             _ => "",
         };
-        let mut row = Row::new(TRAFFIC_FLOW, window_ms);
-        row.tag("device_id", id.device_id())
-            .tag("ward", id.ward())
-            .tag("link", link)
-            .uint("vehicles", self.vehicles)
-            .float("flow_vph", self.flow_vph())
-            .float("mean_speed_kph", self.mean_speed_kph())
-            .float("occupancy_pct", self.occupancy_pct())
-            .float("speed_ratio", self.speed_ratio())
-            .bool(
-                "congested",
-                rule.is_congested(self.speed_ratio(), self.occupancy_pct()),
-            );
-        Some(row)
+        Some(
+            TrafficFlowRow {
+                window_ms,
+                device_id: id.device_id().into(),
+                ward: id.ward().into(),
+                link: link.into(),
+                vehicles: Some(self.vehicles),
+                flow_vph: self.flow_vph(),
+                mean_speed_kph: self.mean_speed_kph(),
+                occupancy_pct: self.occupancy_pct(),
+                speed_ratio: self.speed_ratio(),
+                congested: Some(rule.is_congested(self.speed_ratio(), self.occupancy_pct())),
+            }
+            .into_row(),
+        )
     }
 }
 

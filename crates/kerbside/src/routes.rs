@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kerbside_measure::BinFillRow;
+use kerbside_measure::rows::TagValue;
 use kerbside_reading::AssetAttrs;
 use kerbside_routes::output::{round_json, round_key, to_csv, to_geojson, to_gpx, to_svg};
 use kerbside_routes::plan::{Plan, PlanInputs, plan_by_stream};
@@ -129,7 +130,7 @@ fn bin_states(points: &[Point], cfg: &Config) -> anyhow::Result<Vec<BinState>> {
         Some(p) => Some(crate::check::load_assets(p)?),
         None => None,
     };
-    let mut latest: BTreeMap<String, BinFillRow> = BTreeMap::new();
+    let mut latest: BTreeMap<TagValue, BinFillRow> = BTreeMap::new();
     for row in points.iter().filter_map(BinFillRow::read) {
         if row.fill_pct.is_some()
             && latest
@@ -162,9 +163,9 @@ fn bin_states(points: &[Point], cfg: &Config) -> anyhow::Result<Vec<BinState>> {
             observed_ms: row.window_ms,
             fire: row.fire == Some(true),
             tilt: row.tilt == Some(true),
-            device_id: id,
-            ward: row.ward,
-            stream: row.stream,
+            device_id: id.into(),
+            ward: row.ward.into(),
+            stream: row.stream.into(),
         });
     }
     Ok(out)
