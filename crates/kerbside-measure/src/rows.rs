@@ -72,241 +72,152 @@ fn tag_of(r: &impl Fields, key: &str) -> TagValue {
     r.get_tag(key).map(TagValue::from).unwrap_or_default()
 }
 
-/// One bin's 15-minute `bin_fill` window (DESIGN §6).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BinFillRow {
-    /// The window start, ms.
-    pub window_ms: i64,
-    /// Tag `device_id`.
-    pub device_id: TagValue,
-    /// Tag `ward` (empty: not written).
-    pub ward: TagValue,
-    /// Tag `stream`, the waste stream (empty: not written).
-    pub stream: TagValue,
-    /// The window's fill, percent.
-    pub fill_pct: Option<f64>,
-    /// The fill rate since the last collection, percent per hour.
-    pub fill_rate_pct_h: Option<f64>,
-    /// Hours until 100 % at that rate.
-    pub hours_to_full: Option<f64>,
-    /// The battery, volts.
-    pub battery_v: Option<f64>,
-    /// Where the bin is (for a map), degrees.
-    pub lat: Option<f64>,
-    /// Where the bin is (for a map), degrees.
-    pub lon: Option<f64>,
-    /// The fire flag, if the bin reported one in the window.
-    pub fire: Option<bool>,
-    /// The tilt flag, if the bin reported one in the window.
-    pub tilt: Option<bool>,
-}
-
-/// `bin_fill`'s tag and field names.
-mod bin_fill {
-    pub(super) const DEVICE_ID: &str = "device_id";
-    pub(super) const WARD: &str = "ward";
-    pub(super) const STREAM: &str = "stream";
-    pub(super) const FILL_PCT: &str = "fill_pct";
-    pub(super) const FILL_RATE_PCT_H: &str = "fill_rate_pct_h";
-    pub(super) const HOURS_TO_FULL: &str = "hours_to_full";
-    pub(super) const BATTERY_V: &str = "battery_v";
-    pub(super) const LAT: &str = "lat";
-    pub(super) const LON: &str = "lon";
-    pub(super) const FIRE: &str = "fire";
-    pub(super) const TILT: &str = "tilt";
-}
-
-impl BinFillRow {
-    /// The row to store (fields that are `None` or not finite are left out).
-    pub fn into_row(self) -> Row {
-        use bin_fill::*;
-        let mut row = Row::new(BIN_FILL, self.window_ms);
-        row.tag(DEVICE_ID, self.device_id)
-            .tag(WARD, self.ward)
-            .tag(STREAM, self.stream)
-            .float(FILL_PCT, self.fill_pct)
-            .float(FILL_RATE_PCT_H, self.fill_rate_pct_h)
-            .float(HOURS_TO_FULL, self.hours_to_full)
-            .float(BATTERY_V, self.battery_v)
-            .float(LAT, self.lat)
-            .float(LON, self.lon);
-        if let Some(fire) = self.fire {
-            row.bool(FIRE, fire);
+/// Declares a typed row: the struct (`window_ms`, then the tags, then the fields, in
+/// the order they are written), `into_row` and `read`. Each tag and field name is
+/// written once, here. A field is `float` (`Option<f64>`), `count` (`Option<u64>`) or
+/// `flag` (`Option<bool>`); `None` is left out of the row, and so is an empty tag.
+/// Every row has a `device_id` tag; `read` gives `None` without one.
+macro_rules! typed_row {
+    (
+        $(#[$meta:meta])*
+        $name:ident = $measurement:path {
+            tags { $( $(#[$tdoc:meta])* $tag:ident = $tkey:literal ),* $(,)? }
+            fields { $( $(#[$fdoc:meta])* $field:ident : $kind:ident = $fkey:literal ),* $(,)? }
         }
-        if let Some(tilt) = self.tilt {
-            row.bool(TILT, tilt);
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct $name {
+            /// The window start, ms.
+            pub window_ms: i64,
+            $( $(#[$tdoc])* pub $tag: TagValue, )*
+            $( $(#[$fdoc])* pub $field: typed_row!(@ty $kind), )*
         }
-        row
-    }
 
-    /// The row `r` holds; `None` without a `device_id`. A field missing, of another
-    /// type or not finite is `None`.
-    pub fn read(r: &impl Fields) -> Option<Self> {
-        use bin_fill::*;
-        Some(Self {
-            window_ms: r.time_ms(),
-            device_id: r.get_tag(DEVICE_ID)?.into(),
-            ward: tag_of(r, WARD),
-            stream: tag_of(r, STREAM),
-            fill_pct: r.get_num(FILL_PCT),
-            fill_rate_pct_h: r.get_num(FILL_RATE_PCT_H),
-            hours_to_full: r.get_num(HOURS_TO_FULL),
-            battery_v: r.get_num(BATTERY_V),
-            lat: r.get_num(LAT),
-            lon: r.get_num(LON),
-            fire: r.get_flag(FIRE),
-            tilt: r.get_flag(TILT),
-        })
-    }
-}
+        impl $name {
+            /// The row to store (an empty tag, and a field that is `None` or not
+            /// finite, are left out).
+            pub fn into_row(self) -> Row {
+                let mut row = Row::new($measurement, self.window_ms);
+                $( row.tag($tkey, self.$tag); )*
+                $( typed_row!(@put row, $kind, $fkey, self.$field); )*
+                row
+            }
 
-/// One counter's 5-minute `traffic_flow` window (DESIGN §6).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct TrafficFlowRow {
-    /// The window start, ms.
-    pub window_ms: i64,
-    /// Tag `device_id`.
-    pub device_id: TagValue,
-    /// Tag `ward` (empty: not written).
-    pub ward: TagValue,
-    /// Tag `link`, the road link counted (empty: not written).
-    pub link: TagValue,
-    /// Vehicles counted.
-    pub vehicles: Option<u64>,
-    /// Vehicles per hour.
-    pub flow_vph: Option<f64>,
-    /// Mean speed, km/h.
-    pub mean_speed_kph: Option<f64>,
-    /// Occupancy, percent.
-    pub occupancy_pct: Option<f64>,
-    /// Mean speed over the link's free-flow speed.
-    pub speed_ratio: Option<f64>,
-    /// Whether the window was congested by the configured rule.
-    pub congested: Option<bool>,
-}
-
-/// `traffic_flow`'s tag and field names.
-mod traffic_flow {
-    pub(super) const DEVICE_ID: &str = "device_id";
-    pub(super) const WARD: &str = "ward";
-    pub(super) const LINK: &str = "link";
-    pub(super) const VEHICLES: &str = "vehicles";
-    pub(super) const FLOW_VPH: &str = "flow_vph";
-    pub(super) const MEAN_SPEED_KPH: &str = "mean_speed_kph";
-    pub(super) const OCCUPANCY_PCT: &str = "occupancy_pct";
-    pub(super) const SPEED_RATIO: &str = "speed_ratio";
-    pub(super) const CONGESTED: &str = "congested";
-}
-
-impl TrafficFlowRow {
-    /// The row to store (fields that are `None` or not finite are left out).
-    pub fn into_row(self) -> Row {
-        use traffic_flow::*;
-        let mut row = Row::new(TRAFFIC_FLOW, self.window_ms);
-        row.tag(DEVICE_ID, self.device_id)
-            .tag(WARD, self.ward)
-            .tag(LINK, self.link);
-        if let Some(n) = self.vehicles {
-            row.uint(VEHICLES, n);
-        }
-        row.float(FLOW_VPH, self.flow_vph)
-            .float(MEAN_SPEED_KPH, self.mean_speed_kph)
-            .float(OCCUPANCY_PCT, self.occupancy_pct)
-            .float(SPEED_RATIO, self.speed_ratio);
-        if let Some(c) = self.congested {
-            row.bool(CONGESTED, c);
-        }
-        row
-    }
-
-    /// The row `r` holds; `None` without a `device_id`.
-    pub fn read(r: &impl Fields) -> Option<Self> {
-        use traffic_flow::*;
-        Some(Self {
-            window_ms: r.time_ms(),
-            device_id: r.get_tag(DEVICE_ID)?.into(),
-            ward: tag_of(r, WARD),
-            link: tag_of(r, LINK),
-            vehicles: r.get_count(VEHICLES),
-            flow_vph: r.get_num(FLOW_VPH),
-            mean_speed_kph: r.get_num(MEAN_SPEED_KPH),
-            occupancy_pct: r.get_num(OCCUPANCY_PCT),
-            speed_ratio: r.get_num(SPEED_RATIO),
-            congested: r.get_flag(CONGESTED),
-        })
-    }
-}
-
-/// One device's 15-minute `device_health` window (DESIGN §6).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DeviceHealthRow {
-    /// The window start, ms.
-    pub window_ms: i64,
-    /// Tag `device_id`.
-    pub device_id: TagValue,
-    /// Tag `kind` (empty: not known, not written).
-    pub kind: TagValue,
-    /// Readings accepted in the window.
-    pub readings: Option<u64>,
-    /// Messages refused in the window.
-    pub refused: Option<u64>,
-    /// Duplicates refused in the window.
-    pub duplicates: Option<u64>,
-    /// `seq` values skipped.
-    pub seq_gaps: Option<u64>,
-    /// The latest battery voltage.
-    pub battery_v: Option<f64>,
-    /// Seconds from the last reading to the window's end.
-    pub last_seen_age_s: Option<f64>,
-}
-
-/// `device_health`'s tag and field names.
-mod device_health {
-    pub(super) const DEVICE_ID: &str = "device_id";
-    pub(super) const KIND: &str = "kind";
-    pub(super) const READINGS: &str = "readings";
-    pub(super) const REFUSED: &str = "refused";
-    pub(super) const DUPLICATES: &str = "duplicates";
-    pub(super) const SEQ_GAPS: &str = "seq_gaps";
-    pub(super) const BATTERY_V: &str = "battery_v";
-    pub(super) const LAST_SEEN_AGE_S: &str = "last_seen_age_s";
-}
-
-impl DeviceHealthRow {
-    /// The row to store (fields that are `None` or not finite are left out).
-    pub fn into_row(self) -> Row {
-        use device_health::*;
-        let mut row = Row::new(DEVICE_HEALTH, self.window_ms);
-        row.tag(DEVICE_ID, self.device_id).tag(KIND, self.kind);
-        for (key, n) in [
-            (READINGS, self.readings),
-            (REFUSED, self.refused),
-            (DUPLICATES, self.duplicates),
-            (SEQ_GAPS, self.seq_gaps),
-        ] {
-            if let Some(n) = n {
-                row.uint(key, n);
+            /// The row `r` holds; `None` without a `device_id`. A field missing, of
+            /// another type or not finite is `None`; a missing tag is empty.
+            pub fn read(r: &impl Fields) -> Option<Self> {
+                let row = Self {
+                    window_ms: r.time_ms(),
+                    $( $tag: tag_of(r, $tkey), )*
+                    $( $field: typed_row!(@get r, $kind, $fkey), )*
+                };
+                (!row.device_id.is_empty()).then_some(row)
             }
         }
-        row.float(BATTERY_V, self.battery_v)
-            .float(LAST_SEEN_AGE_S, self.last_seen_age_s);
-        row
-    }
+    };
+    (@ty float) => { Option<f64> };
+    (@ty count) => { Option<u64> };
+    (@ty flag) => { Option<bool> };
+    (@put $row:ident, float, $key:literal, $v:expr) => { $row.float($key, $v); };
+    (@put $row:ident, count, $key:literal, $v:expr) => {
+        if let Some(n) = $v {
+            $row.uint($key, n);
+        }
+    };
+    (@put $row:ident, flag, $key:literal, $v:expr) => {
+        if let Some(b) = $v {
+            $row.bool($key, b);
+        }
+    };
+    (@get $r:ident, float, $key:literal) => { $r.get_num($key) };
+    (@get $r:ident, count, $key:literal) => { $r.get_count($key) };
+    (@get $r:ident, flag, $key:literal) => { $r.get_flag($key) };
+}
 
-    /// The row `r` holds; `None` without a `device_id`.
-    pub fn read(r: &impl Fields) -> Option<Self> {
-        use device_health::*;
-        Some(Self {
-            window_ms: r.time_ms(),
-            device_id: r.get_tag(DEVICE_ID)?.into(),
-            kind: tag_of(r, KIND),
-            readings: r.get_count(READINGS),
-            refused: r.get_count(REFUSED),
-            duplicates: r.get_count(DUPLICATES),
-            seq_gaps: r.get_count(SEQ_GAPS),
-            battery_v: r.get_num(BATTERY_V),
-            last_seen_age_s: r.get_num(LAST_SEEN_AGE_S),
-        })
+typed_row! {
+    /// One bin's 15-minute `bin_fill` window (DESIGN §6).
+    BinFillRow = BIN_FILL {
+        tags {
+            /// Tag `device_id`.
+            device_id = "device_id",
+            /// Tag `ward`.
+            ward = "ward",
+            /// Tag `stream`, the waste stream.
+            stream = "stream",
+        }
+        fields {
+            /// The window's fill, percent.
+            fill_pct: float = "fill_pct",
+            /// The fill rate since the last collection, percent per hour.
+            fill_rate_pct_h: float = "fill_rate_pct_h",
+            /// Hours until 100 % at that rate.
+            hours_to_full: float = "hours_to_full",
+            /// The battery, volts.
+            battery_v: float = "battery_v",
+            /// Where the bin is (for a map), degrees.
+            lat: float = "lat",
+            /// Where the bin is (for a map), degrees.
+            lon: float = "lon",
+            /// The fire flag, if the bin reported one in the window.
+            fire: flag = "fire",
+            /// The tilt flag, if the bin reported one in the window.
+            tilt: flag = "tilt",
+        }
+    }
+}
+
+typed_row! {
+    /// One counter's 5-minute `traffic_flow` window (DESIGN §6).
+    TrafficFlowRow = TRAFFIC_FLOW {
+        tags {
+            /// Tag `device_id`.
+            device_id = "device_id",
+            /// Tag `ward`.
+            ward = "ward",
+            /// Tag `link`, the road link counted.
+            link = "link",
+        }
+        fields {
+            /// Vehicles counted.
+            vehicles: count = "vehicles",
+            /// Vehicles per hour.
+            flow_vph: float = "flow_vph",
+            /// Mean speed, km/h.
+            mean_speed_kph: float = "mean_speed_kph",
+            /// Occupancy, percent.
+            occupancy_pct: float = "occupancy_pct",
+            /// Mean speed over the link's free-flow speed.
+            speed_ratio: float = "speed_ratio",
+            /// Whether the window was congested by the configured rule.
+            congested: flag = "congested",
+        }
+    }
+}
+
+typed_row! {
+    /// One device's 15-minute `device_health` window (DESIGN §6).
+    DeviceHealthRow = DEVICE_HEALTH {
+        tags {
+            /// Tag `device_id`.
+            device_id = "device_id",
+            /// Tag `kind` (empty: not known).
+            kind = "kind",
+        }
+        fields {
+            /// Readings accepted in the window.
+            readings: count = "readings",
+            /// Messages refused in the window.
+            refused: count = "refused",
+            /// Duplicates refused in the window.
+            duplicates: count = "duplicates",
+            /// `seq` values skipped.
+            seq_gaps: count = "seq_gaps",
+            /// The latest battery voltage.
+            battery_v: float = "battery_v",
+            /// Seconds from the last reading to the window's end.
+            last_seen_age_s: float = "last_seen_age_s",
+        }
     }
 }
 
