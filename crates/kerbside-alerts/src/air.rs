@@ -6,11 +6,11 @@
 //! `clear_hours` consecutive hours below `raise_index` clear. An hour without a
 //! `daqi` (not enough data capture) changes nothing.
 
+use kerbside_measure::AirQualityRow;
 use kerbside_store::Row;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Severity;
-use crate::fields;
 use crate::hysteresis::{Basis, Fact, Streaks, Verdict};
 
 /// The air-quality rule (the `[alerts.air_quality]` section). Alert id
@@ -68,7 +68,8 @@ impl AirQualityConfig {
 
     /// One hourly window's verdict.
     pub(crate) fn verdict(&self, row: &Row) -> Verdict {
-        let Some(daqi) = fields::count(row, "daqi").filter(|d| (1..=10).contains(d)) else {
+        let daqi = AirQualityRow::read(row).and_then(|a| a.daqi);
+        let Some(daqi) = daqi.filter(|d| (1..=10).contains(d)) else {
             return Verdict::Neither;
         };
         let raise = f64::from(self.raise_index);

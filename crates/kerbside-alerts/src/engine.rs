@@ -15,7 +15,9 @@ use crate::health::{Reporter, last_seen_ms};
 use crate::hysteresis::{Basis, Fact, Span, Streaks, Subject, Verdict};
 use crate::summary;
 
-use kerbside_aggregate::measurements::{AIR_QUALITY, BIN_FILL, DEVICE_HEALTH, TRAFFIC_FLOW};
+use kerbside_aggregate::measurements::{
+    AIR_QUALITY, BIN_FILL, DEVICE_HEALTH, TRAFFIC_FLOW, WindowTag,
+};
 
 /// Counts since the engine was made (`active` is the current number).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,7 +124,10 @@ impl AlertEngine {
                     cfg.congestion.streaks(),
                 ));
             }
-            AIR_QUALITY if cfg.air_quality.enabled && row.tag_value("window") == Some("1h") => {
+            AIR_QUALITY
+                if cfg.air_quality.enabled
+                    && row.tag_value("window") == Some(WindowTag::Hour1.as_str()) =>
+            {
                 jobs[0] = Some((
                     Rule::AirQuality,
                     cfg.air_quality.verdict(row),

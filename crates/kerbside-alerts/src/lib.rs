@@ -59,7 +59,6 @@ mod deliver;
 mod engine;
 mod error;
 mod event;
-mod fields;
 mod health;
 mod hysteresis;
 mod metrics;

@@ -1,6 +1,6 @@
 //! Row builders and helpers shared by the unit tests.
 
-use kerbside_measure::{BinFillRow, DeviceHealthRow, TrafficFlowRow};
+use kerbside_measure::{AirQualityRow, BinFillRow, DeviceHealthRow, TrafficFlowRow};
 use kerbside_store::Row;
 
 use crate::{AlertEngine, AlertEvent, AlertState, AlertsConfig};
@@ -40,19 +40,19 @@ pub(crate) fn traffic_of(
 /// An hourly `air_quality` row of node `aq-1` at site `Kirkstall Rd`, hour `i` after
 /// [`T0`].
 pub(crate) fn air(i: i64, daqi: Option<u64>) -> Row {
-    let mut row = Row::new("air_quality", T0 + i * 60 * MIN);
-    row.tag("device_id", "aq-1")
-        .tag("site", "Kirkstall Rd")
-        .tag("ward", "Kirkstall")
-        .tag("window", "1h")
-        .float("no2_ugm3", Some(40.0));
-    if let Some(d) = daqi {
-        row.uint("daqi", d).str(
-            "daqi_band",
-            crate::air::band_name(crate::air::band(d as f64)),
-        );
+    let band = daqi.map(|d| crate::air::band_name(crate::air::band(d as f64)).to_owned());
+    AirQualityRow {
+        window_ms: T0 + i * 60 * MIN,
+        device_id: "aq-1".into(),
+        site: "Kirkstall Rd".into(),
+        ward: "Kirkstall".into(),
+        window: "1h".into(),
+        no2_ugm3: Some(40.0),
+        daqi,
+        daqi_band: band,
+        ..AirQualityRow::default()
     }
-    row
+    .into_row()
 }
 
 /// The `bin_fill` window of bin `bin-42`, 15 min window `i` after [`T0`].

@@ -33,19 +33,20 @@ use rustc_hash::FxHashMap;
 
 use crate::daqi::{Capture, Daqi, Pollutant};
 use crate::identity::Identity;
-use crate::measurements::{AIR_QUALITY, Row, WindowTag};
+use crate::measurements::{Row, WindowTag};
+use crate::rows::AirQualityRow;
 use crate::seen::SeenSeqs;
 
 const QUARTER_MS: i64 = 15 * 60_000;
 const HOUR_MS: i64 = 60 * 60_000;
 
-/// The pollutants in field order, with their mean field names.
-const FIELDS: [(Pollutant, &str); 5] = [
-    (Pollutant::Pm25, "pm25_ugm3"),
-    (Pollutant::Pm10, "pm10_ugm3"),
-    (Pollutant::No2, "no2_ugm3"),
-    (Pollutant::O3, "o3_ugm3"),
-    (Pollutant::So2, "so2_ugm3"),
+/// The pollutants in slot order (see [`slot`]).
+const POLLUTANTS: [Pollutant; 5] = [
+    Pollutant::Pm25,
+    Pollutant::Pm10,
+    Pollutant::No2,
+    Pollutant::O3,
+    Pollutant::So2,
 ];
 
 fn slot(p: Pollutant) -> usize {
@@ -145,28 +146,37 @@ impl AirQuality {
         self.quarter_means(p).into_iter().flatten().reduce(f64::max)
     }
 
-    fn base_row(&self, window_ms: i64, window: WindowTag) -> Option<Row> {
+    /// The row's tags, for the window starting at `window_ms`; `None` if nothing was
+    /// added.
+    fn base(&self, window_ms: i64, window: WindowTag) -> Option<AirQualityRow> {
         let id = self.id.as_ref()?;
         let site = match id.attrs() {
             AssetAttrs::Air { site } => site.as_str(),
             _ => "",
         };
-        let mut row = Row::new(AIR_QUALITY, window_ms);
-        row.tag("device_id", id.device_id())
-            .tag("site", site)
-            .tag("ward", id.ward())
-            .tag("window", window.as_str());
-        Some(row)
+        Some(AirQualityRow {
+            window_ms,
+            device_id: id.device_id().into(),
+            site: site.into(),
+            ward: id.ward().into(),
+            window: window.as_str().into(),
+            ..AirQualityRow::default()
+        })
     }
 
     /// The `15m` row for the window starting at `window_ms`, or `None` if nothing
     /// was added.
     pub fn row_15m(&self, window_ms: i64) -> Option<Row> {
-        let mut row = self.base_row(window_ms, WindowTag::Min15)?;
-        for (p, name) in FIELDS {
-            row.float(name, self.mean(p));
-        }
-        Some(row)
+        let mean = |p| self.mean(p);
+        let row = AirQualityRow {
+            pm25_ugm3: mean(Pollutant::Pm25),
+            pm10_ugm3: mean(Pollutant::Pm10),
+            no2_ugm3: mean(Pollutant::No2),
+            o3_ugm3: mean(Pollutant::O3),
+            so2_ugm3: mean(Pollutant::So2),
+            ..self.base(window_ms, WindowTag::Min15)?
+        };
+        Some(row.into_row())
     }
 }
 
@@ -198,7 +208,7 @@ impl AirHistory {
     /// `None` if the accumulator is empty.
     pub fn close_hour(&mut self, hour_ms: i64, acc: &AirQuality) -> Option<Row> {
         let device = acc.device_id()?.to_owned();
-        let means = FIELDS.map(|(p, _)| acc.hourly_mean(p));
+        let means = POLLUTANTS.map(|p| acc.hourly_mean(p));
         let hours = self.devices.entry(device.clone()).or_default();
         hours.insert(hour_ms, means);
         // Bounded: only the newest 24 hours can feed a running mean.
@@ -206,30 +216,35 @@ impl AirHistory {
         let keep_from = newest - (Self::HOURS - 1) * HOUR_MS;
         *hours = hours.split_off(&keep_from);
 
-        let mut row = acc.base_row(hour_ms, WindowTag::Hour1)?;
-        for (p, name) in FIELDS {
-            row.float(name, acc.hourly_mean(p));
-        }
+        let base = acc.base(hour_ms, WindowTag::Hour1)?;
         let pm25 = self.running(&device, hour_ms, Pollutant::Pm25, Capture::PM_24H);
         let pm10 = self.running(&device, hour_ms, Pollutant::Pm10, Capture::PM_24H);
         let o3 = self.running(&device, hour_ms, Pollutant::O3, Capture::O3_8H);
         let so2 = acc.max_quarter_mean(Pollutant::So2);
-        row.float("pm25_24h_ugm3", pm25)
-            .float("pm10_24h_ugm3", pm10)
-            .float("o3_8h_ugm3", o3)
-            .float("so2_15m_max_ugm3", so2);
+        let mean = |p| acc.hourly_mean(p);
         let overall = Daqi::overall([
             (Pollutant::O3, o3),
-            (Pollutant::No2, acc.hourly_mean(Pollutant::No2)),
+            (Pollutant::No2, mean(Pollutant::No2)),
             (Pollutant::So2, so2),
             (Pollutant::Pm25, pm25),
             (Pollutant::Pm10, pm10),
-        ]);
-        if let Some((daqi, _)) = overall {
-            row.uint("daqi", u64::from(daqi.get()))
-                .str("daqi_band", daqi.band().as_str());
-        }
-        Some(row)
+        ])
+        .map(|(daqi, _)| daqi);
+        let row = AirQualityRow {
+            pm25_ugm3: mean(Pollutant::Pm25),
+            pm10_ugm3: mean(Pollutant::Pm10),
+            no2_ugm3: mean(Pollutant::No2),
+            o3_ugm3: mean(Pollutant::O3),
+            so2_ugm3: mean(Pollutant::So2),
+            pm25_24h_ugm3: pm25,
+            pm10_24h_ugm3: pm10,
+            o3_8h_ugm3: o3,
+            so2_15m_max_ugm3: so2,
+            daqi: overall.map(|d| u64::from(d.get())),
+            daqi_band: overall.map(|d| d.band().as_str().to_owned()),
+            ..base
+        };
+        Some(row.into_row())
     }
 
     /// The running mean of `p` over the `capture.of` hours ending with the hour

@@ -34,5 +34,5 @@ mod testkit;
 pub use engine::{Admission, Engine, EngineConfig, EngineStats, Source};
 pub use measurements::{FieldValue, Row};
 pub use record::{Applied, Decision, Outcome, RecordRef, apply_record, reading_decision};
-pub use rows::{BinFillRow, DeviceHealthRow, Fields, TrafficFlowRow};
+pub use rows::{AirQualityRow, BinFillRow, DeviceHealthRow, Fields, TrafficFlowRow};
 pub use traffic::CongestionRule;

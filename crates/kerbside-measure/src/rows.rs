@@ -6,7 +6,7 @@
 
 use compact_str::CompactString;
 
-use crate::measurements::{BIN_FILL, DEVICE_HEALTH, TRAFFIC_FLOW};
+use crate::measurements::{AIR_QUALITY, BIN_FILL, DEVICE_HEALTH, TRAFFIC_FLOW};
 use crate::row::{FieldValue, Row};
 
 /// A stored row's time, tags and fields by name: a [`Row`], or a point read back from
@@ -20,6 +20,8 @@ pub trait Fields {
     fn get_num(&self, key: &str) -> Option<f64>;
     /// A boolean field.
     fn get_flag(&self, key: &str) -> Option<bool>;
+    /// A string field.
+    fn get_text(&self, key: &str) -> Option<&str>;
     /// A count field (a whole, non-negative number).
     fn get_count(&self, key: &str) -> Option<u64> {
         self.get_num(key)
@@ -52,6 +54,13 @@ impl Fields for Row {
         }
     }
 
+    fn get_text(&self, key: &str) -> Option<&str> {
+        match self.field(key)? {
+            FieldValue::Str(t) => Some(t),
+            _ => None,
+        }
+    }
+
     fn get_count(&self, key: &str) -> Option<u64> {
         match self.field(key)? {
             FieldValue::UInt(n) => Some(*n),
@@ -74,8 +83,9 @@ fn tag_of(r: &impl Fields, key: &str) -> TagValue {
 
 /// Declares a typed row: the struct (`window_ms`, then the tags, then the fields, in
 /// the order they are written), `into_row` and `read`. Each tag and field name is
-/// written once, here. A field is `float` (`Option<f64>`), `count` (`Option<u64>`) or
-/// `flag` (`Option<bool>`); `None` is left out of the row, and so is an empty tag.
+/// written once, here. A field is `float` (`Option<f64>`), `count` (`Option<u64>`),
+/// `flag` (`Option<bool>`) or `text` (`Option<String>`); `None` is left out of the
+/// row, and so is an empty tag.
 /// Every row has a `device_id` tag; `read` gives `None` without one.
 macro_rules! typed_row {
     (
@@ -119,6 +129,7 @@ macro_rules! typed_row {
     (@ty float) => { Option<f64> };
     (@ty count) => { Option<u64> };
     (@ty flag) => { Option<bool> };
+    (@ty text) => { Option<String> };
     (@put $row:ident, float, $key:literal, $v:expr) => { $row.float($key, $v); };
     (@put $row:ident, count, $key:literal, $v:expr) => {
         if let Some(n) = $v {
@@ -130,9 +141,15 @@ macro_rules! typed_row {
             $row.bool($key, b);
         }
     };
+    (@put $row:ident, text, $key:literal, $v:expr) => {
+        if let Some(t) = $v {
+            $row.str($key, t);
+        }
+    };
     (@get $r:ident, float, $key:literal) => { $r.get_num($key) };
     (@get $r:ident, count, $key:literal) => { $r.get_count($key) };
     (@get $r:ident, flag, $key:literal) => { $r.get_flag($key) };
+    (@get $r:ident, text, $key:literal) => { $r.get_text($key).map(str::to_owned) };
 }
 
 typed_row! {
@@ -221,6 +238,47 @@ typed_row! {
     }
 }
 
+typed_row! {
+    /// One air node's `air_quality` window (DESIGN §6): 15-minute rows hold the
+    /// means; hourly rows (`window = "1h"`) also the running means and the DAQI.
+    AirQualityRow = AIR_QUALITY {
+        tags {
+            /// Tag `device_id`.
+            device_id = "device_id",
+            /// Tag `site`, the monitoring site.
+            site = "site",
+            /// Tag `ward`.
+            ward = "ward",
+            /// Tag `window`: `15m` or `1h`.
+            window = "window",
+        }
+        fields {
+            /// PM2.5, µg/m³, the window's mean.
+            pm25_ugm3: float = "pm25_ugm3",
+            /// PM10, µg/m³, the window's mean.
+            pm10_ugm3: float = "pm10_ugm3",
+            /// NO₂, µg/m³, the window's mean.
+            no2_ugm3: float = "no2_ugm3",
+            /// O₃, µg/m³, the window's mean.
+            o3_ugm3: float = "o3_ugm3",
+            /// SO₂, µg/m³, the window's mean.
+            so2_ugm3: float = "so2_ugm3",
+            /// PM2.5's running 24-hour mean (hourly rows).
+            pm25_24h_ugm3: float = "pm25_24h_ugm3",
+            /// PM10's running 24-hour mean (hourly rows).
+            pm10_24h_ugm3: float = "pm10_24h_ugm3",
+            /// O₃'s running 8-hour mean (hourly rows).
+            o3_8h_ugm3: float = "o3_8h_ugm3",
+            /// SO₂'s highest 15-minute mean in the hour (hourly rows).
+            so2_15m_max_ugm3: float = "so2_15m_max_ugm3",
+            /// The UK Daily Air Quality Index, 1 to 10 (hourly rows).
+            daqi: count = "daqi",
+            /// The DAQI band: `Low`, `Moderate`, `High` or `Very High`.
+            daqi_band: text = "daqi_band",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +350,35 @@ mod tests {
         assert_eq!(row.measurement, DEVICE_HEALTH);
         assert!(row.field("battery_v").is_none());
         assert_eq!(DeviceHealthRow::read(&row), Some(health));
+    }
+
+    #[test]
+    fn an_hourly_air_quality_row_reads_back_with_its_band_and_a_quarter_hour_one_without() {
+        let hour = AirQualityRow {
+            window_ms: 1_795_305_600_000,
+            device_id: "aq-3".into(),
+            site: "Kirkstall Rd".into(),
+            ward: "Kirkstall".into(),
+            window: "1h".into(),
+            pm25_ugm3: Some(12.0),
+            no2_ugm3: Some(41.5),
+            pm25_24h_ugm3: Some(11.0),
+            daqi: Some(4),
+            daqi_band: Some("Moderate".into()),
+            ..AirQualityRow::default()
+        };
+        let row = hour.clone().into_row();
+        assert_eq!(row.measurement, AIR_QUALITY);
+        assert_eq!(AirQualityRow::read(&row), Some(hour.clone()));
+        let quarter = AirQualityRow {
+            window: "15m".into(),
+            pm25_24h_ugm3: None,
+            daqi: None,
+            daqi_band: None,
+            ..hour
+        };
+        let row = quarter.clone().into_row();
+        assert!(row.field("daqi").is_none() && row.field("daqi_band").is_none());
+        assert_eq!(AirQualityRow::read(&row), Some(quarter));
     }
 }

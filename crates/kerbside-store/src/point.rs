@@ -123,4 +123,8 @@ impl kerbside_measure::rows::Fields for Point {
             _ => None,
         }
     }
+
+    fn get_text(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).and_then(Value::as_str)
+    }
 }
