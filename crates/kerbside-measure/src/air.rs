@@ -167,16 +167,20 @@ impl AirQuality {
     /// The `15m` row for the window starting at `window_ms`, or `None` if nothing
     /// was added.
     pub fn row_15m(&self, window_ms: i64) -> Option<Row> {
-        let mean = |p| self.mean(p);
-        let row = AirQualityRow {
-            pm25_ugm3: mean(Pollutant::Pm25),
-            pm10_ugm3: mean(Pollutant::Pm10),
-            no2_ugm3: mean(Pollutant::No2),
-            o3_ugm3: mean(Pollutant::O3),
-            so2_ugm3: mean(Pollutant::So2),
-            ..self.base(window_ms, WindowTag::Min15)?
-        };
-        Some(row.into_row())
+        let base = self.base(window_ms, WindowTag::Min15)?;
+        Some(with_means(base, |p| self.mean(p)).into_row())
+    }
+}
+
+/// `row` with each pollutant's mean field set from `mean`.
+fn with_means(row: AirQualityRow, mean: impl Fn(Pollutant) -> Option<f64>) -> AirQualityRow {
+    AirQualityRow {
+        pm25_ugm3: mean(Pollutant::Pm25),
+        pm10_ugm3: mean(Pollutant::Pm10),
+        no2_ugm3: mean(Pollutant::No2),
+        o3_ugm3: mean(Pollutant::O3),
+        so2_ugm3: mean(Pollutant::So2),
+        ..row
     }
 }
 
@@ -231,18 +235,13 @@ impl AirHistory {
         ])
         .map(|(daqi, _)| daqi);
         let row = AirQualityRow {
-            pm25_ugm3: mean(Pollutant::Pm25),
-            pm10_ugm3: mean(Pollutant::Pm10),
-            no2_ugm3: mean(Pollutant::No2),
-            o3_ugm3: mean(Pollutant::O3),
-            so2_ugm3: mean(Pollutant::So2),
             pm25_24h_ugm3: pm25,
             pm10_24h_ugm3: pm10,
             o3_8h_ugm3: o3,
             so2_15m_max_ugm3: so2,
             daqi: overall.map(|d| u64::from(d.get())),
             daqi_band: overall.map(|d| d.band().as_str().to_owned()),
-            ..base
+            ..with_means(base, mean)
         };
         Some(row.into_row())
     }
