@@ -31,16 +31,15 @@ use std::sync::Arc;
 use kerbside_reading::{
     AssetAttrs, EnrichedReading, EventTime, Kind, Refusal, RefusalReason, SeqOutcome, SeqTracker,
 };
-use kerbside_window::{Admit, Emission, EmissionKind, WindowSpec, Windows};
-use serde::{Deserialize, Serialize};
+use kerbside_window::{Admit, Emission, EmissionKind, Windows};
 
 use crate::air::{AirHistory, AirQuality};
-use crate::bin::{BinFill, BinHistory, BinRateRule};
+use crate::bin::{BinFill, BinHistory};
 use crate::footfall::Footfall;
 use crate::health::DeviceHealth;
 use crate::identity::Identities;
 use crate::measurements::{Row, WindowTag};
-use crate::traffic::{CongestionRule, TrafficFlow};
+use crate::traffic::TrafficFlow;
 
 const MIN_MS: i64 = 60_000;
 
@@ -81,82 +80,8 @@ macro_rules! each_windows {
 }
 const HOUR_MS: i64 = 60 * MIN_MS;
 
-/// The engine's rules (the `[aggregate.windows]` section).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EngineConfig {
-    /// How far behind the newest event time a reading may arrive and still count as
-    /// on time (the watermark lags the newest event time by this), seconds.
-    pub out_of_orderness_secs: u32,
-    /// How long after a window's end a late reading still corrects it (the window is
-    /// written again), seconds. Later readings are dead-lettered as `too_late`.
-    pub allowed_lateness_secs: u32,
-    /// When a link counts as congested (the `congested` field). Not read from this
-    /// section: the congestion alert's raise thresholds (`[alerts.congestion]`) are
-    /// copied here when the configuration is composed, so the field and the alert
-    /// always agree.
-    #[serde(skip)]
-    pub congestion: CongestionRule,
-    /// How a bin's fill rate is worked out.
-    pub bin_rate: BinRateRule,
-    /// `seq` values remembered per device for gap counting.
-    pub seq_horizon: u32,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            out_of_orderness_secs: 60,
-            allowed_lateness_secs: 15 * 60,
-            congestion: CongestionRule::default(),
-            bin_rate: BinRateRule::default(),
-            seq_horizon: 1024,
-        }
-    }
-}
-
-impl EngineConfig {
-    /// Problems with these rules, as `(key, message)` with keys relative to the section.
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        let b = &self.bin_rate;
-        for (key, v) in [
-            ("bin_rate.reset_drop_pct", b.reset_drop_pct),
-            ("bin_rate.lookback_h", b.lookback_h),
-            ("bin_rate.min_span_min", b.min_span_min),
-            ("bin_rate.max_readings", f64::from(b.max_readings)),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                out.push((key, format!("must be a positive number, found {v}")));
-            }
-        }
-        if b.max_readings == 1 {
-            out.push((
-                "bin_rate.max_readings",
-                "must be at least 2: a rate needs two readings".into(),
-            ));
-        }
-        if b.lookback_h > AirHistory::HOURS as f64 {
-            out.push((
-                "bin_rate.lookback_h",
-                format!(
-                    "at most {} hours (the history a restart rebuilds), found {}",
-                    AirHistory::HOURS,
-                    b.lookback_h
-                ),
-            ));
-        }
-        out
-    }
-
-    fn spec(&self, size_ms: i64) -> WindowSpec {
-        WindowSpec {
-            size_ms,
-            out_of_orderness_ms: i64::from(self.out_of_orderness_secs) * 1000,
-            allowed_lateness_ms: i64::from(self.allowed_lateness_secs) * 1000,
-        }
-    }
-}
+mod config;
+pub use config::EngineConfig;
 
 /// Where a record came from: a partition of the readings topic or of the
 /// dead-letter topic. Offsets are per source.
@@ -306,6 +231,8 @@ pub struct Engine {
     /// The watermark at the last emission that finished: every window final there
     /// has been handed out ([`Engine::final_watermark`]).
     emitted_to: Option<i64>,
+    /// The newest event time of any reading offered.
+    newest_event: Option<i64>,
     stats: EngineStats,
 }
 
@@ -334,6 +261,7 @@ impl Engine {
             retention: Retention::default(),
             resume: HashMap::new(),
             emitted_to: None,
+            newest_event: None,
             stats: EngineStats::default(),
             config,
         }
@@ -438,6 +366,7 @@ impl Engine {
         self.stats.readings += 1;
         let p = source.stream();
         let ts = r.reading.ts.millis();
+        self.newest_event = self.newest_event.max(Some(ts));
         let device = r.reading.device_id.as_str();
         if let Some(o) = offset {
             self.retention.note(p, o, ts);
@@ -674,7 +603,8 @@ impl Engine {
         out
     }
 
-    /// End of input: closes and emits every window.
+    /// End of input: closes and emits every window. Once it has, everything up to the
+    /// newest event time offered is final ([`Engine::final_watermark`]).
     pub fn finish(&mut self) -> Vec<Row> {
         let mut out = Vec::new();
         self.collect(true, usize::MAX, &mut out);
@@ -784,6 +714,10 @@ impl Engine {
         self.stats = stats;
         if done && watermark_now.is_some() {
             self.emitted_to = self.emitted_to.max(watermark_now);
+        }
+        if done && finish {
+            // Every window is out: time is final up to the end of the input.
+            self.emitted_to = self.emitted_to.max(self.newest_event);
         }
         if done && let Some(wm) = self.watermark() {
             self.retention

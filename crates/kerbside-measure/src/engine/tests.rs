@@ -669,3 +669,29 @@ fn a_silent_dead_letter_partition_holds_the_final_watermark_until_it_is_idle() {
         "every health window closed at {wm} was emitted"
     );
 }
+
+#[test]
+fn finishing_makes_everything_final_up_to_the_newest_event() {
+    // The end of a bounded input (the demo): every window closes, so time is final
+    // up to the newest reading, not just to the watermark (which lags it), and the
+    // alerts are told so.
+    let mut e = Engine::new(config());
+    let src = Source::Readings(0);
+    for m in 0..40 {
+        e.add_reading(
+            src,
+            Some(m),
+            &traffic(m * MIN, m as u64, 60, &[(0, 40.0, 10.0)]),
+        );
+    }
+    e.advance();
+    let before = e.final_watermark().expect("windows closed");
+    assert!(before < 39 * MIN, "the watermark lags the newest reading");
+    let rows = e.finish();
+    assert!(
+        count(&rows, TRAFFIC_FLOW) > 0,
+        "the open windows were written"
+    );
+    assert_eq!(e.final_watermark(), Some(39 * MIN));
+    assert_eq!(e.windows_open(), 0);
+}
