@@ -11,12 +11,14 @@ pub mod service;
 
 pub use kerbside_measure::{
     Admission, Applied, CongestionRule, Decision, Engine, EngineConfig, EngineStats, FieldValue,
-    Outcome, RecordRef, Row, Source, air, apply_record, bin, daqi, engine, footfall, health,
-    identity, measurements, reading_decision, sketch, traffic,
+    Outcome, RecordRef, Row, Source, air, bin, daqi, engine, footfall, health, identity,
+    measurements, reading_decision, sketch, traffic,
 };
 
 pub use config::AggregateConfig;
 pub use error::{Error, Result};
 pub use metrics::AggregateMetrics;
 pub use record::{record_ref, store_refused};
-pub use service::{Deps, NoObserver, Observer, ObserverError, Summary, group_consumer, run};
+pub use service::{
+    Deps, Ending, NoObserver, Observer, ObserverError, Summary, group_consumer, run, run_with,
+};

@@ -3,13 +3,22 @@
 
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
+use kerbside_reading::RefusalReason;
+
 use crate::measurements::ALL;
+
+/// The `outcome` label values of [`AggregateMetrics::readings`].
+pub const OUTCOMES: [&str; 4] = ["on_time", "late", "duplicate", "too_late"];
 
 /// The aggregator's metrics.
 #[derive(Debug, Clone)]
 pub struct AggregateMetrics {
     /// Records read from Kafka, by topic.
     pub records: IntCounterVec,
+    /// Readings read, by what the windows did with them (`on_time`, `late`,
+    /// `duplicate`: a copy whose window was final, `too_late`); they sum to the
+    /// readings read.
+    pub readings: IntCounterVec,
     /// Records that could not be decoded (dead-lettered as `malformed_json`).
     pub undecodable: IntCounter,
     /// Readings that corrected a window already written.
@@ -47,6 +56,9 @@ pub struct AggregateMetrics {
     pub pending: IntGauge,
     /// Readings partitions paused because their watermark ran ahead of the slowest.
     pub skew_paused: IntGauge,
+    /// Dead letters the aggregator produced, by reason (`too_late`,
+    /// `malformed_json`, `store_refused`).
+    pub dead_letters: IntCounterVec,
     /// Dead letters produced and not yet confirmed by the broker.
     pub dead_letters_in_flight: IntGauge,
     /// Dead letters the broker did not take (the aggregator stops uncommitted, and
@@ -102,6 +114,11 @@ impl AggregateMetrics {
                 "records_total",
                 "Records read from Kafka, by topic",
                 &["topic"],
+            )?,
+            readings: counters(
+                "readings_total",
+                "Readings read, by what the windows did with them",
+                &["outcome"],
             )?,
             undecodable: counter(
                 "undecodable_records_total",
@@ -167,6 +184,11 @@ impl AggregateMetrics {
                 "partitions_skew_paused",
                 "Readings partitions not fetched because their watermark ran ahead of the slowest (watermark alignment)",
             )?,
+            dead_letters: counters(
+                "dead_letters_total",
+                "Dead letters the aggregator produced, by reason",
+                &["reason"],
+            )?,
             dead_letters_in_flight: gauge(
                 "dead_letters_in_flight",
                 "Dead letters produced and not yet confirmed by the broker",
@@ -184,6 +206,16 @@ impl AggregateMetrics {
         }
         for meas in ALL {
             m.emitted.with_label_values(&[meas]);
+        }
+        for outcome in OUTCOMES {
+            m.readings.with_label_values(&[outcome]);
+        }
+        for reason in [
+            RefusalReason::TooLate,
+            RefusalReason::MalformedJson,
+            RefusalReason::StoreRefused,
+        ] {
+            m.dead_letters.with_label_values(&[reason.code()]);
         }
         Ok(m)
     }

@@ -20,15 +20,28 @@ pub fn record_ref(rec: &Record) -> RecordRef<'_> {
 }
 
 impl AggregateMetrics {
-    /// Counts `decision`: late corrections, too-late readings and undecodable
-    /// records. (Duplicates, in open windows too, come from the engine's stats.)
+    /// Counts `decision`: every reading by outcome, and late corrections, too-late
+    /// readings and undecodable records in their own counters. (`duplicate_readings`,
+    /// copies in open windows too, comes from the engine's stats.)
     pub fn count(&self, decision: &Decision) {
-        match decision.outcome {
-            Outcome::Late => self.late.inc(),
-            Outcome::TooLate => self.too_late.inc(),
-            Outcome::Undecodable => self.undecodable.inc(),
-            Outcome::OnTime | Outcome::Duplicate | Outcome::Refusal | Outcome::Skipped => {}
-        }
+        let outcome = match decision.outcome {
+            Outcome::OnTime => "on_time",
+            Outcome::Late => {
+                self.late.inc();
+                "late"
+            }
+            Outcome::Duplicate => "duplicate",
+            Outcome::TooLate => {
+                self.too_late.inc();
+                "too_late"
+            }
+            Outcome::Undecodable => {
+                self.undecodable.inc();
+                return;
+            }
+            Outcome::Refusal | Outcome::Skipped => return,
+        };
+        self.readings.with_label_values(&[outcome]).inc();
     }
 }
 
@@ -108,6 +121,15 @@ mod tests {
                 m.duplicates.get()
             ),
             (1, 1, 2, 0)
+        );
+        let by_outcome: Vec<u64> = crate::metrics::OUTCOMES
+            .iter()
+            .map(|o| m.readings.with_label_values(&[o]).get())
+            .collect();
+        assert_eq!(
+            by_outcome,
+            [1, 2, 1, 1],
+            "on_time, late, duplicate, too_late"
         );
     }
 }

@@ -31,7 +31,7 @@
 //! `kerbside_measure::record`.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kerbside_kafka::{
     CommitOffset, Consumer, DeliveryFuture, GroupConsumer, GroupSettings, KafkaConfig, Producer,
@@ -39,6 +39,9 @@ use kerbside_kafka::{
 };
 use kerbside_reading::{DeadLetter, EventTime};
 use kerbside_store::{Store, StoreConfig, StoreError};
+// Tokio's clock, not the OS's: in tests with paused time, idle partitions, flush
+// intervals and slow writes follow the test's clock.
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -188,12 +191,38 @@ pub fn group_consumer(cfg: &AggregateConfig, kafka: &KafkaConfig) -> Result<Cons
     )?))
 }
 
-/// Runs the aggregator until `shutdown` is cancelled.
+/// How a run ends once its token is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A service stopping (SIGTERM): write the windows that have closed, for
+    /// 15 s at most, and commit; the next run goes on from the commits.
+    Drain,
+    /// The input was bounded and the caller has seen all of it read (`kerbside
+    /// demo`'s day): close every window, write it and commit, however long that
+    /// takes. Time is then final up to the newest reading, and the observer is told
+    /// so. A later run of the same group over more input writes the windows after
+    /// the watermark again, with the same values.
+    EndOfInput,
+}
+
+/// Runs the aggregator until `shutdown` is cancelled, then drains
+/// ([`Ending::Drain`]).
 pub async fn run<O: Observer>(
     cfg: &AggregateConfig,
     store_cfg: &StoreConfig,
     deps: Deps<O>,
     shutdown: CancellationToken,
+) -> Result<Summary> {
+    run_with(cfg, store_cfg, deps, shutdown, Ending::Drain).await
+}
+
+/// Runs the aggregator until `shutdown` is cancelled, then ends as `ending` says.
+pub async fn run_with<O: Observer>(
+    cfg: &AggregateConfig,
+    store_cfg: &StoreConfig,
+    deps: Deps<O>,
+    shutdown: CancellationToken,
+    ending: Ending,
 ) -> Result<Summary> {
     let Deps {
         consumer,
@@ -314,20 +343,28 @@ pub async fn run<O: Observer>(
             last_flush = Instant::now();
         }
     }
-    info!("aggregate stopping: writing what has closed");
     let drain = CancellationToken::new();
-    let timer = {
-        let drain = drain.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(DRAIN_TIMEOUT).await;
-            drain.cancel();
-        })
+    let timer = match ending {
+        Ending::Drain => {
+            info!("aggregate stopping: writing what has closed");
+            let drain = drain.clone();
+            Some(tokio::spawn(async move {
+                tokio::time::sleep(DRAIN_TIMEOUT).await;
+                drain.cancel();
+            }))
+        }
+        Ending::EndOfInput => {
+            info!("end of input: closing every window");
+            None
+        }
     };
     let result = async {
         loop {
-            let done = st
-                .engine
-                .advance_into(store_cfg.batch_max_points, &mut st.rows);
+            let chunk = store_cfg.batch_max_points;
+            let done = match ending {
+                Ending::Drain => st.engine.advance_into(chunk, &mut st.rows),
+                Ending::EndOfInput => st.engine.finish_into(chunk, &mut st.rows),
+            };
             flush(
                 &mut st,
                 cfg,
@@ -345,10 +382,14 @@ pub async fn run<O: Observer>(
         }
     }
     .await;
-    timer.abort();
+    if let Some(timer) = timer {
+        timer.abort();
+    }
     observer.close().await;
     match result {
         Ok(()) => info!(summary = ?st.summary, "aggregate stopped"),
+        // Bounded input not all written is the caller's failure to report.
+        Err(e) if ending == Ending::EndOfInput => return Err(e),
         Err(e) => {
             warn!(error = %e, "aggregate stopped without writing everything (the next run rebuilds it)")
         }
@@ -400,9 +441,7 @@ async fn handle(
                 got = rec.offset,
                 "offsets skipped: reading them again"
             );
-            tokio::task::block_in_place(|| {
-                consumer.seek(&rec.topic, rec.partition, from, Duration::from_secs(10))
-            })?;
+            consumer.seek(&rec.topic, rec.partition, from, Duration::from_secs(10))?;
             return Ok(());
         }
         warn!(topic = %rec.topic, partition = rec.partition, expected = from, got = rec.offset, "offsets missing from the log");
@@ -458,7 +497,7 @@ fn rebuild(
     consumer: &Consumer,
     metrics: &AggregateMetrics,
 ) -> Result<()> {
-    let committed = tokio::task::block_in_place(|| consumer.committed(Duration::from_secs(10)))?;
+    let committed = consumer.committed(Duration::from_secs(10))?;
     // A rebalance takes partitions from this instance; the first assignment (or one
     // after an empty one) is not counted.
     if st.generation != u64::MAX && !st.seen.is_empty() {

@@ -8,9 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kerbside_aggregate::{AggregateConfig, AggregateMetrics, Deps, NoObserver, Summary};
+use kerbside_aggregate::{AggregateConfig, AggregateMetrics, Deps, Ending, NoObserver, Summary};
 use kerbside_kafka::{Consumer, MemoryConsumer, MemoryLog, Producer, topics};
-use kerbside_reading::{EnrichedReading, ValidationConfig, Validator, Verdict};
+use kerbside_reading::{EnrichedReading, Kind, ValidationConfig, Validator, Verdict};
 use kerbside_sim::{Fleet, Generator, Scenario};
 use kerbside_store::{Point, Store, StoreApi, StoreConfig, StoreMetrics, read_points};
 use tokio_util::sync::CancellationToken;
@@ -71,6 +71,10 @@ struct Run {
 
 impl Run {
     fn start(log: &Arc<MemoryLog>, dir: &Path) -> Self {
+        Self::start_ending(log, dir, Ending::Drain)
+    }
+
+    fn start_ending(log: &Arc<MemoryLog>, dir: &Path, ending: Ending) -> Self {
         let cfg = AggregateConfig {
             group_id: GROUP.into(),
             idle_after_secs: 1,
@@ -95,9 +99,9 @@ impl Run {
         let shutdown = CancellationToken::new();
         let task = {
             let shutdown = shutdown.clone();
-            tokio::spawn(
-                async move { kerbside_aggregate::run(&cfg, &store_cfg, deps, shutdown).await },
-            )
+            tokio::spawn(async move {
+                kerbside_aggregate::run_with(&cfg, &store_cfg, deps, shutdown, ending).await
+            })
         };
         Self {
             metrics,
@@ -162,8 +166,9 @@ fn committed(log: &MemoryLog) -> BTreeMap<i32, i64> {
 }
 
 /// A crash (the task dropped mid-stream, after it has committed) and a restart on the
-/// same log end with exactly the files of a run that was never interrupted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// same log end with exactly the files of a run that was never interrupted. Time is
+/// paused: the flush intervals and idle partitions pass as fast as the loop runs.
+#[tokio::test(start_paused = true)]
 async fn a_crash_and_a_restart_over_the_in_process_log_end_with_the_uninterrupted_files() {
     let all = readings(40);
     assert!(all.len() > 10_000, "{} readings", all.len());
@@ -223,5 +228,69 @@ async fn a_crash_and_a_restart_over_the_in_process_log_end_with_the_uninterrupte
             w.len(),
             g.len()
         );
+    }
+}
+
+/// Bounded input ([`Ending::EndOfInput`], the demo's day): once everything is read
+/// and the run is told so, every window is written, the last ones too, which a
+/// service stopping ([`Ending::Drain`]) leaves to its successor.
+#[tokio::test(start_paused = true)]
+async fn at_the_end_of_the_input_every_window_is_written() {
+    let all = readings(6);
+    // Per device, the start of the window of its newest reading: bins' 15-minute,
+    // counters' 5-minute.
+    let mut last: BTreeMap<(&str, String), i64> = BTreeMap::new();
+    for r in &all {
+        let (m, size) = match r.reading.kind() {
+            Kind::Bin => ("bin_fill", 15 * 60_000),
+            Kind::Traffic => ("traffic_flow", 5 * 60_000),
+            _ => continue,
+        };
+        let start = r.reading.ts.millis().div_euclid(size) * size;
+        let w = last
+            .entry((m, r.reading.device_id.as_str().to_owned()))
+            .or_insert(start);
+        *w = (*w).max(start);
+    }
+    assert!(last.len() > 20, "{} devices", last.len());
+    let missing = |dir: &Path| -> Vec<(&str, String, i64)> {
+        let got = points(dir);
+        last.iter()
+            .filter(|((m, id), start)| {
+                !got[*m].iter().any(|p| {
+                    p.time_ms == **start && p.tags.get("device_id").map(|t| t.as_str()) == Some(id)
+                })
+            })
+            .map(|((m, id), start)| (*m, id.clone(), *start))
+            .collect()
+    };
+    for (ending, every) in [(Ending::EndOfInput, true), (Ending::Drain, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(MemoryLog::new(3));
+        append(&log, &all);
+        let run = Run::start_ending(&log, dir.path(), ending);
+        let n = all.len() as u64;
+        run.until("every reading read", |m| {
+            m.records.with_label_values(&[topics::READINGS]).get() >= n
+        })
+        .await;
+        run.shutdown.cancel();
+        run.task.await.unwrap().unwrap();
+        let missing = missing(dir.path());
+        if every {
+            assert!(
+                missing.is_empty(),
+                "{ending:?}: last windows missing: {missing:?}"
+            );
+        } else {
+            // Those still open when it stopped (the test would pass for nothing if
+            // the end of the input closed every window anyway).
+            assert!(
+                missing.len() > last.len() / 2,
+                "{ending:?} wrote {} of the {} last windows",
+                last.len() - missing.len(),
+                last.len()
+            );
+        }
     }
 }

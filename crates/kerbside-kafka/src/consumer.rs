@@ -309,6 +309,10 @@ fn partition_list(partitions: &[(&str, i32)]) -> TopicPartitionList {
 /// The aggregator's source of records: a Kafka consumer-group member, or a
 /// [`MemoryConsumer`] over the in-process log (the demo, and in-process tests of the
 /// aggregator). Both have the same interface, as [`crate::Producer`]'s backends do.
+///
+/// The Kafka backend's offset calls (commit, committed, seek, high watermark) wait
+/// for the broker: called from a multi-thread runtime they block the worker in
+/// `block_in_place`, so the runtime's other tasks move to another thread meanwhile.
 #[derive(Debug)]
 pub enum Consumer {
     /// A member of a Kafka consumer group.
@@ -342,18 +346,20 @@ impl Consumer {
         }
     }
 
-    /// The group's committed positions for the current assignment (blocking).
+    /// The group's committed positions for the current assignment. Blocks, in the
+    /// runtime's worker (see [`Consumer`]).
     pub fn committed(&self, timeout: Duration) -> Result<Vec<Committed>> {
         match self {
-            Consumer::Group(c) => c.committed(timeout),
+            Consumer::Group(c) => blocking(|| c.committed(timeout)),
             Consumer::Memory(c) => Ok(c.committed()),
         }
     }
 
     /// Commits `offsets`, each with its metadata; when it returns, they are stored.
+    /// Blocks (see [`Consumer`]).
     pub fn commit(&self, offsets: &[CommitOffset]) -> Result<()> {
         match self {
-            Consumer::Group(c) => c.commit(offsets),
+            Consumer::Group(c) => blocking(|| c.commit(offsets)),
             Consumer::Memory(c) => {
                 c.commit(offsets);
                 Ok(())
@@ -405,10 +411,10 @@ impl Consumer {
         }
     }
 
-    /// Fetches `partition` of `topic` from `offset` next.
+    /// Fetches `partition` of `topic` from `offset` next. Blocks (see [`Consumer`]).
     pub fn seek(&self, topic: &str, partition: i32, offset: i64, timeout: Duration) -> Result<()> {
         match self {
-            Consumer::Group(c) => c.seek(topic, partition, offset, timeout),
+            Consumer::Group(c) => blocking(|| c.seek(topic, partition, offset, timeout)),
             Consumer::Memory(c) => {
                 c.seek(topic, partition, offset);
                 Ok(())
@@ -416,11 +422,25 @@ impl Consumer {
         }
     }
 
-    /// The high watermark (next offset to be written) of a partition.
+    /// The high watermark (next offset to be written) of a partition. Blocks (see
+    /// [`Consumer`]).
     pub fn high_watermark(&self, topic: &str, partition: i32, timeout: Duration) -> Result<i64> {
         match self {
-            Consumer::Group(c) => c.high_watermark(topic, partition, timeout),
+            Consumer::Group(c) => blocking(|| c.high_watermark(topic, partition, timeout)),
             Consumer::Memory(c) => Ok(c.high_watermark(topic, partition)),
         }
+    }
+}
+
+/// Runs a blocking librdkafka call from async code: in a multi-thread runtime the
+/// worker hands its other tasks to another thread first (`block_in_place`); outside
+/// one it just runs. (The memory backend never blocks, so its callers may run on a
+/// current-thread runtime, with paused time in tests.)
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }

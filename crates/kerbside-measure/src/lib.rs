@@ -33,6 +33,6 @@ mod testkit;
 
 pub use engine::{Admission, Engine, EngineConfig, EngineStats, Source};
 pub use measurements::{FieldValue, Row};
-pub use record::{Applied, Decision, Outcome, RecordRef, apply_record, reading_decision};
+pub use record::{Applied, Decision, Outcome, RecordRef, reading_decision};
 pub use rows::{AirQualityRow, BinFillRow, DeviceHealthRow, Fields, TrafficFlowRow};
 pub use traffic::CongestionRule;

@@ -1,5 +1,5 @@
 //! The one decision on each record the aggregator reads: into the engine
-//! ([`apply_record`]), then what it counts and what it dead-letters, with which key
+//! ([`Decoded::new`], [`Decoded::apply`]), then what it counts and what it dead-letters, with which key
 //! ([`Applied::decide`], [`reading_decision`]). The service, `kerbside replay` and
 //! `kerbside demo` all decide here, so a too-late reading or an undecodable record
 //! becomes the same dead letter whichever of them met it.
@@ -13,7 +13,7 @@ use kerbside_reading::{
 
 use crate::engine::{Admission, Engine, Source};
 
-/// What [`apply_record`] did with one record.
+/// What [`Decoded::apply`] did with one record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
     /// A reading, with the engine's verdict and when ingest received it.
@@ -38,19 +38,6 @@ pub enum Applied {
         /// Whether `device_health` counted it.
         counted: bool,
     },
-}
-
-/// One record of `kerbside.readings.v1` or `kerbside.deadletter.v1` (by `topic`) into
-/// the engine as `source`. The service and `kerbside demo` both take records through
-/// here; [`Applied::decide`] then says what to count and what to dead-letter.
-pub fn apply_record(
-    engine: &mut Engine,
-    topic: &str,
-    source: Source,
-    offset: Option<i64>,
-    value: &[u8],
-) -> Applied {
-    Decoded::new(topic, value).apply(engine, source, offset)
 }
 
 /// A record decoded, before the engine takes it: the service looks at it first (an

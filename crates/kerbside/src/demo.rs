@@ -12,34 +12,43 @@
 //! Time is simulated: ingest's clock follows the simulator's (each message is
 //! judged as if it arrived when it was sent), so a day runs in seconds and the
 //! timestamps are still checked for skew and age.
+//!
+//! The aggregator is the service's own loop too (`kerbside_aggregate::run_with`):
+//! over the in-process log through a `MemoryConsumer`, commits, checkpoints and idle
+//! partitions included. At the end of the day it closes every window
+//! ([`Ending::EndOfInput`]). Its alerts go to `alerts.jsonl` and the terminal
+//! (`demo/alerts.rs`); the report comes from the services' metrics (`demo/report.rs`).
+
+mod alerts;
+mod report;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kerbside_aggregate::{
-    AggregateMetrics, Applied, EngineStats, Outcome, Row, Source, apply_record, record_ref,
-};
-use kerbside_alerts::{AlertEvent, AlertMetrics, AlertState};
-use kerbside_ingest::{Deps, IngestMetrics, MqttVersion};
-use kerbside_kafka::{
-    GroupConsumer, GroupSettings, KafkaConfig, MemoryLog, Producer, Record, topics,
-};
-use kerbside_reading::{Clock, DeadLetter, EventTime, Validator};
+use kerbside_aggregate::{AggregateConfig, AggregateMetrics, Deps, Ending};
+use kerbside_alerts::AlertMetrics;
+use kerbside_ingest::{IngestMetrics, MqttVersion};
+use kerbside_kafka::{Consumer, MemoryConsumer, MemoryLog, Producer, topics};
+use kerbside_reading::{Clock, EventTime, Validator};
 use kerbside_sim::mqtt::MqttTarget;
 use kerbside_sim::pace::Pacer;
 use kerbside_sim::{Fleet, Generator, Scenario, Speed};
 use kerbside_store::{Store, StoreApi, StoreMetrics};
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::offline::{Offline, Output, create, dead_letter_refused, write_json_line};
+use crate::offline::create;
+use alerts::{DemoAlerts, Tally};
+pub use report::{
+    AlertCount, DemoReport, IngestReport, SimulatorReport, TownReport, WindowsReport,
+};
+use report::{by_label, print_report};
 
 /// Messages the town may publish ahead of ingest (under a simulated minute of the
 /// small town's): ingest's clock is never further ahead of a message than this.
@@ -97,95 +106,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (e.g. 24h, 90m)"))
 }
 
-/// What the demo did, also written to `report.json`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct DemoReport {
-    /// The town, its devices, the seed and the simulated period.
-    pub town: TownReport,
-    /// Messages the simulated devices published (every one acknowledged).
-    pub published: u64,
-    /// What the simulator says the pipeline owes those messages (`truth.json` has
-    /// the whole ground truth).
-    pub simulator: SimulatorReport,
-    /// What ingest did with them.
-    pub ingest: IngestReport,
-    /// What the windows did with the readings.
-    pub windows: WindowsReport,
-    /// Alerts raised and cleared, by rule.
-    pub alerts: BTreeMap<String, AlertCount>,
-    /// Tomorrow's rounds (`rounds/summary.json`), or why there are none.
-    pub rounds: serde_json::Value,
-    /// Where things are.
-    pub paths: BTreeMap<String, String>,
-    /// Wall-clock seconds: the simulated period, and the whole run.
-    pub seconds: BTreeMap<String, f64>,
-}
-
-/// The simulated town.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TownReport {
-    /// Its name.
-    pub name: String,
-    /// Devices by kind.
-    pub devices: BTreeMap<String, usize>,
-    /// The seed.
-    pub seed: u64,
-    /// Simulated start and end, RFC 3339.
-    pub period: (String, String),
-    /// How fast simulated time ran.
-    pub speed: String,
-}
-
-/// The simulator's expectations.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SimulatorReport {
-    /// Readings the pipeline must accept.
-    pub valid_readings: u64,
-    /// Messages it must refuse, by reason (the injected faults).
-    pub refused: BTreeMap<String, u64>,
-}
-
-/// Ingest's verdicts.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct IngestReport {
-    /// Messages ingest received.
-    pub received: u64,
-    /// Readings accepted into `kerbside.readings.v1`.
-    pub accepted: u64,
-    /// Device status messages (not readings).
-    pub status: u64,
-    /// Refused into `kerbside.deadletter.v1`, by reason.
-    pub refused: BTreeMap<String, u64>,
-}
-
-/// The windows' verdicts on the accepted readings, and what they wrote.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct WindowsReport {
-    /// Readings counted in a window still open.
-    pub on_time: u64,
-    /// Readings that corrected a window already written (within the lateness allowed).
-    pub late_corrections: u64,
-    /// Copies of readings already counted.
-    pub duplicates: u64,
-    /// Readings whose window was final: dead-lettered as `too_late`.
-    pub too_late: u64,
-    /// Records of the readings topic that were not readings.
-    pub undecodable: u64,
-    /// Rows written to the store, by measurement.
-    pub rows: BTreeMap<String, u64>,
-    /// Rows the store refused (dead-lettered as `store_refused`).
-    pub store_refused: u64,
-}
-
-/// One rule's alerts.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct AlertCount {
-    /// Incidents raised.
-    pub raised: u64,
-    /// Incidents cleared.
-    pub cleared: u64,
-}
-
 /// Ingest's clock: the simulated send time of the newest message handed to the
 /// publisher, so readings are judged against simulated time at any speed.
 #[derive(Debug)]
@@ -195,15 +115,6 @@ impl Clock for SimClock {
     fn now(&self) -> EventTime {
         EventTime::from_millis(self.0.load(Ordering::Relaxed)).expect("a simulated time in range")
     }
-}
-
-/// Counts the aggregating thread shares with the progress bar.
-#[derive(Debug, Default)]
-struct Live {
-    accepted: AtomicU64,
-    refused: AtomicU64,
-    rows: AtomicU64,
-    alerts: AtomicU64,
 }
 
 /// The built-in town with the command line's changes.
@@ -363,8 +274,9 @@ pub fn run(cfg: &Config, args: &DemoArgs) -> anyhow::Result<DemoReport> {
     Ok(report)
 }
 
-/// The simulated period: broker, ingest, log, windows and alerts, until every
-/// published message is written or refused.
+/// The simulated period: broker, ingest, the log and the aggregator (windows and
+/// alerts), until every published message is written or refused and every window
+/// has closed.
 async fn the_day(
     cfg: &Config,
     args: &DemoArgs,
@@ -401,7 +313,7 @@ async fn the_day(
         }
     };
 
-    // The log.
+    // The log: the in-process one, or Kafka.
     let memory = Arc::new(MemoryLog::new(1));
     let producer = match &args.kafka {
         Some(_) => {
@@ -417,18 +329,97 @@ async fn the_day(
         }
         None => Producer::Memory(Arc::clone(&memory)),
     };
-    let log = match &args.kafka {
-        Some(_) => Log::kafka(&cfg.kafka).await?,
-        None => Log::Memory {
-            log: Arc::clone(&memory),
-            next: [0, 0],
-        },
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "compared with the Kafka records' own timestamps, not event time"
+    )]
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+
+    // The aggregator: the service's own loop (commits, checkpoints, idle partitions,
+    // gaps) over that log, in a consumer group of the demo's own.
+    let run_id = format!("kerbside-demo-{}", std::process::id());
+    let agg_cfg = AggregateConfig {
+        group_id: run_id.clone(),
+        // Simulated time runs thousands of times faster: a partition with nothing to
+        // say holds the windows back for a real second at most.
+        idle_after_secs: 1,
+        state_dir: args.out.join("state"),
+        ..cfg.aggregate.clone()
     };
+    if agg_cfg.state_dir.exists() {
+        std::fs::remove_dir_all(&agg_cfg.state_dir)
+            .with_context(|| format!("clearing {}", agg_cfg.state_dir.display()))?;
+    }
+    let consumer = match &args.kafka {
+        Some(_) => {
+            // From the topics' ends: what ingest produces from now on, nothing before.
+            let mut kafka = cfg.kafka.clone();
+            kafka
+                .librdkafka
+                .insert("auto.offset.reset".into(), "latest".into());
+            kerbside_aggregate::group_consumer(&agg_cfg, &kafka)?
+        }
+        None => Consumer::Memory(MemoryConsumer::new(
+            Arc::clone(&memory),
+            &agg_cfg.group_id,
+            &agg_cfg.topics(),
+        )),
+    };
+    let duration_secs = u64::from(fleet.scenario.duration_mins) * 60;
+    let bar = progress_bar(args.quiet, duration_secs);
+    let tally = Tally::default();
+    let deps = Deps {
+        consumer,
+        store: Store::open(&cfg.store, store_metrics).context("opening the store")?,
+        producer: producer.clone(),
+        metrics: aggregate_metrics.clone(),
+        observer: DemoAlerts::new(
+            cfg.alerts.clone(),
+            create(&args.out.join("alerts.jsonl"))?,
+            alert_metrics,
+            (!args.quiet).then(|| bar.clone()),
+            Arc::clone(&tally),
+        ),
+    };
+    let input_ended = CancellationToken::new();
+    let mut aggregator = {
+        let (agg_cfg, store_cfg, input_ended) =
+            (agg_cfg.clone(), cfg.store.clone(), input_ended.clone());
+        tokio::spawn(async move {
+            kerbside_aggregate::run_with(
+                &agg_cfg,
+                &store_cfg,
+                deps,
+                input_ended,
+                Ending::EndOfInput,
+            )
+            .await
+        })
+    };
+    if args.kafka.is_some() {
+        // Its partitions, and the topics' ends looked up, before anything is produced.
+        let assigned = |t: &str| aggregate_metrics.assigned.with_label_values(&[t]).get() > 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !(assigned(topics::READINGS) && assigned(topics::DEADLETTER)) {
+            if aggregator.is_finished() {
+                (&mut aggregator).await.context("the aggregator task")??;
+                anyhow::bail!("the aggregator stopped before it had its partitions");
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "no Kafka partitions assigned within 60 s (are the brokers at {} up?)",
+                cfg.kafka.brokers
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 
     // Ingest, the service's code, its clock on simulated time.
     let start = fleet.scenario.start;
     let clock = Arc::new(SimClock(AtomicI64::new(start.millis())));
-    let run_id = format!("kerbside-demo-{}", std::process::id());
     let mut mqtt = cfg.mqtt.clone();
     mqtt.host.clone_from(&host);
     mqtt.port = port;
@@ -441,7 +432,7 @@ async fn the_day(
         mqtt.password = None;
         mqtt.tls_ca_file = None;
     }
-    let deps = Deps {
+    let deps = kerbside_ingest::Deps {
         validator: Validator::new(cfg.validation.clone(), Arc::new(fleet.asset_register())),
         producer: producer.clone(),
         metrics: ingest_metrics.clone(),
@@ -466,43 +457,6 @@ async fn the_day(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // The windows and the alerts, on a thread of their own.
-    let duration_secs = u64::from(fleet.scenario.duration_mins) * 60;
-    let bar = progress_bar(args.quiet, duration_secs);
-    let live = Arc::new(Live::default());
-    let finishing = Arc::new(AtomicBool::new(false));
-    let alerts_path = args.out.join("alerts.jsonl");
-    let dead_path = args.out.join("deadletter.jsonl");
-    let store = Store::open(&cfg.store, store_metrics).context("opening the store")?;
-    let output = DemoOutput {
-        store,
-        handle: tokio::runtime::Handle::current(),
-        cancel: shutdown.child_token(),
-        producer: producer.clone(),
-        alerts_file: create(&alerts_path)?,
-        dead_file: create(&dead_path)?,
-        alert_metrics,
-        bar: bar.clone(),
-        quiet: args.quiet,
-        live: Arc::clone(&live),
-        store_refused: 0,
-        dead_letters_sent: 0,
-        alert_counts: BTreeMap::new(),
-        emitted: aggregate_metrics.emitted.clone(),
-    };
-    let aggregator = {
-        let windows = cfg.aggregate.windows.clone();
-        let alerts = cfg.alerts.clone();
-        let metrics = aggregate_metrics.clone();
-        let live = Arc::clone(&live);
-        let finishing = Arc::clone(&finishing);
-        let produced = ingest_metrics.produced.clone();
-        tokio::task::spawn_blocking(move || {
-            let offline = Offline::new(windows, alerts);
-            aggregate(log, offline, output, &metrics, &live, &finishing, &produced)
-        })
-    };
-
     // The town, publishing.
     let mut target = MqttTarget::parse(&format!("{host}:{port}"))?;
     target.qos = 1;
@@ -521,18 +475,28 @@ async fn the_day(
         }
     }
     let ticker = {
-        let (bar, live, clock) = (bar.clone(), Arc::clone(&live), Arc::clone(&clock));
+        let (bar, clock, tally) = (bar.clone(), Arc::clone(&clock), Arc::clone(&tally));
+        let (accepted, refused, rows) = (
+            ingest_metrics.readings_accepted.clone(),
+            ingest_metrics.refused.clone(),
+            aggregate_metrics.emitted.clone(),
+        );
         let start_ms = start.millis();
         tokio::spawn(async move {
             loop {
                 let sim = (clock.0.load(Ordering::Relaxed) - start_ms).max(0) as u64 / 1000;
                 bar.set_position(sim.min(duration_secs));
+                let raised: u64 = tally
+                    .lock()
+                    .expect("never poisoned")
+                    .values()
+                    .map(|a| a.raised)
+                    .sum();
                 bar.set_message(format!(
-                    "{} accepted, {} refused, {} rows, {} alerts",
-                    live.accepted.load(Ordering::Relaxed),
-                    live.refused.load(Ordering::Relaxed),
-                    live.rows.load(Ordering::Relaxed),
-                    live.alerts.load(Ordering::Relaxed),
+                    "{} accepted, {} refused, {} rows, {raised} alerts",
+                    total(&accepted),
+                    total(&refused),
+                    total(&rows),
                 ));
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -583,356 +547,74 @@ async fn the_day(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    finishing.store(true, Ordering::SeqCst);
-    let windows = aggregator.await.context("the aggregating thread")??;
+    // The day's input has ended once the aggregator has read every record ingest
+    // wrote and every dead letter it wrote itself (Kafka hands records over some time
+    // after it confirms them). Then every window closes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let read = total(&aggregate_metrics.records);
+        let written = total(&ingest_metrics.produced) + total(&aggregate_metrics.dead_letters);
+        if read >= written {
+            break;
+        }
+        if aggregator.is_finished() {
+            (&mut aggregator).await.context("the aggregator task")??;
+            anyhow::bail!("the aggregator stopped before the end of the day");
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the aggregator read {read} of the {written} records written to the log within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    input_ended.cancel();
+    let summary = aggregator.await.context("the aggregator task")??;
+    tracing::debug!(?summary, "the aggregator closed every window");
     ticker.abort();
     bar.finish_and_clear();
     shutdown.cancel();
     ingest.await.context("the ingest task")??;
     let _ = server.await;
 
-    report.ingest = IngestReport {
-        received: ingest_metrics.messages_received.get(),
-        accepted: windows.accepted,
-        status: sum(&ingest_metrics.status_updates),
-        refused: windows.refused.clone(),
+    // Every dead letter of the day: ingest's refusals and the windows' too-late
+    // readings.
+    let dead: Vec<Vec<u8>> = match &args.kafka {
+        None => memory
+            .all(topics::DEADLETTER)
+            .into_iter()
+            .map(|r| r.value)
+            .collect(),
+        Some(_) => {
+            let kafka = cfg.kafka.clone();
+            tokio::task::spawn_blocking(move || {
+                kerbside_kafka::read_to_end(&kafka, topics::DEADLETTER, Duration::from_secs(60))
+            })
+            .await??
+            .into_iter()
+            .filter(|r| r.timestamp_ms.is_some_and(|t| t >= started_ms))
+            .map(|r| r.value)
+            .collect()
+        }
     };
-    report.windows = windows.report;
-    report.alerts = windows.alerts;
+    let dead_path = args.out.join("deadletter.jsonl");
+    let mut file = create(&dead_path)?;
+    for d in &dead {
+        file.write_all(d)
+            .and_then(|()| file.write_all(b"\n"))
+            .with_context(|| format!("writing {}", dead_path.display()))?;
+    }
+    file.flush()
+        .with_context(|| format!("writing {}", dead_path.display()))?;
+
+    report.ingest = IngestReport::from_metrics(&ingest_metrics);
+    report.windows = WindowsReport::from_metrics(&aggregate_metrics);
+    report.alerts = tally.lock().expect("never poisoned").clone();
     Ok(())
 }
 
-/// Sum of a counter vector's children.
-fn sum(v: &prometheus::IntCounterVec) -> u64 {
-    use prometheus::core::Collector as _;
-    v.collect()
-        .iter()
-        .flat_map(|f| f.get_metric())
-        .map(|m| m.get_counter().get_value() as u64)
-        .sum()
-}
-
-/// The log the windows read: the in-process one, or Kafka.
-enum Log {
-    /// `kerbside_kafka::MemoryLog`, one partition; `next` offsets of the readings and
-    /// dead-letter topics.
-    Memory { log: Arc<MemoryLog>, next: [i64; 2] },
-    /// Kafka through a consumer group of the demo's own, from the offsets the topics
-    /// had when the demo started.
-    Kafka(Box<KafkaTail>),
-}
-
-/// A Kafka consumer in a group of the demo's own, reading only what comes after it
-/// joined.
-struct KafkaTail {
-    consumer: GroupConsumer,
-    handle: tokio::runtime::Handle,
-    /// Per topic and partition, the next offset expected.
-    next: std::collections::HashMap<(String, i32), i64>,
-    /// Offset jumps already gone back for, by topic, partition and first missing
-    /// offset: a gap met again is taken as real.
-    sought: std::collections::HashSet<(String, i32, i64)>,
-}
-
-const TOPICS: [&str; 2] = [topics::READINGS, topics::DEADLETTER];
-
-impl Log {
-    /// Joins a group of the demo's own at the topics' ends, and waits until it has
-    /// its partitions (what ingest produces after this is read; nothing before).
-    async fn kafka(cfg: &KafkaConfig) -> anyhow::Result<Self> {
-        let mut cfg = cfg.clone();
-        cfg.librdkafka
-            .insert("auto.offset.reset".into(), "latest".into());
-        let consumer = GroupConsumer::new(
-            &cfg,
-            &GroupSettings {
-                group_id: format!("kerbside-demo-{}", std::process::id()),
-                session_timeout_ms: 10_000,
-                max_poll_interval_ms: 300_000,
-            },
-            &TOPICS,
-        )?;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while consumer.assignment()?.len() < TOPICS.len() {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "no Kafka partitions assigned within 60 s (are the brokers at {} up?)",
-                cfg.brokers
-            );
-            // Polling drives the group join; nothing is produced yet.
-            let _ = tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await;
-        }
-        // The offset lookup for `latest` follows the assignment.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        Ok(Log::Kafka(Box::new(KafkaTail {
-            consumer,
-            handle: tokio::runtime::Handle::current(),
-            next: std::collections::HashMap::new(),
-            sought: std::collections::HashSet::new(),
-        })))
-    }
-
-    /// Up to `max` new records of both topics into `out`; how many.
-    fn poll(&mut self, max: usize, out: &mut Vec<Record>) -> anyhow::Result<usize> {
-        let before = out.len();
-        match self {
-            Log::Memory { log, next } => {
-                // Dead letters first: a refusal counts in the window of when it came.
-                for (i, topic) in [(1, topics::DEADLETTER), (0, topics::READINGS)] {
-                    for r in log.read(topic, 0, next[i], max) {
-                        next[i] = r.offset + 1;
-                        out.push(Record {
-                            topic: topic.to_owned(),
-                            partition: 0,
-                            offset: r.offset,
-                            key: Some(r.key),
-                            value: r.value,
-                            timestamp_ms: None,
-                        });
-                    }
-                }
-            }
-            Log::Kafka(tail) => {
-                let t = &mut **tail;
-                while out.len() - before < max {
-                    let next = t.handle.block_on(async {
-                        tokio::time::timeout(Duration::from_millis(20), t.consumer.recv()).await
-                    });
-                    let Ok(rec) = next else { break };
-                    let rec = rec?;
-                    // Offsets are contiguous: a jump means records were skipped (seen
-                    // with Tansu), so go back for them, as the aggregator does; a
-                    // record already read is not read twice.
-                    let key = (rec.topic.clone(), rec.partition);
-                    match t.next.get(&key) {
-                        Some(&want)
-                            if rec.offset > want
-                                && t.sought.insert((rec.topic.clone(), rec.partition, want)) =>
-                        {
-                            tracing::warn!(
-                                topic = %rec.topic,
-                                partition = rec.partition,
-                                expected = want,
-                                got = rec.offset,
-                                "offsets skipped: reading them again"
-                            );
-                            t.consumer.seek(
-                                &rec.topic,
-                                rec.partition,
-                                want,
-                                Duration::from_secs(10),
-                            )?;
-                            continue;
-                        }
-                        Some(&want) if rec.offset < want => continue,
-                        _ => {}
-                    }
-                    t.next.insert(key, rec.offset + 1);
-                    out.push(rec);
-                }
-            }
-        }
-        Ok(out.len() - before)
-    }
-}
-
-/// What the aggregating thread counted.
-#[derive(Debug, Default)]
-struct Aggregated {
-    accepted: u64,
-    refused: BTreeMap<String, u64>,
-    report: WindowsReport,
-    alerts: BTreeMap<String, AlertCount>,
-}
-
-/// Reads the log into the windows until `finishing` is set and the log is read to
-/// its end, then closes every window.
-fn aggregate(
-    mut log: Log,
-    mut offline: Offline,
-    mut out: DemoOutput,
-    metrics: &AggregateMetrics,
-    live: &Live,
-    finishing: &AtomicBool,
-    produced: &prometheus::IntCounterVec,
-) -> anyhow::Result<Aggregated> {
-    let mut agg = Aggregated::default();
-    let mut read = 0u64;
-    let mut finish_by: Option<Instant> = None;
-    let source = Source::Readings(0);
-    let mut batch = Vec::new();
-    let mut last_event: Option<i64> = None;
-    let mut engine_counted = EngineStats::default();
-    loop {
-        let last_pass = finishing.load(Ordering::SeqCst);
-        batch.clear();
-        let n = log.poll(10_000, &mut batch)?;
-        read += n as u64;
-        for rec in &batch {
-            metrics
-                .records
-                .with_label_values(&[rec.topic.as_str()])
-                .inc();
-            let applied = apply_record(&mut offline.engine, &rec.topic, source, None, &rec.value);
-            if rec.topic == topics::DEADLETTER {
-                out.dead_file
-                    .write_all(&rec.value)
-                    .and_then(|()| out.dead_file.write_all(b"\n"))
-                    .context("writing deadletter.jsonl")?;
-                let reason = serde_json::from_slice::<DeadLetter>(&rec.value)
-                    .map(|dl| dl.reason.code().to_owned())
-                    .unwrap_or_else(|_| "unknown".into());
-                // The windows' own (too_late, store_refused) are counted where made.
-                if !matches!(reason.as_str(), "too_late" | "store_refused") {
-                    *agg.refused.entry(reason).or_default() += 1;
-                    live.refused.fetch_add(1, Ordering::Relaxed);
-                }
-                continue;
-            }
-            if let Applied::Reading { event_time, .. } = &applied {
-                agg.accepted += 1;
-                live.accepted.fetch_add(1, Ordering::Relaxed);
-                let ts = event_time.millis();
-                last_event = Some(last_event.map_or(ts, |l| l.max(ts)));
-            }
-            let decision = applied.decide(&record_ref(rec));
-            metrics.count(&decision);
-            let report = &mut agg.report;
-            match decision.outcome {
-                Outcome::OnTime => report.on_time += 1,
-                Outcome::Duplicate => report.duplicates += 1,
-                Outcome::Late => report.late_corrections += 1,
-                Outcome::TooLate => report.too_late += 1,
-                Outcome::Undecodable => report.undecodable += 1,
-                Outcome::Refusal | Outcome::Skipped => {}
-            }
-            if let Some(dl) = &decision.dead_letter {
-                out.dead_letter(dl)?;
-            }
-        }
-        let before: u64 = offline.emitted.rows.values().sum();
-        offline.emit(&mut out)?;
-        let after: u64 = offline.emitted.rows.values().sum();
-        if after > before {
-            live.rows.fetch_add(after - before, Ordering::Relaxed);
-        }
-        metrics.observe_engine(&offline.engine, &mut engine_counted);
-        if last_pass {
-            // Everything ingest and the windows wrote to the log has been read (Kafka
-            // hands records over some time after it confirms them).
-            let written = sum(produced) + out.dead_letters_sent;
-            if n == 0 && read >= written {
-                break;
-            }
-            let by = *finish_by.get_or_insert_with(|| Instant::now() + Duration::from_secs(60));
-            anyhow::ensure!(
-                Instant::now() < by,
-                "the log gave back {read} of the {written} records written to it within 60 s"
-            );
-        }
-        if n == 0 {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    // The end of the day: every window closes.
-    offline.finish(last_event, &mut out)?;
-    out.alerts_file.flush().context("writing alerts.jsonl")?;
-    out.dead_file.flush().context("writing deadletter.jsonl")?;
-    for (m, n) in &offline.emitted.rows {
-        agg.report.rows.insert(m.clone(), *n);
-    }
-    agg.report.store_refused = out.store_refused;
-    for (rule, c) in out.alert_counts {
-        agg.alerts.insert(rule, c);
-    }
-    Ok(agg)
-}
-
-/// Where the demo's windows go: the store, dead letters back onto the log (as the
-/// service does), alerts to `alerts.jsonl` and the terminal.
-struct DemoOutput {
-    store: Store,
-    handle: tokio::runtime::Handle,
-    cancel: CancellationToken,
-    producer: Producer,
-    alerts_file: std::io::BufWriter<std::fs::File>,
-    /// Every dead letter read from the log (`deadletter.jsonl`).
-    dead_file: std::io::BufWriter<std::fs::File>,
-    alert_metrics: AlertMetrics,
-    bar: ProgressBar,
-    quiet: bool,
-    live: Arc<Live>,
-    store_refused: u64,
-    /// Dead letters the windows wrote to the log (read back like ingest's).
-    dead_letters_sent: u64,
-    alert_counts: BTreeMap<String, AlertCount>,
-    emitted: prometheus::IntCounterVec,
-}
-
-impl Output for DemoOutput {
-    fn rows(&mut self, rows: Vec<Row>) -> anyhow::Result<()> {
-        for r in &rows {
-            self.emitted.with_label_values(&[r.measurement]).inc();
-        }
-        let report = self
-            .handle
-            .block_on(self.store.write(&rows, &self.cancel))
-            .context("writing to the store")?;
-        self.store_refused += dead_letter_refused(self, report.refused)?;
-        Ok(())
-    }
-
-    fn dead_letter(&mut self, dl: &DeadLetter) -> anyhow::Result<()> {
-        let value = serde_json::to_vec(dl)?;
-        let key = dl.key().to_owned();
-        self.handle
-            .block_on(async {
-                self.producer
-                    .send(topics::DEADLETTER, key.as_bytes(), &value)
-                    .await
-                    .await
-            })
-            .context("dead-lettering")?;
-        self.dead_letters_sent += 1;
-        Ok(())
-    }
-
-    fn alerts(&mut self, events: &[AlertEvent]) -> anyhow::Result<()> {
-        self.alert_metrics.count(events);
-        for e in events {
-            write_json_line(&mut self.alerts_file, e).context("writing alerts.jsonl")?;
-            let c = self
-                .alert_counts
-                .entry(e.rule.as_str().to_owned())
-                .or_default();
-            match e.state {
-                AlertState::Raised => {
-                    c.raised += 1;
-                    self.live.alerts.fetch_add(1, Ordering::Relaxed);
-                }
-                AlertState::Cleared => c.cleared += 1,
-                AlertState::Updated => continue,
-            }
-            if !self.quiet {
-                let at = EventTime::from_millis(e.at_ms).map_or_else(String::new, |t| {
-                    let s = t.to_rfc3339();
-                    s[11..16].to_owned()
-                });
-                let state = match e.state {
-                    AlertState::Raised => "RAISED ",
-                    _ => "cleared",
-                };
-                let line = format!("{at} {state} {:<8} {}", e.severity.as_str(), e.summary);
-                // A hidden bar (output not a terminal) prints nothing of its own.
-                if self.bar.is_hidden() {
-                    println!("{line}");
-                } else {
-                    self.bar.println(line);
-                }
-            }
-        }
-        Ok(())
-    }
+/// The sum of a counter vector's children.
+fn total(v: &prometheus::IntCounterVec) -> u64 {
+    by_label(v).values().sum()
 }
 
 fn progress_bar(quiet: bool, duration_secs: u64) -> ProgressBar {
@@ -945,87 +627,6 @@ fn progress_bar(quiet: bool, duration_secs: u64) -> ProgressBar {
             .expect("a valid template"),
     );
     pb
-}
-
-fn print_report(r: &DemoReport) {
-    println!();
-    println!(
-        "kerbside demo: {} ({} devices, seed {}), {} .. {} at {}",
-        r.town.name,
-        r.town.devices.values().sum::<usize>(),
-        r.town.seed,
-        r.town.period.0,
-        r.town.period.1,
-        r.town.speed
-    );
-    println!(
-        "  published {} messages; ingest received {}: {} readings accepted, {} status, {} refused",
-        r.published,
-        r.ingest.received,
-        r.ingest.accepted,
-        r.ingest.status,
-        r.ingest.refused.values().sum::<u64>()
-    );
-    println!(
-        "    (the simulator sent {} valid readings and {} faults to refuse)",
-        r.simulator.valid_readings,
-        r.simulator.refused.values().sum::<u64>()
-    );
-    for (reason, n) in &r.ingest.refused {
-        println!("    refused {reason:<22} {n}");
-    }
-    let w = &r.windows;
-    println!(
-        "  windows: {} on time, {} late corrections, {} duplicates, {} too late (dead-lettered)",
-        w.on_time, w.late_corrections, w.duplicates, w.too_late
-    );
-    for (m, n) in &w.rows {
-        println!("    {m:<14} {n} rows");
-    }
-    let raised: u64 = r.alerts.values().map(|a| a.raised).sum();
-    let cleared: u64 = r.alerts.values().map(|a| a.cleared).sum();
-    println!("  alerts: {raised} raised, {cleared} cleared");
-    for (rule, a) in &r.alerts {
-        println!("    {rule:<16} {} raised, {} cleared", a.raised, a.cleared);
-    }
-    if let Some(p) = r.rounds.get("plan") {
-        println!(
-            "  rounds for {}: {} of {} bins, {} vehicles, {} trips, {} km",
-            r.rounds["date"].as_str().unwrap_or("?"),
-            r.rounds["bins_selected"],
-            r.rounds["bins_known"],
-            p["vehicles"],
-            p["trips"],
-            p["distance_km"]
-        );
-        if let Some(f) = r.rounds.get("fixed_schedule").filter(|f| !f.is_null()) {
-            println!(
-                "    collecting every bin instead: {} visits, {} km",
-                f["visits"], f["distance_km"]
-            );
-            let saving = |k: &str, unit: &str, decimals: usize| {
-                let (plan, fixed) = (p[k].as_f64().unwrap_or(0.0), f[k].as_f64().unwrap_or(0.0));
-                let pct = if fixed > 0.0 {
-                    100.0 * (1.0 - plan / fixed)
-                } else {
-                    0.0
-                };
-                format!("{:.decimals$} {unit} ({pct:.0} %)", fixed - plan)
-            };
-            println!(
-                "    saving against that fixed schedule: {}, {}, {}",
-                saving("visits", "visits", 0),
-                saving("distance_km", "km", 1),
-                saving("vehicle_hours", "vehicle hours", 1)
-            );
-        }
-    }
-    for (what, s) in &r.seconds {
-        println!("  {what}: {s:.1} s");
-    }
-    for (what, p) in &r.paths {
-        println!("  {what:<13} {p}");
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
-//! The windows and the alert rules in process, over readings already judged:
-//! `kerbside replay` (a file of recorded messages) and `kerbside demo` (the
-//! in-process log) both run them through here. The engine and the rules are the
-//! aggregator service's own; only the transport around them differs.
+//! The windows and the alert rules in process, over readings already judged, for
+//! `kerbside replay` (a file of recorded messages). The engine and the rules are the
+//! aggregator service's own; only the transport around them differs. (`kerbside
+//! demo` runs the service's loop itself, over the in-process log.)
 
 use std::collections::BTreeMap;
 use std::fs::File;

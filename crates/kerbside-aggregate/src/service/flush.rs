@@ -59,7 +59,7 @@ pub(super) async fn flush(
         let write = store.write(&rows, cancel);
         tokio::pin!(write);
         let every = Duration::from_secs(10);
-        let mut lag_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let mut lag_tick = tokio::time::interval_at(Instant::now() + every, every);
         // Only a write still going after SLOW_WRITE pauses the partitions: until then,
         // reads just stop at the limit. A pause empties librdkafka's prefetched queue,
         // and after the resume reads stood still for up to a second (the backlog bench,
@@ -190,7 +190,7 @@ pub(super) async fn commit(
             metadata: watermark_metadata(wm),
         });
     }
-    match tokio::task::block_in_place(|| consumer.commit(&offsets)) {
+    match consumer.commit(&offsets) {
         Ok(()) => {
             st.summary.commits += 1;
             for c in &offsets {
@@ -221,6 +221,10 @@ pub(super) async fn dead_letter(
     dl: &DeadLetter,
 ) -> Result<()> {
     let value = serde_json::to_vec(dl).expect("a dead letter always serialises");
+    metrics
+        .dead_letters
+        .with_label_values(&[dl.reason.code()])
+        .inc();
     let delivery = producer
         .send(topics::DEADLETTER, dl.key().as_bytes(), &value)
         .await;

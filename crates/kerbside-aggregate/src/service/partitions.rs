@@ -15,9 +15,7 @@ pub(super) fn mark_idle(st: &mut State, consumer: &Consumer, idle_after: Duratio
         if st.idle.get(src).copied().unwrap_or(false) || now.duration_since(seen.at) < idle_after {
             continue;
         }
-        let high = tokio::task::block_in_place(|| {
-            consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
-        });
+        let high = consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1));
         if high.is_ok_and(|h| h <= seen.offset + 1) {
             debug!(?src, "source idle");
             st.engine.set_idle(*src);
@@ -37,9 +35,7 @@ pub(super) fn wake_waiting(st: &mut State, consumer: &Consumer, woken: Source) {
         if *src == woken || !st.idle.get(src).copied().unwrap_or(false) {
             continue;
         }
-        let high = tokio::task::block_in_place(|| {
-            consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
-        });
+        let high = consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1));
         if high.is_ok_and(|h| h > seen.offset + 1) {
             debug!(
                 ?src,
@@ -140,9 +136,7 @@ pub(super) fn source_of(topic: &str, partition: i32) -> Source {
 
 pub(super) fn update_lag(st: &State, consumer: &Consumer, metrics: &AggregateMetrics) {
     for seen in st.seen.values() {
-        let high = tokio::task::block_in_place(|| {
-            consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1))
-        });
+        let high = consumer.high_watermark(&seen.topic, seen.partition, Duration::from_secs(1));
         if let Ok(high) = high {
             metrics
                 .lag
