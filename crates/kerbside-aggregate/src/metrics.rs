@@ -19,6 +19,9 @@ pub struct AggregateMetrics {
     /// `duplicate`: a copy whose window was final, `too_late`); they sum to the
     /// readings read.
     pub readings: IntCounterVec,
+    /// `readings`' children, in [`OUTCOMES`]' order (counted per record, so looked up
+    /// once).
+    by_outcome: [IntCounter; 4],
     /// Records that could not be decoded (dead-lettered as `malformed_json`).
     pub undecodable: IntCounter,
     /// Readings that corrected a window already written.
@@ -67,6 +70,11 @@ pub struct AggregateMetrics {
 }
 
 impl AggregateMetrics {
+    /// The `readings` counter of `outcome` (an index into [`OUTCOMES`]).
+    pub(crate) fn outcome(&self, outcome: usize) -> &IntCounter {
+        &self.by_outcome[outcome]
+    }
+
     /// Sets the engine's gauges (windows open, watermark) and counts what its stats
     /// gained since `counted` (suppressed and re-emitted windows, duplicates, in open
     /// windows too), which then becomes the stats.
@@ -109,17 +117,19 @@ impl AggregateMetrics {
             registry.register(Box::new(g.clone()))?;
             Ok(g)
         };
+        let readings = counters(
+            "readings_total",
+            "Readings read, by what the windows did with them",
+            &["outcome"],
+        )?;
         let m = Self {
             records: counters(
                 "records_total",
                 "Records read from Kafka, by topic",
                 &["topic"],
             )?,
-            readings: counters(
-                "readings_total",
-                "Readings read, by what the windows did with them",
-                &["outcome"],
-            )?,
+            readings: readings.clone(),
+            by_outcome: OUTCOMES.map(|o| readings.with_label_values(&[o])),
             undecodable: counter(
                 "undecodable_records_total",
                 "Records that could not be decoded",
@@ -206,9 +216,6 @@ impl AggregateMetrics {
         }
         for meas in ALL {
             m.emitted.with_label_values(&[meas]);
-        }
-        for outcome in OUTCOMES {
-            m.readings.with_label_values(&[outcome]);
         }
         for reason in [
             RefusalReason::TooLate,

@@ -24,16 +24,17 @@ impl AggregateMetrics {
     /// readings and undecodable records in their own counters. (`duplicate_readings`,
     /// copies in open windows too, comes from the engine's stats.)
     pub fn count(&self, decision: &Decision) {
+        // Indices into `OUTCOMES`.
         let outcome = match decision.outcome {
-            Outcome::OnTime => "on_time",
+            Outcome::OnTime => 0,
             Outcome::Late => {
                 self.late.inc();
-                "late"
+                1
             }
-            Outcome::Duplicate => "duplicate",
+            Outcome::Duplicate => 2,
             Outcome::TooLate => {
                 self.too_late.inc();
-                "too_late"
+                3
             }
             Outcome::Undecodable => {
                 self.undecodable.inc();
@@ -41,7 +42,7 @@ impl AggregateMetrics {
             }
             Outcome::Refusal | Outcome::Skipped => return,
         };
-        self.readings.with_label_values(&[outcome]).inc();
+        self.outcome(outcome).inc();
     }
 }
 
