@@ -12,7 +12,8 @@
 
 use kerbside_reading::{AssetAttrs, EnrichedReading, Measurement};
 
-use crate::measurements::{FOOTFALL, Row, WindowTag};
+use crate::measurements::{Row, WindowTag};
+use crate::rows::{FootfallRow, TagValue};
 use crate::seen::SeenSeqs;
 use crate::sketch::DistinctSketch;
 
@@ -90,15 +91,19 @@ impl Footfall {
 
     fn row_with(&self, window_ms: i64, window: WindowTag, room: bool) -> Option<Row> {
         let tags = self.tags.as_ref()?;
-        let mut row = Row::new(FOOTFALL, window_ms);
-        row.tag("venue", &tags.venue);
-        if room {
-            row.tag("room", &tags.room);
-        }
-        row.tag("window", window.as_str())
-            .uint("visitors", self.visitors())
-            .uint("readings", self.readings);
-        Some(row)
+        let row = FootfallRow {
+            window_ms,
+            venue: tags.venue.as_str().into(),
+            room: if room {
+                tags.room.as_str().into()
+            } else {
+                TagValue::default()
+            },
+            window: window.as_str().into(),
+            visitors: Some(self.visitors()),
+            readings: Some(self.readings),
+        };
+        Some(row.into_row())
     }
 
     /// The room's row, or `None` if nothing was added.

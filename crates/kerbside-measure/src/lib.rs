@@ -34,5 +34,7 @@ mod testkit;
 pub use engine::{Admission, Engine, EngineConfig, EngineStats, Source};
 pub use measurements::{FieldValue, Row};
 pub use record::{Applied, Decision, Outcome, RecordRef, reading_decision};
-pub use rows::{AirQualityRow, BinFillRow, DeviceHealthRow, Fields, TrafficFlowRow};
+pub use rows::{
+    AirQualityRow, BinFillRow, DeviceHealthRow, Fields, FootfallRow, TagValue, TrafficFlowRow,
+};
 pub use traffic::CongestionRule;

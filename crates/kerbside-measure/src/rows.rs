@@ -6,7 +6,7 @@
 
 use compact_str::CompactString;
 
-use crate::measurements::{AIR_QUALITY, BIN_FILL, DEVICE_HEALTH, TRAFFIC_FLOW};
+use crate::measurements::{AIR_QUALITY, BIN_FILL, DEVICE_HEALTH, FOOTFALL, TRAFFIC_FLOW};
 use crate::row::{FieldValue, Row};
 
 /// A stored row's time, tags and fields by name: a [`Row`], or a point read back from
@@ -86,11 +86,12 @@ fn tag_of(r: &impl Fields, key: &str) -> TagValue {
 /// written once, here. A field is `float` (`Option<f64>`), `count` (`Option<u64>`),
 /// `flag` (`Option<bool>`) or `text` (`Option<String>`); `None` is left out of the
 /// row, and so is an empty tag.
-/// Every row has a `device_id` tag; `read` gives `None` without one.
+/// A row is keyed by its `device_id` tag, or by the tag named after `by`; `read`
+/// gives `None` without it.
 macro_rules! typed_row {
     (
         $(#[$meta:meta])*
-        $name:ident = $measurement:path {
+        $name:ident = $measurement:ident $(by $key:ident)? {
             tags { $( $(#[$tdoc:meta])* $tag:ident = $tkey:literal ),* $(,)? }
             fields { $( $(#[$fdoc:meta])* $field:ident : $kind:ident = $fkey:literal ),* $(,)? }
         }
@@ -114,7 +115,7 @@ macro_rules! typed_row {
                 row
             }
 
-            /// The row `r` holds; `None` without a `device_id`. A field missing, of
+            /// The row `r` holds; `None` without its key tag. A field missing, of
             /// another type or not finite is `None`; a missing tag is empty.
             pub fn read(r: &impl Fields) -> Option<Self> {
                 let row = Self {
@@ -122,10 +123,12 @@ macro_rules! typed_row {
                     $( $tag: tag_of(r, $tkey), )*
                     $( $field: typed_row!(@get r, $kind, $fkey), )*
                 };
-                (!row.device_id.is_empty()).then_some(row)
+                (!typed_row!(@key row $($key)?).is_empty()).then_some(row)
             }
         }
     };
+    (@key $row:ident) => { $row.device_id };
+    (@key $row:ident $key:ident) => { $row.$key };
     (@ty float) => { Option<f64> };
     (@ty count) => { Option<u64> };
     (@ty flag) => { Option<bool> };
@@ -279,9 +282,57 @@ typed_row! {
     }
 }
 
+typed_row! {
+    /// One room's `footfall` window, or its venue's (no `room` tag: every room's
+    /// visitors merged), 15 minutes or an hour (DESIGN §6). Keyed by venue: footfall
+    /// is counted per place, not per device.
+    FootfallRow = FOOTFALL by venue {
+        tags {
+            /// Tag `venue`.
+            venue = "venue",
+            /// Tag `room` (empty: the venue's rollup).
+            room = "room",
+            /// Tag `window`: `15m` or `1h`.
+            window = "window",
+        }
+        fields {
+            /// Distinct visitors (estimated from hashed device identifiers).
+            visitors: count = "visitors",
+            /// Readings merged into the window.
+            readings: count = "readings",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_footfall_row_is_keyed_by_its_venue_and_its_rollup_has_no_room() {
+        let room = FootfallRow {
+            window_ms: 1_795_305_600_000,
+            venue: "museum".into(),
+            room: "gallery-2".into(),
+            window: "15m".into(),
+            visitors: Some(42),
+            readings: Some(15),
+        };
+        let row = room.clone().into_row();
+        assert_eq!(row.measurement, FOOTFALL);
+        assert_eq!(FootfallRow::read(&row), Some(room.clone()));
+        let rollup = FootfallRow {
+            room: TagValue::default(),
+            ..room
+        }
+        .into_row();
+        assert_eq!(rollup.tag_value("room"), None);
+        assert_eq!(FootfallRow::read(&rollup).unwrap().room, "");
+        // No venue, no row; a device id is no key of footfall's.
+        let mut stray = Row::new(FOOTFALL, 0);
+        stray.tag("device_id", "ff-1");
+        assert_eq!(FootfallRow::read(&stray), None);
+    }
 
     #[test]
     fn a_bin_fill_row_reads_back_as_it_was_written_and_leaves_out_what_it_lacks() {

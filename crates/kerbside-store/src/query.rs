@@ -2,15 +2,55 @@
 //! compatibility) and 3.x all answer (DESIGN §9): for the route planner and the tests.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::{StoreApi, StoreConfig};
 use crate::error::{StoreError, truncate};
 use crate::point::{Point, Value};
 
 /// How long a query may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Every point of `measurement` with a time in `from_ms..to_ms`, tags as tags: from
+/// the line-protocol files under `files` if given (or under the store's own `dir`
+/// with `api = "file"`), else by InfluxQL from the InfluxDB `cfg` names, with its
+/// credentials (1.x its username and password; 2.x and 3.x through the v1 API, from
+/// the database their DBRP mapping names, the token as the password). `routes plan`
+/// reads the bins' states with it.
+pub async fn read_between(
+    cfg: &StoreConfig,
+    files: Option<&Path>,
+    measurement: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> crate::Result<Vec<Point>> {
+    let dir = match (files, cfg.api) {
+        (Some(d), _) => Some(d),
+        (None, StoreApi::File) => Some(cfg.dir.as_path()),
+        _ => None,
+    };
+    if let Some(dir) = dir {
+        return crate::file::read_points(dir, measurement, from_ms, to_ms);
+    }
+    let iso = |ms: i64| kerbside_reading::EventTime::from_millis(ms).map(|t| t.to_rfc3339());
+    let (Some(from), Some(to)) = (iso(from_ms), iso(to_ms)) else {
+        return Err(StoreError::Query(format!(
+            "{from_ms}..{to_ms} ms is out of range"
+        )));
+    };
+    let q = format!(
+        "SELECT * FROM \"{measurement}\" WHERE time >= '{from}' AND time < '{to}' GROUP BY *"
+    );
+    let token = cfg.token.as_deref().unwrap_or_default();
+    let creds = match cfg.api {
+        StoreApi::V1 => cfg.username.as_deref().zip(cfg.password.as_deref()),
+        _ => (!token.is_empty()).then_some(("kerbside", token)),
+    };
+    influxql(&cfg.url, &cfg.database, creds, &q).await
+}
 
 /// Runs `query` against the database `db` (empty for statements that name none, such
 /// as `CREATE DATABASE`) of the InfluxDB at `url`, with `credentials` (username,

@@ -2,13 +2,14 @@
 //! CVRP solver on CVRPLIB instances (`solve`, `bench`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kerbside_measure::BinFillRow;
+use kerbside_measure::measurements::BIN_FILL;
 use kerbside_measure::rows::TagValue;
 use kerbside_reading::AssetAttrs;
 use kerbside_routes::output::{round_json, round_key, to_csv, to_geojson, to_gpx, to_svg};
@@ -83,44 +84,6 @@ fn day_start_ms(date: &str, minutes: i64) -> anyhow::Result<i64> {
         .with_context(|| format!("--date {date}: expected YYYY-MM-DD"))?;
     let midnight = d.midnight().assume_utc().unix_timestamp();
     Ok(midnight * 1000 + minutes * 60_000)
-}
-
-/// `bin_fill` points between `from_ms` and `to_ms`, from files or the store.
-async fn bin_points(
-    cfg: &Config,
-    files: Option<&Path>,
-    from_ms: i64,
-    to_ms: i64,
-) -> anyhow::Result<Vec<Point>> {
-    let store = &cfg.store;
-    let dir = match (files, store.api) {
-        (Some(d), _) => Some(d.to_path_buf()),
-        (None, StoreApi::File) => Some(store.dir.clone()),
-        _ => None,
-    };
-    if let Some(dir) = dir {
-        return kerbside_store::file::read_points(&dir, "bin_fill", from_ms, to_ms)
-            .with_context(|| format!("reading bin_fill from {}", dir.display()));
-    }
-    let iso = |ms: i64| kerbside_reading::EventTime::from_millis(ms).map(|t| t.to_rfc3339());
-    let (Some(from), Some(to)) = (iso(from_ms), iso(to_ms)) else {
-        anyhow::bail!("the planning window is out of range");
-    };
-    let q = format!(
-        "SELECT \"fill_pct\", \"fill_rate_pct_h\", \"lat\", \"lon\", \"fire\", \"tilt\" \
-         FROM \"bin_fill\" WHERE time >= '{from}' AND time < '{to}' \
-         GROUP BY \"device_id\", \"ward\", \"stream\""
-    );
-    // InfluxDB 1.x with its credentials; 2.x/3.x through the v1 API (the database its
-    // DBRP mapping names), the token as the password.
-    let token = store.token.as_deref().unwrap_or_default();
-    let creds = match store.api {
-        StoreApi::V1 => store.username.as_deref().zip(store.password.as_deref()),
-        _ => (!token.is_empty()).then_some(("kerbside", token)),
-    };
-    kerbside_store::query::influxql(&store.url, &store.database, creds, &q)
-        .await
-        .with_context(|| format!("querying bin_fill from {}", store.url))
 }
 
 /// Each bin's latest state from its `bin_fill` points, with its capacity and location
@@ -217,12 +180,18 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<serde_json::Val
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let points = rt.block_on(bin_points(
-        cfg,
-        args.from_files.as_deref(),
-        from_ms,
-        start_ms,
-    ))?;
+    let files = args.from_files.as_deref();
+    let points = rt
+        .block_on(kerbside_store::query::read_between(
+            &cfg.store, files, BIN_FILL, from_ms, start_ms,
+        ))
+        .with_context(|| match (files, cfg.store.api) {
+            (Some(dir), _) => format!("reading {BIN_FILL} from {}", dir.display()),
+            (None, StoreApi::File) => {
+                format!("reading {BIN_FILL} from {}", cfg.store.dir.display())
+            }
+            (None, _) => format!("querying {BIN_FILL} from {}", cfg.store.url),
+        })?;
     let bins = bin_states(&points, cfg)?;
     anyhow::ensure!(
         !bins.is_empty(),
