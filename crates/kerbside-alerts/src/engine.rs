@@ -105,6 +105,18 @@ impl AlertEngine {
         &self.config
     }
 
+    /// What the aggregator's observer does with a write: evaluates every row, then
+    /// advances to `closed_until` if given ([`AlertEngine::evaluate`],
+    /// [`AlertEngine::advance`]); appends the events to `out`.
+    pub fn written(&mut self, rows: &[Row], closed_until: Option<i64>, out: &mut Vec<AlertEvent>) {
+        for row in rows {
+            self.evaluate(row, out);
+        }
+        if let Some(t) = closed_until {
+            self.advance(t, out);
+        }
+    }
+
     /// Evaluates one closed (or re-emitted) window's row; appends the events it causes
     /// to `out`. Rows of measurements no rule reads are counted and ignored.
     pub fn evaluate(&mut self, row: &Row, out: &mut Vec<AlertEvent>) {

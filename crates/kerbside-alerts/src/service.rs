@@ -85,12 +85,7 @@ impl Observer for AlertService {
         rows: &[Row],
         closed_until: Option<i64>,
     ) -> Result<(), ObserverError> {
-        for row in rows {
-            self.engine.evaluate(row, &mut self.events);
-        }
-        if let Some(t) = closed_until {
-            self.engine.advance(t, &mut self.events);
-        }
+        self.engine.written(rows, closed_until, &mut self.events);
         if self.events.is_empty() {
             return Ok(());
         }

@@ -73,20 +73,22 @@ impl Offline {
     /// Writes what the watermark has closed, a chunk at a time, and runs the alert
     /// rules on it.
     pub fn emit(&mut self, out: &mut impl Output) -> anyhow::Result<()> {
-        self.run(None, out)
+        self.run(false, out)
     }
 
-    /// Closes and writes every window. `end` (the last event time) is how far
-    /// devices are judged silent: the end of the input is not the end of time.
-    pub fn finish(&mut self, end: Option<i64>, out: &mut impl Output) -> anyhow::Result<()> {
-        self.run(Some(end), out)
+    /// Closes and writes every window. Devices are judged silent up to the newest
+    /// reading (the engine's final watermark once it has finished): the end of the
+    /// input is not the end of time.
+    pub fn finish(&mut self, out: &mut impl Output) -> anyhow::Result<()> {
+        self.run(true, out)
     }
 
-    fn run(&mut self, finish: Option<Option<i64>>, out: &mut impl Output) -> anyhow::Result<()> {
+    fn run(&mut self, finish: bool, out: &mut impl Output) -> anyhow::Result<()> {
         loop {
-            let done = match finish {
-                Some(_) => self.engine.finish_into(EMIT_CHUNK, &mut self.rows),
-                None => self.engine.advance_into(EMIT_CHUNK, &mut self.rows),
+            let done = if finish {
+                self.engine.finish_into(EMIT_CHUNK, &mut self.rows)
+            } else {
+                self.engine.advance_into(EMIT_CHUNK, &mut self.rows)
             };
             if !self.rows.is_empty() {
                 for r in &self.rows {
@@ -99,14 +101,8 @@ impl Offline {
                 }
                 out.rows(std::mem::take(&mut self.rows))?;
             }
-            if done {
-                let closed_until = match finish {
-                    Some(end) => end,
-                    None => self.engine.final_watermark(),
-                };
-                if let Some(t) = closed_until {
-                    self.rules.advance(t, &mut self.events);
-                }
+            if done && let Some(t) = self.engine.final_watermark() {
+                self.rules.advance(t, &mut self.events);
             }
             if !self.events.is_empty() {
                 for e in &self.events {

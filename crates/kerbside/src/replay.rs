@@ -421,7 +421,7 @@ fn run_windows(
     }
     // The end of the file is not the end of time: devices are judged silent only up
     // to the last reading's event time.
-    offline.finish(w.span.map(|(_, b)| b.millis()), out)?;
+    offline.finish(out)?;
     w.emitted = std::mem::take(&mut offline.emitted);
     Ok(w)
 }
