@@ -238,26 +238,26 @@ impl LocalSearch {
                             > last_test
                     {
                         let m = self.ctx(data, u, rv, self.pos_of[v]);
-                        if self.move1(data, &m)
-                            || self.move2(data, &m)
-                            || self.move3(data, &m)
-                            || (m.u <= m.v && self.move4(data, &m))
-                            || self.move5(data, &m)
-                            || (m.u <= m.v && self.move6(data, &m))
-                            || (m.intra && self.move7(data, &m))
-                            || (!m.intra && self.move8(data, &m))
-                            || (!m.intra && self.move9(data, &m))
+                        if self.relocate_u_after_v(data, &m)
+                            || self.relocate_ux_after_v(data, &m)
+                            || self.relocate_ux_reversed_after_v(data, &m)
+                            || (m.u <= m.v && self.swap_u_with_v(data, &m))
+                            || self.swap_ux_with_v(data, &m)
+                            || (m.u <= m.v && self.swap_ux_with_vy(data, &m))
+                            || (m.intra && self.two_opt_reverse_x_to_v(data, &m))
+                            || (!m.intra && self.two_opt_star_join_heads(data, &m))
+                            || (!m.intra && self.two_opt_star_exchange_tails(data, &m))
                         {
                             continue;
                         }
                         // Moves inserting U directly after the depot of V's route.
                         if m.pv == 1 {
                             let m = self.ctx(data, u, rv, 0);
-                            if self.move1(data, &m)
-                                || self.move2(data, &m)
-                                || self.move3(data, &m)
-                                || (!m.intra && self.move8(data, &m))
-                                || (!m.intra && self.move9(data, &m))
+                            if self.relocate_u_after_v(data, &m)
+                                || self.relocate_ux_after_v(data, &m)
+                                || self.relocate_ux_reversed_after_v(data, &m)
+                                || (!m.intra && self.two_opt_star_join_heads(data, &m))
+                                || (!m.intra && self.two_opt_star_exchange_tails(data, &m))
                             {
                                 continue;
                             }
@@ -269,10 +269,10 @@ impl LocalSearch {
                     && let Some(re) = self.routes.iter().position(|r| r.seq.len() == 2)
                 {
                     let m = self.ctx(data, u, re, 0);
-                    let _ = self.move1(data, &m)
-                        || self.move2(data, &m)
-                        || self.move3(data, &m)
-                        || self.move9(data, &m);
+                    let _ = self.relocate_u_after_v(data, &m)
+                        || self.relocate_ux_after_v(data, &m)
+                        || self.relocate_ux_reversed_after_v(data, &m)
+                        || self.two_opt_star_exchange_tails(data, &m);
                 }
             }
             if self.swap_star {
@@ -487,9 +487,8 @@ impl LocalSearch {
         )
     }
 
-    /// Whether a move improves the solution: `cu + cv` within one route; between two
-    /// routes, with the capacity penalties of U's route changing its load by `dload_u`
-    /// (see [`LocalSearch::inter`]).
+    /// Whether a move improves the solution: `cu + cv` within one route; between routes,
+    /// with penalties for U's route's load changing by `dload_u` ([`LocalSearch::inter`]).
     fn improves(&self, data: &Data<'_>, m: &Mv, cu: f64, cv: f64, dload_u: f64) -> bool {
         let total = if m.intra {
             Some(cu + cv)
@@ -499,8 +498,8 @@ impl LocalSearch {
         total.is_some_and(|t| t <= -EPS)
     }
 
-    /// RELOCATE: U after V.
-    fn move1(&mut self, data: &Data<'_>, m: &Mv) -> bool {
+    /// RELOCATE U after V: u_prev→U→X and V→Y become u_prev→X and V→U→Y.
+    fn relocate_u_after_v(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         let cu = data.d(m.u_prev, m.x) - data.d(m.u_prev, m.u) - data.d(m.u, m.x);
         let cv = data.d(m.v, m.u) + data.d(m.u, m.y) - data.d(m.v, m.y);
         if !self.improves(data, m, cu, cv, -m.load_u) || m.u == m.y {
@@ -510,8 +509,8 @@ impl LocalSearch {
         true
     }
 
-    /// RELOCATE: (U, X) after V.
-    fn move2(&mut self, data: &Data<'_>, m: &Mv) -> bool {
+    /// RELOCATE (U, X) after V: u_prev→U→X→x_next and V→Y become u_prev→x_next and V→U→X→Y.
+    fn relocate_ux_after_v(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         if m.x == 0 || m.u == m.y || m.v == m.x {
             return false;
         }
@@ -524,8 +523,8 @@ impl LocalSearch {
         true
     }
 
-    /// RELOCATE: (X, U) reversed after V.
-    fn move3(&mut self, data: &Data<'_>, m: &Mv) -> bool {
+    /// RELOCATE (U, X) reversed after V: u_prev→U→X→x_next, V→Y become u_prev→x_next, V→X→U→Y.
+    fn relocate_ux_reversed_after_v(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         if m.x == 0 || m.u == m.y || m.v == m.x {
             return false;
         }
@@ -541,8 +540,8 @@ impl LocalSearch {
         true
     }
 
-    /// SWAP: U and V.
-    fn move4(&mut self, data: &Data<'_>, m: &Mv) -> bool {
+    /// SWAP U and V: u_prev→U→X and v_prev→V→Y become u_prev→V→X and v_prev→U→Y.
+    fn swap_u_with_v(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         if m.v == 0 || m.u == m.v_prev || m.u == m.y {
             return false;
         }
@@ -557,8 +556,8 @@ impl LocalSearch {
         true
     }
 
-    /// SWAP: (U, X) and V.
-    fn move5(&mut self, data: &Data<'_>, m: &Mv) -> bool {
+    /// SWAP (U, X) and V: u_prev→U→X→x_next, v_prev→V→Y become u_prev→V→x_next, v_prev→U→X→Y.
+    fn swap_ux_with_v(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         if m.v == 0 || m.x == 0 || m.u == m.v_prev || m.x == m.v_prev || m.u == m.y {
             return false;
         }
@@ -574,8 +573,8 @@ impl LocalSearch {
         true
     }
 
-    /// SWAP: (U, X) and (V, Y).
-    fn move6(&mut self, data: &Data<'_>, m: &Mv) -> bool {
+    /// SWAP: u_prev→U→X→x_next, v_prev→V→Y→y_next become u_prev→V→Y→x_next, v_prev→U→X→y_next.
+    fn swap_ux_with_vy(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         if m.v == 0
             || m.x == 0
             || m.y == 0
@@ -599,8 +598,8 @@ impl LocalSearch {
         true
     }
 
-    /// 2-OPT within a route: reverse X..V.
-    fn move7(&mut self, data: &Data<'_>, m: &Mv) -> bool {
+    /// 2-OPT within a route, U before V: U→X and V→Y become U→V and X→Y, reversing X..V.
+    fn two_opt_reverse_x_to_v(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         if m.v == 0 || m.pu > m.pv || m.x == m.v {
             return false;
         }
@@ -616,8 +615,8 @@ impl LocalSearch {
         true
     }
 
-    /// 2-OPT* between routes: U→V and X→Y (both tails reversed).
-    fn move8(&mut self, data: &Data<'_>, m: &Mv) -> bool {
+    /// 2-OPT* joining heads: U→X and V→Y become U→V and X→Y, reversing depot..V and X..depot.
+    fn two_opt_star_join_heads(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         let (a, b) = (&self.routes[m.ru], &self.routes[m.rv]);
         let mut cost = data.d(m.u, m.v) + data.d(m.x, m.y) - data.d(m.u, m.x) - data.d(m.v, m.y)
             + b.cum_rev[m.pv]
@@ -633,8 +632,6 @@ impl LocalSearch {
         if cost > -EPS {
             return false;
         }
-        // New U route: depot..U, V..(reversed)..first of V's route, depot.
-        // New V route: depot, last of U's route..(reversed)..X, Y..depot.
         let mut nu = std::mem::take(&mut self.scratch);
         nu.clear();
         {
@@ -656,8 +653,8 @@ impl LocalSearch {
         true
     }
 
-    /// 2-OPT* between routes: U→Y and V→X (tails exchanged).
-    fn move9(&mut self, data: &Data<'_>, m: &Mv) -> bool {
+    /// 2-OPT* exchanging tails: U→X and V→Y become U→Y and V→X.
+    fn two_opt_star_exchange_tails(&mut self, data: &Data<'_>, m: &Mv) -> bool {
         let (a, b) = (&self.routes[m.ru], &self.routes[m.rv]);
         let mut cost = data.d(m.u, m.y) + data.d(m.v, m.x)
             - data.d(m.u, m.x)
@@ -832,3 +829,6 @@ fn rebuild(seq: &[usize], remove: usize, insert: usize, after: usize) -> Vec<usi
     out.push(0);
     out
 }
+
+#[cfg(test)]
+mod tests;
