@@ -206,14 +206,18 @@ async fn a_full_disk_under_the_file_store_stops_commits_until_there_is_space_and
     .await;
 }
 
-/// Posts every `.lp` file under `store` to InfluxDB's `/write` as it is, as the
-/// README tells an operator to; every file must be taken whole (204: no line
-/// refused, so no torn line). Returns the lines imported.
-async fn import(influx: &str, db: &str, store: &Path) -> usize {
+/// Posts every `.lp` file under `store` (one folder per measurement) to InfluxDB's
+/// `/write` as it is, as the README tells an operator to; every file must be taken
+/// whole (204: no line refused, so no torn line). Returns the lines imported.
+pub(crate) async fn import(influx: &str, db: &str, store: &Path) -> usize {
     let client = reqwest::Client::new();
     let mut lines = 0;
     for m in std::fs::read_dir(store).unwrap() {
-        for f in std::fs::read_dir(m.unwrap().path()).unwrap() {
+        let m = m.unwrap().path();
+        if !m.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(m).unwrap() {
             let path = f.unwrap().path();
             let body = std::fs::read(&path).unwrap();
             lines += body.iter().filter(|&&b| b == b'\n').count();

@@ -15,6 +15,7 @@ mod kafka_faults;
 mod lateness;
 mod oracle;
 mod outage;
+mod publish;
 mod replay;
 mod routes;
 mod sim;

@@ -108,6 +108,25 @@ impl Server {
     }
 }
 
+/// The `frictionless` command (the Frictionless Data validator, from PyPI) that
+/// `deploy/dev/services up` installs and names in `KERBSIDE_TEST_FRICTIONLESS`; fails
+/// the test, never skips it, when it is not there.
+pub(crate) fn frictionless() -> std::path::PathBuf {
+    let path = std::env::var_os("KERBSIDE_TEST_FRICTIONLESS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            std::path::Path::new(&home)
+                .join(".cache/kerbside/tools/frictionless-5.18.1/bin/frictionless")
+        });
+    assert!(
+        path.is_file(),
+        "the frictionless validator is not at {} (set KERBSIDE_TEST_FRICTIONLESS); {START_HINT}",
+        path.display()
+    );
+    path
+}
+
 /// A name no other test in this run, and no earlier run, has used: `prefix`, the
 /// process id, the wall clock in nanoseconds and a per-process counter. Only
 /// characters that are valid in Kafka topics, MQTT topics, InfluxDB databases and

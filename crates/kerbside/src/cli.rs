@@ -43,6 +43,9 @@ enum Command {
     /// Collection rounds (issue #9).
     #[command(subcommand)]
     Routes(RoutesCommand),
+    /// Open data: a Frictionless Data Package of the period's footfall, air quality,
+    /// traffic and waste tables, small visitor counts withheld.
+    Publish(crate::publish::PublishArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +128,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Routes(RoutesCommand::Solve(args)) => {
             crate::routes::run_solve(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish(args) => {
+            let cfg = load(config.as_deref(), log_format)?;
+            crate::publish::run(&cfg, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Routes(RoutesCommand::Bench(args)) => {

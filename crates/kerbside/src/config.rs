@@ -12,6 +12,7 @@ use kerbside_aggregate::AggregateConfig;
 use kerbside_alerts::AlertsConfig;
 use kerbside_ingest::{IngestConfig, MqttConfig};
 use kerbside_kafka::KafkaConfig;
+use kerbside_publish::PublishConfig;
 use kerbside_reading::ValidationConfig;
 use kerbside_routes::RoutesConfig;
 use kerbside_store::StoreConfig;
@@ -78,6 +79,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Collection rounds (`kerbside routes plan`).
     pub routes: RoutesConfig,
+    /// Open data (`kerbside publish`).
+    pub publish: PublishConfig,
 }
 
 /// One configuration problem, with the key it concerns.
@@ -178,6 +181,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         "store",
         "alerts",
         "routes",
+        "publish",
     ]
     .into();
     if let Some(obj) = v.as_object_mut() {
@@ -209,6 +213,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
     let store = section::<StoreConfig>("store", take("store"), &mut problems);
     let alerts = section::<AlertsConfig>("alerts", take("alerts"), &mut problems);
     let routes = section::<RoutesConfig>("routes", take("routes"), &mut problems);
+    let publish = section::<PublishConfig>("publish", take("publish"), &mut problems);
     let (
         Some(log),
         Some(metrics),
@@ -221,8 +226,10 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         Some(store),
         Some(alerts),
         Some(routes),
+        Some(publish),
     ) = (
         log, metrics, assets, validation, mqtt, kafka, ingest, aggregate, store, alerts, routes,
+        publish,
     )
     else {
         return Err(Problems(problems));
@@ -241,6 +248,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         store,
         alerts,
         routes,
+        publish,
     };
     problems.extend(cfg.semantic_problems());
     if problems.is_empty() {
@@ -272,6 +280,9 @@ impl Config {
         }
         for (k, m) in self.routes.problems() {
             push("routes", &k, m);
+        }
+        for (k, m) in self.publish.problems() {
+            push("publish", k, m);
         }
         let lateness = self.aggregate.windows.allowed_lateness_secs;
         if lateness > self.validation.max_age_secs {

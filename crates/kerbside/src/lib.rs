@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod ingest;
 pub mod offline;
+pub mod publish;
 pub mod replay;
 pub mod routes;
 pub mod serve;

@@ -1,0 +1,229 @@
+//! A table of the package: its columns (a Frictionless Table Schema) and its cells,
+//! written as CSV.
+
+use std::borrow::Cow;
+
+use serde_json::{Value, json};
+
+/// The marker of a suppressed cell (ONS's "confidential"), one of the schema's
+/// `missingValues`.
+pub const SUPPRESSED: &str = "[c]";
+
+/// A column's type, as a Table Schema names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    /// `YYYY-MM-DD`.
+    Date,
+    /// A whole number.
+    Integer,
+    /// A decimal number.
+    Number,
+    /// Text.
+    String,
+}
+
+impl Type {
+    fn as_str(self) -> &'static str {
+        match self {
+            Type::Date => "date",
+            Type::Integer => "integer",
+            Type::Number => "number",
+            Type::String => "string",
+        }
+    }
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// Its name in the CSV header.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: Type,
+    /// What it holds.
+    pub description: Cow<'static, str>,
+    /// Its unit, if it has one (`µg/m³`, `km/h`, …).
+    pub unit: Option<&'static str>,
+    /// Whether a cell may be empty (a value not measured) or suppressed.
+    pub optional: bool,
+}
+
+impl Column {
+    /// A column that always has a value.
+    pub fn required(
+        name: &'static str,
+        kind: Type,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            name,
+            kind,
+            description: description.into(),
+            unit: None,
+            optional: false,
+        }
+    }
+
+    /// A column whose cells may be empty or suppressed.
+    pub fn optional(
+        name: &'static str,
+        kind: Type,
+        description: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            optional: true,
+            ..Self::required(name, kind, description)
+        }
+    }
+
+    /// With a unit.
+    pub fn unit(self, unit: &'static str) -> Self {
+        Self {
+            unit: Some(unit),
+            ..self
+        }
+    }
+
+    fn schema(&self) -> Value {
+        let mut f = json!({
+            "name": self.name,
+            "type": self.kind.as_str(),
+            "description": self.description,
+        });
+        if let Some(u) = self.unit {
+            f["unit"] = json!(u);
+        }
+        let mut constraints = serde_json::Map::new();
+        if !self.optional {
+            constraints.insert("required".into(), json!(true));
+        }
+        if matches!(self.kind, Type::Integer | Type::Number) {
+            constraints.insert("minimum".into(), json!(0));
+        }
+        if !constraints.is_empty() {
+            f["constraints"] = Value::Object(constraints);
+        }
+        f
+    }
+}
+
+/// One cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Text (also dates, already formatted).
+    Text(String),
+    /// A whole number.
+    Int(u64),
+    /// A number with this many decimals.
+    Num(f64, usize),
+    /// Not measured: written empty.
+    Missing,
+    /// Withheld by disclosure control: written [`SUPPRESSED`].
+    Suppressed,
+}
+
+impl Cell {
+    /// A number, or [`Cell::Missing`] if there is none (or it is not finite).
+    pub fn num(v: Option<f64>, decimals: usize) -> Self {
+        match v {
+            Some(v) if v.is_finite() => Cell::Num(v, decimals),
+            _ => Cell::Missing,
+        }
+    }
+
+    fn render(&self) -> String {
+        match self {
+            Cell::Text(t) => t.clone(),
+            Cell::Int(n) => n.to_string(),
+            // `-0.0` would print as `-0.0`, which a minimum of 0 refuses.
+            Cell::Num(v, d) => format!("{:.*}", *d, if *v == 0.0 { 0.0 } else { *v }),
+            Cell::Missing => String::new(),
+            Cell::Suppressed => SUPPRESSED.to_owned(),
+        }
+    }
+}
+
+/// A table: one CSV resource of the package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The resource name, also the file name (`<name>.csv`).
+    pub name: &'static str,
+    /// A title for people.
+    pub title: &'static str,
+    /// What a row is, and how it was worked out.
+    pub description: String,
+    /// The columns.
+    pub columns: Vec<Column>,
+    /// The columns that name a row.
+    pub primary_key: &'static [&'static str],
+    /// The rows, in the order written (sorted by the key).
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    /// The CSV bytes: a header, then the rows, `\n`-terminated.
+    pub fn csv(&self) -> Vec<u8> {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        w.write_record(self.columns.iter().map(|c| c.name))
+            .expect("writing to memory");
+        for row in &self.rows {
+            w.write_record(row.iter().map(Cell::render))
+                .expect("writing to memory");
+        }
+        w.into_inner().expect("writing to memory")
+    }
+
+    /// The resource's entry in `datapackage.json`.
+    pub fn resource(&self) -> Value {
+        json!({
+            "name": self.name,
+            "path": format!("{}.csv", self.name),
+            "profile": "tabular-data-resource",
+            "title": self.title,
+            "description": self.description,
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": {
+                "fields": self.columns.iter().map(Column::schema).collect::<Vec<_>>(),
+                "primaryKey": self.primary_key,
+                "missingValues": ["", SUPPRESSED],
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_written_as_the_schema_reads_them() {
+        let t = Table {
+            name: "t",
+            title: "T",
+            description: String::new(),
+            columns: vec![
+                Column::required("site", Type::String, "where"),
+                Column::optional("pm25", Type::Number, "PM2.5").unit("µg/m³"),
+                Column::optional("visitors", Type::Integer, "people"),
+            ],
+            primary_key: &["site"],
+            rows: vec![
+                vec![Cell::Text("a, b".into()), Cell::Num(-0.0, 1), Cell::Int(12)],
+                vec![Cell::Text("c".into()), Cell::num(None, 1), Cell::Suppressed],
+            ],
+        };
+        assert_eq!(
+            String::from_utf8(t.csv()).unwrap(),
+            "site,pm25,visitors\n\"a, b\",0.0,12\nc,,[c]\n"
+        );
+        let r = t.resource();
+        assert_eq!(r["path"], "t.csv");
+        assert_eq!(r["schema"]["missingValues"], json!(["", "[c]"]));
+        assert_eq!(r["schema"]["fields"][1]["unit"], "µg/m³");
+        assert_eq!(r["schema"]["fields"][0]["constraints"]["required"], true);
+    }
+}

@@ -1,0 +1,361 @@
+//! The package as a reader gets it: the CSVs parsed back, the disclosure control
+//! attacked from the published cells alone, the same bytes from the same rows in
+//! any order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kerbside_measure::{AirQualityRow, BinFillRow, FootfallRow, TrafficFlowRow};
+use kerbside_publish::{Inputs, Package, Period, PublishConfig};
+use proptest::prelude::*;
+use serde_json::Value;
+
+const DAY: i64 = 86_400_000;
+const HOUR: i64 = 3_600_000;
+/// 2026-11-01T00:00Z.
+const NOV_1: i64 = 1_793_491_200_000;
+
+fn footfall(ms: i64, venue: &str, room: &str, visitors: u64) -> FootfallRow {
+    FootfallRow {
+        window_ms: ms,
+        venue: venue.into(),
+        room: room.into(),
+        window: "1h".into(),
+        visitors: Some(visitors),
+        readings: Some(60),
+    }
+}
+
+/// A table of the package as `(header, rows)` of strings.
+fn csv(pkg: &Package, name: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let (_, bytes) = pkg
+        .files()
+        .into_iter()
+        .find(|(n, _)| n == &format!("{name}.csv"))
+        .unwrap_or_else(|| panic!("no {name}.csv"));
+    let mut r = csv::Reader::from_reader(&bytes[..]);
+    let header = r.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+/// What a reader of the published footfall tables can write down as sums: a room's
+/// day is its hours summed; a venue's month is its days summed; and, to be safe, a
+/// venue's hour or day is its rooms' summed. Cells named by (table, key); a sum
+/// relation lists its total first.
+fn published_relations(pkg: &Package) -> (BTreeMap<String, Option<u64>>, Vec<Vec<String>>) {
+    let mut cells = BTreeMap::new();
+    let mut rels: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let value = |s: &str| (s != "[c]").then(|| s.parse::<u64>().unwrap());
+    let (_, hourly) = csv(pkg, "footfall-hourly");
+    for r in &hourly {
+        let (date, hour, venue, room) = (&r[0], &r[1], &r[2], &r[3]);
+        let id = format!("h/{date}/{hour}/{venue}/{room}");
+        cells.insert(id.clone(), value(&r[4]));
+        rels.entry(format!("day/{date}/{venue}/{room}"))
+            .or_default()
+            .push(id.clone());
+        if room != "all" {
+            rels.entry(format!("vh/{date}/{hour}/{venue}"))
+                .or_default()
+                .push(id);
+        }
+    }
+    let (_, daily) = csv(pkg, "footfall-daily");
+    for r in &daily {
+        let (date, venue, room) = (&r[0], &r[1], &r[2]);
+        let id = format!("d/{date}/{venue}/{room}");
+        cells.insert(id.clone(), value(&r[3]));
+        rels.get_mut(&format!("day/{date}/{venue}/{room}"))
+            .unwrap()
+            .insert(0, id.clone());
+        if room == "all" {
+            rels.entry(format!("month/{venue}/{}", &date[..7]))
+                .or_default()
+                .push(id);
+        } else {
+            rels.entry(format!("vd/{date}/{venue}"))
+                .or_default()
+                .push(id);
+        }
+    }
+    // The venue's own cells head their rooms' relations.
+    for r in &hourly {
+        if r[3] == "all"
+            && let Some(rel) = rels.get_mut(&format!("vh/{}/{}/{}", r[0], r[1], r[2]))
+        {
+            rel.insert(0, format!("h/{}/{}/{}/all", r[0], r[1], r[2]));
+        }
+    }
+    for r in &daily {
+        if r[2] == "all"
+            && let Some(rel) = rels.get_mut(&format!("vd/{}/{}", r[0], r[1]))
+        {
+            rel.insert(0, format!("d/{}/{}/all", r[0], r[1]));
+        }
+    }
+    if let Some((_, monthly)) = pkg
+        .files()
+        .iter()
+        .any(|(n, _)| n == "footfall-monthly.csv")
+        .then(|| csv(pkg, "footfall-monthly"))
+    {
+        for r in &monthly {
+            let id = format!("m/{}/{}-{:02}", r[0], r[1], r[2].parse::<u32>().unwrap());
+            cells.insert(id.clone(), value(&r[3]));
+            rels.get_mut(&format!(
+                "month/{}/{}-{:02}",
+                r[0],
+                r[1],
+                r[2].parse::<u32>().unwrap()
+            ))
+            .unwrap()
+            .insert(0, id);
+        }
+    }
+    // Rooms without their venue's cell, or days without their month, sum to
+    // nothing published: no relation.
+    rels.retain(|k, r| {
+        let headed = if k.starts_with("month/") {
+            r[0].starts_with("m/")
+        } else if k.starts_with("vh/") || k.starts_with("vd/") {
+            r[0].ends_with("/all")
+        } else {
+            true
+        };
+        headed && r.len() > 1
+    });
+    (cells, rels.into_values().collect())
+}
+
+/// The attack: any sum with one cell unknown gives it away (a total less its parts,
+/// or its parts added up); feed each found cell back in until nothing more comes.
+/// The cells recovered.
+fn attack(cells: &BTreeMap<String, Option<u64>>, rels: &[Vec<String>]) -> BTreeSet<String> {
+    let mut known: BTreeSet<&String> = cells
+        .iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| k)
+        .collect();
+    let mut found = BTreeSet::new();
+    loop {
+        let mut more = false;
+        for rel in rels {
+            let unknown: Vec<&String> = rel.iter().filter(|c| !known.contains(c)).collect();
+            if let [only] = unknown[..] {
+                known.insert(only);
+                found.insert(only.clone());
+                more = true;
+            }
+        }
+        if !more {
+            return found;
+        }
+    }
+}
+
+/// A month of a museum: a busy gallery, a quiet study room, a shop that is nearly
+/// empty before ten.
+fn museum_month() -> Vec<FootfallRow> {
+    let mut rows = Vec::new();
+    for day in 0..30 {
+        for hour in 9..17 {
+            let t = NOV_1 + day * DAY + hour * HOUR;
+            let gallery = 40 + ((day * 7 + hour) % 13) as u64;
+            let study = ((day + hour) % 9) as u64 + u64::from(hour == 12) * 6;
+            let shop = if hour < 10 { 3 } else { 15 + (hour % 4) as u64 };
+            rows.push(footfall(t, "museum", "gallery", gallery));
+            rows.push(footfall(t, "museum", "study", study));
+            rows.push(footfall(t, "museum", "shop", shop));
+            rows.push(footfall(t, "museum", "", gallery + study / 2 + shop));
+        }
+    }
+    rows
+}
+
+#[test]
+fn no_published_visitor_count_is_small_and_none_withheld_can_be_worked_out() {
+    let period = Period::parse("2026-11-01", 30).unwrap();
+    let inputs = Inputs {
+        footfall: museum_month(),
+        ..Inputs::default()
+    };
+    let pkg = Package::build(&inputs, &period, &PublishConfig::default());
+    let (cells, rels) = published_relations(&pkg);
+    let withheld = cells.values().filter(|v| v.is_none()).count();
+    assert!(withheld > 200, "{withheld} cells withheld");
+    for (id, v) in &cells {
+        assert!(v.is_none_or(|v| v >= 10), "{id} = {v:?} is published");
+    }
+    assert!(
+        rels.iter().any(|r| r[0].starts_with("m/")),
+        "the month is related to its days"
+    );
+    let recovered = attack(&cells, &rels);
+    assert!(recovered.is_empty(), "worked out: {recovered:?}");
+    // The month is there (a whole November), and its visits are its days'.
+    let (header, monthly) = csv(&pkg, "footfall-monthly");
+    assert_eq!(header, ["venue", "year", "month", "visits"]);
+    assert_eq!(monthly.len(), 1);
+    assert_eq!(&monthly[0][..3], ["museum", "2026", "11"]);
+    let days: u64 = csv(&pkg, "footfall-daily")
+        .1
+        .iter()
+        .filter(|r| r[2] == "all")
+        .map(|r| r[3].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(monthly[0][3], days.to_string());
+}
+
+#[test]
+fn the_threshold_is_a_setting() {
+    let period = Period::parse("2026-11-01", 30).unwrap();
+    let inputs = Inputs {
+        footfall: museum_month(),
+        ..Inputs::default()
+    };
+    let cfg = PublishConfig {
+        threshold: 5,
+        ..PublishConfig::default()
+    };
+    let pkg = Package::build(&inputs, &period, &cfg);
+    let (cells, rels) = published_relations(&pkg);
+    assert!(cells.values().flatten().any(|v| (5..10).contains(v)));
+    assert!(cells.values().flatten().all(|v| *v >= 5));
+    assert!(attack(&cells, &rels).is_empty());
+}
+
+#[test]
+fn the_same_rows_in_any_order_give_the_same_bytes() {
+    let period = Period::parse("2026-11-01", 2).unwrap();
+    let mut inputs = Inputs {
+        footfall: museum_month(),
+        air: (0..96)
+            .map(|q| AirQualityRow {
+                window_ms: NOV_1 + q * 15 * 60_000,
+                device_id: "aq-1".into(),
+                site: "town-hall".into(),
+                window: "15m".into(),
+                pm25_ugm3: Some(8.0 + (q % 7) as f64),
+                ..AirQualityRow::default()
+            })
+            .chain((0..24).map(|h| AirQualityRow {
+                window_ms: NOV_1 + h * HOUR,
+                device_id: "aq-1".into(),
+                site: "town-hall".into(),
+                window: "1h".into(),
+                pm25_ugm3: Some(9.25),
+                no2_ugm3: Some(31.0),
+                daqi: Some(2 + (h % 3) as u64),
+                daqi_band: Some("Low".into()),
+                ..AirQualityRow::default()
+            }))
+            .collect(),
+        traffic: (0..288)
+            .map(|w| TrafficFlowRow {
+                window_ms: NOV_1 + w * 5 * 60_000,
+                device_id: "tc-1".into(),
+                link: "A61-N".into(),
+                vehicles: Some(40 + (w % 5) as u64),
+                mean_speed_kph: Some(30.0 + (w % 3) as f64),
+                ..TrafficFlowRow::default()
+            })
+            .collect(),
+        bins: (0..96)
+            .map(|q| BinFillRow {
+                window_ms: NOV_1 + q * 15 * 60_000,
+                device_id: format!("bin-{}", q % 3).into(),
+                ward: "Abbey".into(),
+                stream: "general".into(),
+                fill_pct: Some(q as f64 * 1.2),
+                lat: Some(53.8),
+                lon: Some(-1.55),
+                fire: Some(q == 50),
+                ..BinFillRow::default()
+            })
+            .collect(),
+    };
+    let cfg = PublishConfig::default();
+    let a = Package::build(&inputs, &period, &cfg).files();
+    inputs.footfall.reverse();
+    inputs.air.reverse();
+    inputs.traffic.reverse();
+    inputs.bins.reverse();
+    let b = Package::build(&inputs, &period, &cfg).files();
+    assert_eq!(a, b);
+    let names: Vec<&str> = a.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "datapackage.json",
+            "footfall-hourly.csv",
+            "footfall-daily.csv",
+            "air-quality-hourly.csv",
+            "air-quality-daily.csv",
+            "traffic-hourly.csv",
+            "waste-daily.csv"
+        ],
+        "no monthly table without a whole month"
+    );
+    let pkg = Package::build(&inputs, &period, &cfg);
+    // The first hour: 4 quarters measured, pm2.5 the hourly row's, indicative.
+    let (h, rows) = csv(&pkg, "air-quality-hourly");
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    assert_eq!(rows.len(), 24);
+    assert_eq!(rows[0][col("capture_pct")], "100");
+    assert_eq!(rows[0][col("pm25_ugm3")], "9.2");
+    assert_eq!(rows[0][col("status")], "indicative");
+    assert_eq!(rows[0][col("verification")], "provisional");
+    let (_, days) = csv(&pkg, "air-quality-daily");
+    assert_eq!(days.len(), 1, "one day of air: {days:?}");
+    // Traffic: 12 windows an hour, 40-44 vehicles each.
+    let (h, rows) = csv(&pkg, "traffic-hourly");
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let first: u64 = (0..12).map(|w| 40 + w % 5).sum();
+    assert_eq!(rows[0][col("all_motor_vehicles")], first.to_string());
+    assert_eq!(rows[0][col("capture_pct")], "100");
+    // Waste: three bins, the fullest over 80 % from window 67 on, one fire.
+    let (h, rows) = csv(&pkg, "waste-daily");
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][col("bins_reporting")], "3");
+    assert_eq!(rows[0][col("bins_over_80_pct")], "3");
+    assert_eq!(rows[0][col("fire_events")], "1");
+    // 96 windows × 1.2 %: windows 84..96 are at or over 100 %: 12 quarter-hours.
+    assert_eq!(rows[0][col("overflow_bin_hours")], "3.00");
+    let d: Value = serde_json::from_slice(&a[0].1).unwrap();
+    assert_eq!(d["licenses"][0]["name"], "OGL-UK-3.0");
+    assert_eq!(d["temporal"]["start"], "2026-11-01");
+    assert_eq!(d["temporal"]["end"], "2026-11-02");
+    assert_eq!(d["resources"].as_array().unwrap().len(), 6);
+}
+
+proptest! {
+    /// Random venues, rooms and counts over a few days: nothing under the threshold
+    /// is published, and the attack on the published tables finds nothing.
+    #[test]
+    fn random_footfall_never_leaks_a_small_count(
+        counts in prop::collection::vec((0u64..3, 0u64..4, 0i64..3, 0i64..24, 0u64..40), 1..120),
+    ) {
+        let rows: Vec<FootfallRow> = counts
+            .iter()
+            .map(|(venue, room, day, hour, n)| {
+                let room = if *room == 0 { String::new() } else { format!("r{room}") };
+                footfall(NOV_1 + day * DAY + hour * HOUR, &format!("v{venue}"), &room, *n)
+            })
+            .collect();
+        let period = Period::parse("2026-11-01", 3).unwrap();
+        let pkg = Package::build(
+            &Inputs { footfall: rows, ..Inputs::default() },
+            &period,
+            &PublishConfig::default(),
+        );
+        let (cells, rels) = published_relations(&pkg);
+        for v in cells.values().flatten() {
+            prop_assert!(*v >= 10);
+        }
+        prop_assert!(attack(&cells, &rels).is_empty());
+    }
+}
