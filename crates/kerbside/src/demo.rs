@@ -248,6 +248,33 @@ pub fn run(cfg: &Config, args: &DemoArgs) -> anyhow::Result<DemoReport> {
     report
         .seconds
         .insert("rounds".into(), plan_started.elapsed().as_secs_f64());
+
+    // The day's open data, from what the day wrote (every day the period touched).
+    let open_data = out.join("open-data");
+    let day_ms = 86_400_000;
+    let days = u32::try_from(((end_ms - start.millis() + day_ms - 1) / day_ms).max(1))
+        .context("--duration is too long")?;
+    let period = kerbside_publish::Period::parse(&start.to_rfc3339()[..10], days)?;
+    let files = args.influx.is_none().then_some(store_dir.as_path());
+    report.open_data = match crate::publish::write(&cfg, &period, files, &open_data) {
+        Ok(package) => {
+            let tables: serde_json::Map<String, serde_json::Value> =
+                crate::publish::summary(&package)
+                    .into_iter()
+                    .map(|(name, rows, withheld)| {
+                        (
+                            name.to_owned(),
+                            serde_json::json!({ "rows": rows, "withheld": withheld }),
+                        )
+                    })
+                    .collect();
+            serde_json::json!({ "tables": tables })
+        }
+        Err(e) => {
+            eprintln!("kerbside demo: no open data: {e:#}");
+            serde_json::json!({ "error": format!("{e:#}") })
+        }
+    };
     report
         .seconds
         .insert("total".into(), started.elapsed().as_secs_f64());
@@ -265,6 +292,7 @@ pub fn run(cfg: &Config, args: &DemoArgs) -> anyhow::Result<DemoReport> {
         .paths
         .insert("alerts".into(), path(&out.join("alerts.jsonl")));
     report.paths.insert("rounds".into(), path(&rounds_dir));
+    report.paths.insert("open_data".into(), path(&open_data));
     report
         .paths
         .insert("report".into(), path(&out.join("report.json")));

@@ -2,7 +2,7 @@
 //! line-protocol files as `routes plan` reads, written as a Frictionless Data Package
 //! by `kerbside-publish`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use kerbside_measure::measurements::{AIR_QUALITY, BIN_FILL, FOOTFALL, TRAFFIC_FLOW};
@@ -30,10 +30,53 @@ pub struct PublishArgs {
     pub out: PathBuf,
 }
 
-/// Runs `kerbside publish`: reads, builds and writes the package; returns it.
+/// Runs `kerbside publish`: reads, builds and writes the package, prints what it
+/// wrote, and returns it.
 pub fn run(cfg: &Config, args: &PublishArgs) -> anyhow::Result<Package> {
     let period = Period::parse(&args.date, args.days)?;
-    let files = args.from_files.as_deref();
+    let package = write(cfg, &period, args.from_files.as_deref(), &args.out)?;
+    println!(
+        "kerbside publish: {} to {} into {}",
+        args.date,
+        kerbside_publish::period::iso(period.last()),
+        args.out.display()
+    );
+    for (name, rows, withheld) in summary(&package) {
+        let withheld = if withheld > 0 {
+            format!(", {withheld} cells withheld")
+        } else {
+            String::new()
+        };
+        println!("  {name:<20} {rows:>7} rows{withheld}");
+    }
+    Ok(package)
+}
+
+/// Per table: its name, its rows and its cells withheld.
+pub fn summary(package: &Package) -> Vec<(&'static str, usize, usize)> {
+    package
+        .tables
+        .iter()
+        .map(|t| {
+            let withheld = t
+                .rows
+                .iter()
+                .flatten()
+                .filter(|c| matches!(c, kerbside_publish::table::Cell::Suppressed))
+                .count();
+            (t.name, t.rows.len(), withheld)
+        })
+        .collect()
+}
+
+/// Reads `period` from the store (or the line-protocol files under `files`), and
+/// writes its package into `out`.
+pub fn write(
+    cfg: &Config,
+    period: &Period,
+    files: Option<&Path>,
+    out: &Path,
+) -> anyhow::Result<Package> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -74,36 +117,11 @@ pub fn run(cfg: &Config, args: &PublishArgs) -> anyhow::Result<Package> {
             .filter_map(BinFillRow::read)
             .collect(),
     };
-    let package = Package::build(&inputs, &period, &cfg.publish);
-    let out = &args.out;
+    let package = Package::build(&inputs, period, &cfg.publish);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for (name, bytes) in package.files() {
         let path = out.join(&name);
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-    }
-    println!(
-        "kerbside publish: {} to {} into {}",
-        args.date,
-        kerbside_publish::period::iso(period.last()),
-        out.display()
-    );
-    for t in &package.tables {
-        let withheld = t
-            .rows
-            .iter()
-            .flatten()
-            .filter(|c| matches!(c, kerbside_publish::table::Cell::Suppressed))
-            .count();
-        println!(
-            "  {:<20} {:>7} rows{}",
-            t.name,
-            t.rows.len(),
-            if withheld > 0 {
-                format!(", {withheld} cells withheld")
-            } else {
-                String::new()
-            }
-        );
     }
     Ok(package)
 }

@@ -266,5 +266,32 @@ fn the_demo_accounts_for_every_message_and_plans_the_rounds() {
     for f in ["rounds.geojson", "rounds.gpx", "rounds.svg", "summary.json"] {
         assert!(out.join("rounds").join(f).is_file(), "{f}");
     }
+
+    // The day's open data: every table the report names is on file with its rows,
+    // and no visitor count under 10 is published.
+    let open = out.join("open-data");
+    let package: Value =
+        serde_json::from_str(&std::fs::read_to_string(open.join("datapackage.json")).unwrap())
+            .unwrap();
+    let tables = report["open_data"]["tables"].as_object().unwrap();
+    assert_eq!(
+        package["resources"].as_array().unwrap().len(),
+        tables.len(),
+        "{report:#}"
+    );
+    for (name, t) in tables {
+        let text = std::fs::read_to_string(open.join(format!("{name}.csv"))).unwrap();
+        assert_eq!(text.lines().count() as u64 - 1, count(&t["rows"]), "{name}");
+    }
+    let footfall = std::fs::read_to_string(open.join("footfall-hourly.csv")).unwrap();
+    let mut shown = 0;
+    for line in footfall.lines().skip(1) {
+        let visitors = line.rsplit(',').next().unwrap();
+        if visitors != "[c]" {
+            assert!(visitors.parse::<u64>().unwrap() >= 10, "{line}");
+            shown += 1;
+        }
+    }
+    assert!(shown > 0, "no footfall published: {footfall}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -29,6 +29,9 @@ pub struct DemoReport {
     pub alerts: BTreeMap<String, AlertCount>,
     /// Tomorrow's rounds (`rounds/summary.json`), or why there are none.
     pub rounds: serde_json::Value,
+    /// The period's open data (`open-data/`): rows and cells withheld per table, or
+    /// why there is none.
+    pub open_data: serde_json::Value,
     /// Where things are.
     pub paths: BTreeMap<String, String>,
     /// Wall-clock seconds: the simulated period, and the whole run.
@@ -221,6 +224,15 @@ pub(super) fn print_report(r: &DemoReport) {
                 saving("visits", "visits", 0),
                 saving("distance_km", "km", 1),
                 saving("vehicle_hours", "vehicle hours", 1)
+            );
+        }
+    }
+    if let Some(tables) = r.open_data.get("tables").and_then(|t| t.as_object()) {
+        println!("  open data ({} tables):", tables.len());
+        for (name, t) in tables {
+            println!(
+                "    {name:<20} {} rows, {} cells withheld",
+                t["rows"], t["withheld"]
             );
         }
     }
