@@ -1,5 +1,6 @@
 //! A plan as planners and fleet systems take it: GeoJSON for maps, CSV for fleet
-//! systems, GPX for drivers' devices, an SVG map of the day.
+//! systems, GPX for drivers' devices, an SVG map of the day (a panel per waste stream,
+//! each at its own scale, with a legend).
 
 use geojson::{Feature, FeatureCollection, Geometry, JsonObject};
 use serde_json::json;
@@ -8,6 +9,10 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::plan::{LatLon, Plan, Round, Stop};
 use crate::select::Reason;
+
+mod svg;
+
+pub use svg::to_svg;
 
 /// `ms` as RFC 3339 (UTC).
 fn rfc3339(ms: i64) -> String {
@@ -196,13 +201,6 @@ pub fn to_csv(plan: &Plan) -> String {
     String::from_utf8(w.into_inner().expect("in memory")).expect("UTF-8 fields")
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn waypoint(p: LatLon, name: &str, ms: Option<i64>) -> gpx::Waypoint {
     let mut w = gpx::Waypoint::new(geo_types::Point::new(p.lon, p.lat));
     w.name = Some(name.to_owned());
@@ -245,90 +243,6 @@ pub fn to_gpx(plan: &Plan, depot: LatLon, tip: LatLon) -> String {
     let mut out = Vec::new();
     gpx::write(&doc, &mut out).expect("writing GPX to memory");
     String::from_utf8(out).expect("GPX is UTF-8")
-}
-
-/// An SVG map of the day: each vehicle's trips in its own colour, bins as dots, the
-/// depot and the tip as squares.
-pub fn to_svg(plan: &Plan, depot: LatLon, tip: LatLon) -> String {
-    const COLOURS: [&str; 8] = [
-        "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
-    ];
-    let mut pts: Vec<LatLon> = vec![depot, tip];
-    for r in &plan.rounds {
-        for t in &r.trips {
-            pts.extend(t.stops.iter().map(|s| LatLon {
-                lat: s.bin.bin.lat,
-                lon: s.bin.bin.lon,
-            }));
-        }
-    }
-    let (w, h, pad) = (1000.0, 800.0, 40.0);
-    let kx = depot.lat.to_radians().cos();
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for p in &pts {
-        x0 = x0.min(p.lon * kx);
-        x1 = x1.max(p.lon * kx);
-        y0 = y0.min(p.lat);
-        y1 = y1.max(p.lat);
-    }
-    let scale = ((w - 2.0 * pad) / (x1 - x0).max(1e-9)).min((h - 2.0 * pad) / (y1 - y0).max(1e-9));
-    let xy = |p: LatLon| {
-        (
-            pad + (p.lon * kx - x0) * scale,
-            h - pad - (p.lat - y0) * scale,
-        )
-    };
-    let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    );
-    for r in &plan.rounds {
-        let colour = COLOURS[(r.vehicle - 1) % COLOURS.len()];
-        for (t, trip) in r.trips.iter().enumerate() {
-            let mut line = vec![xy(trip_start(t, depot, tip))];
-            line.extend(trip.stops.iter().map(|s| {
-                xy(LatLon {
-                    lat: s.bin.bin.lat,
-                    lon: s.bin.bin.lon,
-                })
-            }));
-            line.push(xy(tip));
-            let d: Vec<String> = line.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-            out.push_str(&format!(
-                "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" opacity=\"0.8\"><title>vehicle {} trip {}</title></polyline>\n",
-                d.join(" "),
-                r.vehicle,
-                t + 1
-            ));
-            for s in &trip.stops {
-                let (x, y) = xy(LatLon {
-                    lat: s.bin.bin.lat,
-                    lon: s.bin.bin.lon,
-                });
-                out.push_str(&format!(
-                    "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{colour}\"><title>{}</title></circle>\n",
-                    xml_escape(&s.bin.bin.device_id)
-                ));
-            }
-        }
-    }
-    for (p, label) in [(depot, "depot"), (tip, "tip")] {
-        let (x, y) = xy(p);
-        out.push_str(&format!(
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"black\"/><text x=\"{:.1}\" y=\"{:.1}\" font-family=\"sans-serif\" font-size=\"12\">{label}</text>\n",
-            x - 5.0,
-            y - 5.0,
-            x + 8.0,
-            y - 8.0
-        ));
-    }
-    out.push_str(&format!(
-        "<text x=\"{pad}\" y=\"24\" font-family=\"sans-serif\" font-size=\"16\">{} vehicles, {} bins, {:.1} km</text>\n</svg>\n",
-        plan.rounds.len(),
-        plan.visits(),
-        plan.distance_m() / 1000.0
-    ));
-    out
 }
 
 #[cfg(test)]
@@ -435,14 +349,5 @@ mod tests {
             .map(|t| t["stops"].as_array().unwrap().len())
             .sum();
         assert_eq!(stops, r.trips.iter().map(|t| t.stops.len()).sum::<usize>());
-    }
-
-    #[test]
-    fn the_svg_map_draws_every_trip_and_bin() {
-        let (p, depot, tip) = day();
-        let svg = to_svg(&p, depot, tip);
-        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches("<polyline").count(), trips(&p));
-        assert_eq!(svg.matches("<circle").count(), 40);
     }
 }
