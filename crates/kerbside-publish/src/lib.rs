@@ -11,9 +11,11 @@
 //! disclosure control ([`disclosure`]): small counts, and anything that would let one
 //! be worked out, are withheld as `[c]`.
 //!
-//! Pure: typed rows in ([`Inputs`]), the files' bytes out ([`Package::files`]); the
-//! binary reads the rows from the store or line-protocol files and writes the files.
-//! The same inputs give byte-identical files.
+//! Pure: typed rows in, CSV and JSON out, through [`Publisher`] onto any
+//! `std::io::Write` a day at a time (memory follows a day of the city, not the
+//! period), or as a whole [`Package`] in memory. The binary reads the rows from the
+//! store or line-protocol files and gives it files. The same rows give the same
+//! bytes.
 
 pub mod air;
 pub mod config;
@@ -28,5 +30,5 @@ pub mod waste;
 
 pub use config::PublishConfig;
 pub use error::PublishError;
-pub use package::{Inputs, Package};
+pub use package::{Inputs, Package, Published, Publisher, TableSummary, descriptor_bytes};
 pub use period::Period;

@@ -143,9 +143,9 @@ impl Cell {
     }
 }
 
-/// A table: one CSV resource of the package.
+/// A table's description: one CSV resource of the package.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Table {
+pub struct Schema {
     /// The resource name, also the file name (`<name>.csv`).
     pub name: &'static str,
     /// A title for people.
@@ -156,25 +156,9 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// The columns that name a row.
     pub primary_key: &'static [&'static str],
-    /// The rows, in the order written (sorted by the key).
-    pub rows: Vec<Vec<Cell>>,
 }
 
-impl Table {
-    /// The CSV bytes: a header, then the rows, `\n`-terminated.
-    pub fn csv(&self) -> Vec<u8> {
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        w.write_record(self.columns.iter().map(|c| c.name))
-            .expect("writing to memory");
-        for row in &self.rows {
-            w.write_record(row.iter().map(Cell::render))
-                .expect("writing to memory");
-        }
-        w.into_inner().expect("writing to memory")
-    }
-
+impl Schema {
     /// The resource's entry in `datapackage.json`.
     pub fn resource(&self) -> Value {
         json!({
@@ -195,13 +179,59 @@ impl Table {
     }
 }
 
+/// One table's CSV as it is written: the header first, then rows as they come.
+#[derive(Debug)]
+pub struct CsvTable<W: std::io::Write> {
+    /// What it is.
+    pub schema: Schema,
+    writer: csv::Writer<W>,
+    /// Rows written.
+    pub rows: usize,
+    /// Cells written as [`SUPPRESSED`].
+    pub withheld: usize,
+}
+
+impl<W: std::io::Write> CsvTable<W> {
+    /// Starts the table on `out` with its header.
+    pub fn new(schema: Schema, out: W) -> std::io::Result<Self> {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(out);
+        writer.write_record(schema.columns.iter().map(|c| c.name))?;
+        Ok(Self {
+            schema,
+            writer,
+            rows: 0,
+            withheld: 0,
+        })
+    }
+
+    /// Appends `rows`.
+    pub fn write(&mut self, rows: &[Vec<Cell>]) -> std::io::Result<()> {
+        for row in rows {
+            debug_assert_eq!(row.len(), self.schema.columns.len(), "{}", self.schema.name);
+            self.withheld += row.iter().filter(|c| **c == Cell::Suppressed).count();
+            self.writer.write_record(row.iter().map(Cell::render))?;
+        }
+        self.rows += rows.len();
+        Ok(())
+    }
+
+    /// Flushes and hands the output back.
+    pub fn finish(self) -> std::io::Result<W> {
+        self.writer
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn cells_are_written_as_the_schema_reads_them() {
-        let t = Table {
+        let schema = Schema {
             name: "t",
             title: "T",
             description: String::new(),
@@ -211,16 +241,19 @@ mod tests {
                 Column::optional("visitors", Type::Integer, "people"),
             ],
             primary_key: &["site"],
-            rows: vec![
-                vec![Cell::Text("a, b".into()), Cell::Num(-0.0, 1), Cell::Int(12)],
-                vec![Cell::Text("c".into()), Cell::num(None, 1), Cell::Suppressed],
-            ],
         };
+        let mut t = CsvTable::new(schema.clone(), Vec::new()).unwrap();
+        t.write(&[
+            vec![Cell::Text("a, b".into()), Cell::Num(-0.0, 1), Cell::Int(12)],
+            vec![Cell::Text("c".into()), Cell::num(None, 1), Cell::Suppressed],
+        ])
+        .unwrap();
+        assert_eq!((t.rows, t.withheld), (2, 1));
         assert_eq!(
-            String::from_utf8(t.csv()).unwrap(),
+            String::from_utf8(t.finish().unwrap()).unwrap(),
             "site,pm25,visitors\n\"a, b\",0.0,12\nc,,[c]\n"
         );
-        let r = t.resource();
+        let r = schema.resource();
         assert_eq!(r["path"], "t.csv");
         assert_eq!(r["schema"]["missingValues"], json!(["", "[c]"]));
         assert_eq!(r["schema"]["fields"][1]["unit"], "µg/m³");

@@ -1,64 +1,130 @@
 //! Waste: per ward, waste stream and day, how many bins reported, how many were at
 //! or over 80 % full, the bin-hours spent overflowing, and fire and tilt events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 use kerbside_measure::BinFillRow;
+use kerbside_measure::rows::TagValue;
 use time::Date;
 
-use crate::period::{Period, date_hour, iso};
-use crate::table::{Cell, Column, Table, Type};
+use crate::period::iso;
+use crate::table::{Cell, Column, Schema, Type};
 
 /// Fill at which a bin counts as due (the route planner's default threshold).
 const FULL_PCT: f64 = 80.0;
 /// Fill at which a bin overflows.
 const OVERFLOW_PCT: f64 = 100.0;
-/// Hours in a `bin_fill` window.
+/// `bin_fill` windows in a day, and hours in one.
+const WINDOWS: usize = 96;
+const WINDOW_MS: i64 = 15 * 60_000;
 const WINDOW_H: f64 = 0.25;
+const DAY_MS: i64 = 86_400_000;
 
-#[derive(Debug, Default)]
-struct Day {
-    reporting: BTreeSet<String>,
-    full: BTreeSet<String>,
-    overflow_windows: u64,
-    fire: BTreeSet<String>,
-    tilt: BTreeSet<String>,
+/// A window's flags.
+const REPORTED: u8 = 1;
+const FULL: u8 = 2;
+const OVERFLOW: u8 = 4;
+const FIRE: u8 = 8;
+const TILT: u8 = 16;
+
+/// One bin's day: where it is and each window's flags (a hundred bytes a bin).
+#[derive(Debug)]
+struct BinDay {
+    ward: TagValue,
+    stream: TagValue,
+    windows: [u8; WINDOWS],
 }
 
-/// The `waste-daily` table.
-pub fn table(rows: &[BinFillRow], period: &Period) -> Table {
-    let mut days: BTreeMap<(Date, String, String), Day> = BTreeMap::new();
-    for r in rows.iter().filter(|r| period.contains(r.window_ms)) {
-        let (date, _) = date_hour(r.window_ms);
-        let or_unknown = |t: &str| {
-            if t.is_empty() {
-                "unknown".to_owned()
-            } else {
-                t.to_owned()
-            }
-        };
-        let d = days
-            .entry((date, or_unknown(&r.ward), or_unknown(&r.stream)))
-            .or_default();
-        let id = r.device_id.to_string();
+/// One day of `bin_fill` rows, until it is written. A later row of the same bin and
+/// window replaces an earlier one (a late correction), as the store does.
+#[derive(Debug, Default)]
+pub struct WasteDay {
+    bins: HashMap<TagValue, BinDay>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    reporting: u64,
+    full: u64,
+    overflow_windows: u64,
+    fire: u64,
+    tilt: u64,
+}
+
+impl WasteDay {
+    /// Takes one row of this day.
+    pub fn add(&mut self, r: &BinFillRow) {
+        let i = ((r.window_ms.rem_euclid(DAY_MS) / WINDOW_MS) as usize).min(WINDOWS - 1);
+        let b = self
+            .bins
+            .entry(r.device_id.clone())
+            .or_insert_with(|| BinDay {
+                ward: TagValue::default(),
+                stream: TagValue::default(),
+                windows: [0; WINDOWS],
+            });
+        b.ward.clone_from(&r.ward);
+        b.stream.clone_from(&r.stream);
+        let mut flags = REPORTED;
         if let Some(fill) = r.fill_pct.filter(|f| f.is_finite()) {
             if fill >= FULL_PCT {
-                d.full.insert(id.clone());
+                flags |= FULL;
             }
             if fill >= OVERFLOW_PCT {
-                d.overflow_windows += 1;
+                flags |= OVERFLOW;
             }
         }
         if r.fire == Some(true) {
-            d.fire.insert(id.clone());
+            flags |= FIRE;
         }
         if r.tilt == Some(true) {
-            d.tilt.insert(id.clone());
+            flags |= TILT;
         }
-        d.reporting.insert(id);
+        b.windows[i] = flags;
     }
-    let count = |s: &BTreeSet<String>| Cell::Int(s.len() as u64);
-    Table {
+
+    /// The day's rows, by ward and stream.
+    pub fn rows(self, date: Date) -> Vec<Vec<Cell>> {
+        let or_unknown = |t: &TagValue| {
+            if t.is_empty() {
+                "unknown".to_owned()
+            } else {
+                t.to_string()
+            }
+        };
+        let mut groups: BTreeMap<(String, String), Counts> = BTreeMap::new();
+        for b in self.bins.values() {
+            let c = groups
+                .entry((or_unknown(&b.ward), or_unknown(&b.stream)))
+                .or_default();
+            let any = |flag: u8| u64::from(b.windows.iter().any(|w| w & flag != 0));
+            c.reporting += any(REPORTED);
+            c.full += any(FULL);
+            c.fire += any(FIRE);
+            c.tilt += any(TILT);
+            c.overflow_windows += b.windows.iter().filter(|w| *w & OVERFLOW != 0).count() as u64;
+        }
+        groups
+            .into_iter()
+            .map(|((ward, stream), c)| {
+                vec![
+                    Cell::Text(iso(date)),
+                    Cell::Text(ward),
+                    Cell::Text(stream),
+                    Cell::Int(c.reporting),
+                    Cell::Int(c.full),
+                    Cell::Num(c.overflow_windows as f64 * WINDOW_H, 2),
+                    Cell::Int(c.fire),
+                    Cell::Int(c.tilt),
+                ]
+            })
+            .collect()
+    }
+}
+
+/// The `waste-daily` table's schema.
+pub fn schema() -> Schema {
+    Schema {
         name: "waste-daily",
         title: "Bins per ward, waste stream and day",
         description: "Per ward, waste stream and day (UTC), from the bins' 15-minute fill \
@@ -101,20 +167,5 @@ pub fn table(rows: &[BinFillRow], period: &Period) -> Table {
             ),
         ],
         primary_key: &["date", "ward", "stream"],
-        rows: days
-            .iter()
-            .map(|((date, ward, stream), d)| {
-                vec![
-                    Cell::Text(iso(*date)),
-                    Cell::Text(ward.clone()),
-                    Cell::Text(stream.clone()),
-                    count(&d.reporting),
-                    count(&d.full),
-                    Cell::Num(d.overflow_windows as f64 * WINDOW_H, 2),
-                    count(&d.fire),
-                    count(&d.tilt),
-                ]
-            })
-            .collect(),
     }
 }

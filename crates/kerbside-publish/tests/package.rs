@@ -359,3 +359,93 @@ proptest! {
         prop_assert!(attack(&cells, &rels).is_empty());
     }
 }
+
+#[test]
+fn a_window_written_again_counts_once_with_its_last_value() {
+    // The store's files hold a late correction as a second line of the same window:
+    // the last one stands, as InfluxDB keeps it.
+    let period = Period::parse("2026-11-01", 1).unwrap();
+    let traffic = |n: u64| TrafficFlowRow {
+        window_ms: NOV_1,
+        device_id: "tc-1".into(),
+        link: "A61-N".into(),
+        vehicles: Some(n),
+        ..TrafficFlowRow::default()
+    };
+    let bin = |fill: f64| BinFillRow {
+        window_ms: NOV_1,
+        device_id: "bin-1".into(),
+        ward: "Abbey".into(),
+        stream: "general".into(),
+        fill_pct: Some(fill),
+        ..BinFillRow::default()
+    };
+    let inputs = Inputs {
+        footfall: vec![
+            footfall(NOV_1, "museum", "", 5),
+            footfall(NOV_1, "museum", "", 25),
+        ],
+        traffic: vec![traffic(10), traffic(30)],
+        bins: vec![bin(100.0), bin(50.0)],
+        ..Inputs::default()
+    };
+    let pkg = Package::build(&inputs, &period, &PublishConfig::default());
+    let (h, rows) = csv(&pkg, "traffic-hourly");
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    assert_eq!(rows[0][col("all_motor_vehicles")], "30");
+    let (h, rows) = csv(&pkg, "waste-daily");
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    assert_eq!(
+        (
+            &rows[0][col("bins_over_80_pct")][..],
+            &rows[0][col("overflow_bin_hours")][..]
+        ),
+        ("0", "0.00")
+    );
+    let (_, rows) = csv(&pkg, "footfall-hourly");
+    assert_eq!(rows[0][4], "25");
+}
+
+#[test]
+fn written_a_day_at_a_time_the_package_is_the_same_bytes() {
+    // How the binary writes: each day's rows, then that day's tables; memory holds
+    // one day. A row for a day already written is left out and counted.
+    let period = Period::parse("2026-11-01", 3).unwrap();
+    let traffic: Vec<TrafficFlowRow> = (0..3 * 288)
+        .map(|w| TrafficFlowRow {
+            window_ms: NOV_1 + w * 5 * 60_000,
+            device_id: format!("tc-{}", w % 2).into(),
+            link: format!("link-{}", w % 2).into(),
+            vehicles: Some((w % 17) as u64),
+            mean_speed_kph: Some(20.0 + (w % 9) as f64),
+            ..TrafficFlowRow::default()
+        })
+        .collect();
+    let cfg = PublishConfig::default();
+    let whole = Package::build(
+        &Inputs {
+            footfall: museum_month(),
+            traffic: traffic.clone(),
+            ..Inputs::default()
+        },
+        &period,
+        &cfg,
+    );
+    let mut p = kerbside_publish::Publisher::new(period, &cfg, |_| Ok(Vec::new())).unwrap();
+    museum_month().iter().for_each(|r| p.footfall(r));
+    for day in 0..3 {
+        for r in &traffic[day * 288..(day + 1) * 288] {
+            p.traffic(r);
+        }
+        let next = period.first + time::Duration::days(day as i64 + 1);
+        p.write_days_before(next).unwrap();
+    }
+    p.traffic(&traffic[5]);
+    let done = p.finish().unwrap();
+    assert_eq!(done.late_rows, 1);
+    let streamed: Vec<(String, Vec<u8>)> = done.files;
+    let mut want = whole.files();
+    want.remove(0);
+    assert_eq!(streamed, want);
+    assert_eq!(done.descriptor, whole.descriptor);
+}

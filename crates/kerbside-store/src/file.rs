@@ -252,9 +252,35 @@ pub fn read_points(
     from_ms: i64,
     to_ms: i64,
 ) -> crate::Result<Vec<Point>> {
+    let mut points: BTreeMap<(i64, BTreeMap<String, String>), Point> = BTreeMap::new();
+    for_each_point(dir, measurement, from_ms, to_ms, |p| {
+        match points.entry((p.time_ms, p.tags.clone())) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(p);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                o.get_mut().fields.extend(p.fields);
+            }
+        }
+    })?;
+    Ok(points.into_values().collect())
+}
+
+/// Each line of `measurement` with `from_ms <= time_ms < to_ms` under `dir`, as a
+/// point, in file order (day by day, each file from its start), without holding more
+/// than one line: a window written again (a late correction) comes again, later, and
+/// the caller keeps the last, as [`read_points`] and InfluxDB do. Unreadable lines are
+/// skipped with a warning.
+pub fn for_each_point(
+    dir: &Path,
+    measurement: &str,
+    from_ms: i64,
+    to_ms: i64,
+    mut f: impl FnMut(Point),
+) -> crate::Result<()> {
     let mdir = dir.join(measurement);
     if from_ms >= to_ms || !usable_as_dir(measurement) || !mdir.is_dir() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let (first, last) = (utc_day(from_ms), utc_day(to_ms - 1));
     let mut files: Vec<(Date, PathBuf)> = Vec::new();
@@ -268,7 +294,6 @@ pub fn read_points(
         }
     }
     files.sort();
-    let mut points: BTreeMap<(i64, BTreeMap<String, String>), Point> = BTreeMap::new();
     for (_, path) in files {
         let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
         for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
@@ -291,17 +316,10 @@ pub fn read_points(
             if p.measurement != measurement || p.time_ms < from_ms || p.time_ms >= to_ms {
                 continue;
             }
-            match points.entry((p.time_ms, p.tags.clone())) {
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    v.insert(p);
-                }
-                std::collections::btree_map::Entry::Occupied(mut o) => {
-                    o.get_mut().fields.extend(p.fields);
-                }
-            }
+            f(p);
         }
     }
-    Ok(points.into_values().collect())
+    Ok(())
 }
 
 #[cfg(test)]

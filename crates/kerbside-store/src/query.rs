@@ -52,6 +52,39 @@ pub async fn read_between(
     influxql(&cfg.url, &cfg.database, creds, &q).await
 }
 
+/// Each point of `measurement` with a time in `from_ms..to_ms`, as [`read_between`]
+/// finds them, a UTC day at a time: from files line by line
+/// ([`crate::file::for_each_point`]: a window written again comes again, and the
+/// last one is the one that stands), from InfluxDB one day's query at a time. Memory
+/// follows a day of one measurement at most, not the range.
+pub async fn for_each_between(
+    cfg: &StoreConfig,
+    files: Option<&Path>,
+    measurement: &str,
+    from_ms: i64,
+    to_ms: i64,
+    mut f: impl FnMut(Point),
+) -> crate::Result<()> {
+    const DAY_MS: i64 = 86_400_000;
+    let file_dir = match (files, cfg.api) {
+        (Some(d), _) => Some(d),
+        (None, StoreApi::File) => Some(cfg.dir.as_path()),
+        _ => None,
+    };
+    if let Some(dir) = file_dir {
+        return crate::file::for_each_point(dir, measurement, from_ms, to_ms, f);
+    }
+    let mut start = from_ms;
+    while start < to_ms {
+        let end = ((start.div_euclid(DAY_MS) + 1) * DAY_MS).min(to_ms);
+        for p in read_between(cfg, None, measurement, start, end).await? {
+            f(p);
+        }
+        start = end;
+    }
+    Ok(())
+}
+
 /// Runs `query` against the database `db` (empty for statements that name none, such
 /// as `CREATE DATABASE`) of the InfluxDB at `url`, with `credentials` (username,
 /// password) as basic auth if given, and returns every row of every series as a

@@ -27,11 +27,15 @@
 //!    outage would: the first half is too late for its windows, each reading
 //!    dead-lettered (`KERBSIDE_BENCH_ONLY=kafka-late`). readings/s counts every reading
 //!    read, too late or not.
+//! 5. **publish** (`KERBSIDE_BENCH_ONLY=publish`): the release `kerbside publish` over
+//!    the line-protocol files that replay writes from the replay file of 1 (kept in
+//!    `target/bench-data/publish-store/`), every day they cover: readings/s here is
+//!    stored rows read per second; peak RSS its `VmHWM`.
 //!
 //! Needs `cargo build --release -p kerbside` first (or `KERBSIDE_BENCH_BIN` naming
 //! another build, for a before and after in one session), and `deploy/dev/services up`
 //! (InfluxDB, and the Apache Kafka jars it installs). Run: `cargo bench -p kerbside --bench
-//! aggregate`; `KERBSIDE_BENCH_ONLY=replay|replay-scale|kafka|kafka-live|kafka-late` runs one
+//! aggregate`; `KERBSIDE_BENCH_ONLY=replay|replay-scale|kafka|kafka-live|kafka-late|publish` runs one
 //! part.
 
 mod common;
@@ -174,6 +178,91 @@ fn run_replay(
         .unwrap_or(0);
     let _ = std::fs::remove_dir_all(&out);
     (accepted, seconds, peak, rows)
+}
+
+/// `kerbside publish` over the files replay writes from the 10,000-device replay file:
+/// every day they cover.
+fn publish_bench() -> Row {
+    let want: u64 = env_or("KERBSIDE_BENCH_REPLAY_READINGS", 10_000_000);
+    let minutes = ((want as f64 / 5_184_000.0) * 1440.0).ceil() as u32 + 1;
+    let (input, assets) = replay_file("bench-10k.toml", minutes, want);
+    let store = target_dir().join(format!("bench-data/publish-store-{want}"));
+    if !store.join("summary.json").exists() {
+        eprintln!("kerbside replay into {}…", store.display());
+        let tmp = store.with_extension("tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        let status = Command::new(kerbside_bin())
+            .args(["--log-format", "json", "replay", "--quiet", "--input"])
+            .arg(&input)
+            .arg("--assets")
+            .arg(&assets)
+            .arg("--out")
+            .arg(&tmp)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        if !status.success() {
+            fail(&format!("kerbside replay exited {status}"));
+        }
+        std::fs::rename(&tmp, &store).unwrap();
+    }
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("summary.json")).unwrap()).unwrap();
+    let rows: u64 = summary["rows"]
+        .as_object()
+        .map(|o| o.values().filter_map(serde_json::Value::as_u64).sum())
+        .unwrap_or(0);
+    let span = |i: usize| summary["event_time"][i].as_str().unwrap_or_default()[..10].to_owned();
+    let (first, last) = (span(0), span(1));
+    let day = |d: &str| {
+        let f = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(d, f).unwrap()
+    };
+    let days = (day(&last) - day(&first)).whole_days() + 1;
+    let out = target_dir().join("bench-data/publish-out");
+    let _ = std::fs::remove_dir_all(&out);
+    eprintln!("kerbside publish over {days} days of {}…", store.display());
+    let started = Instant::now();
+    let mut child = Command::new(kerbside_bin())
+        .args([
+            "--log-format",
+            "json",
+            "publish",
+            "--date",
+            &first,
+            "--days",
+        ])
+        .arg(days.to_string())
+        .arg("--from-files")
+        .arg(&store)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, peak) = wait_with_hwm(&mut child);
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        fail(&format!("kerbside publish exited {status}"));
+    }
+    let written: usize = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "csv").then(|| std::fs::read_to_string(p).ok())?
+        })
+        .map(|t| t.lines().count().saturating_sub(1))
+        .sum();
+    let _ = std::fs::remove_dir_all(&out);
+    Row {
+        what: format!(
+            "publish, 10,000 devices, {days} days ({first} on) of line-protocol files → a Data Package"
+        ),
+        readings: rows,
+        seconds,
+        peak_mib: peak,
+        note: format!("stored rows read; {written} CSV rows written"),
+    }
 }
 
 /// Every alert rule off, as `KERBSIDE__...` overrides.
@@ -461,6 +550,9 @@ fn main() {
     }
     if only.is_empty() || only == "kafka-late" {
         rows.push(kafka_bench(Feed::HalfTooLate));
+    }
+    if only.is_empty() || only == "publish" {
+        rows.push(publish_bench());
     }
     if only.is_empty() || only == "kafka-live" {
         rows.push(kafka_bench(Feed::Live(env_or(

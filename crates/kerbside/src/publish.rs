@@ -2,13 +2,15 @@
 //! line-protocol files as `routes plan` reads, written as a Frictionless Data Package
 //! by `kerbside-publish`.
 
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use kerbside_measure::measurements::{AIR_QUALITY, BIN_FILL, FOOTFALL, TRAFFIC_FLOW};
 use kerbside_measure::{AirQualityRow, BinFillRow, FootfallRow, TrafficFlowRow};
-use kerbside_publish::{Inputs, Package, Period};
-use kerbside_store::{Point, StoreApi};
+use kerbside_publish::{Period, Published, Publisher, descriptor_bytes};
+use kerbside_store::StoreApi;
 
 use crate::config::Config;
 
@@ -30,9 +32,9 @@ pub struct PublishArgs {
     pub out: PathBuf,
 }
 
-/// Runs `kerbside publish`: reads, builds and writes the package, prints what it
-/// wrote, and returns it.
-pub fn run(cfg: &Config, args: &PublishArgs) -> anyhow::Result<Package> {
+/// Runs `kerbside publish`: reads, builds and writes the package, and prints what it
+/// wrote.
+pub fn run(cfg: &Config, args: &PublishArgs) -> anyhow::Result<()> {
     let period = Period::parse(&args.date, args.days)?;
     let package = write(cfg, &period, args.from_files.as_deref(), &args.out)?;
     println!(
@@ -49,79 +51,94 @@ pub fn run(cfg: &Config, args: &PublishArgs) -> anyhow::Result<Package> {
         };
         println!("  {name:<20} {rows:>7} rows{withheld}");
     }
-    Ok(package)
+    Ok(())
 }
 
 /// Per table: its name, its rows and its cells withheld.
-pub fn summary(package: &Package) -> Vec<(&'static str, usize, usize)> {
-    package
+pub fn summary<W>(published: &Published<W>) -> Vec<(&'static str, usize, usize)> {
+    published
         .tables
         .iter()
-        .map(|t| {
-            let withheld = t
-                .rows
-                .iter()
-                .flatten()
-                .filter(|c| matches!(c, kerbside_publish::table::Cell::Suppressed))
-                .count();
-            (t.name, t.rows.len(), withheld)
-        })
+        .map(|t| (t.name, t.rows, t.withheld))
         .collect()
 }
 
-/// Reads `period` from the store (or the line-protocol files under `files`), and
-/// writes its package into `out`.
+/// Reads `period` from the store (or the line-protocol files under `files`) a day at
+/// a time, and writes its package into `out`, each day's rows as that day is read.
 pub fn write(
     cfg: &Config,
     period: &Period,
     files: Option<&Path>,
     out: &Path,
-) -> anyhow::Result<Package> {
+) -> anyhow::Result<Published<BufWriter<File>>> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut publisher = Publisher::new(*period, &cfg.publish, |name| {
+        File::create(out.join(name)).map(BufWriter::new)
+    })
+    .with_context(|| format!("writing into {}", out.display()))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let read = |measurement: &str| -> anyhow::Result<Vec<Point>> {
-        let points = rt
-            .block_on(kerbside_store::query::read_between(
+    let source = |measurement: &str| match (files, cfg.store.api) {
+        (Some(dir), _) => format!("reading {measurement} from {}", dir.display()),
+        (None, StoreApi::File) => format!("reading {measurement} from {}", cfg.store.dir.display()),
+        (None, _) => format!("querying {measurement} from {}", cfg.store.url),
+    };
+    let mut day = period.first;
+    while day <= period.last() {
+        let next = day
+            .next_day()
+            .context("the period runs past the calendar")?;
+        let (from, to) = (
+            period.from_ms() + (day - period.first).whole_days() * 86_400_000,
+            period.from_ms() + (next - period.first).whole_days() * 86_400_000,
+        );
+        let mut points = 0u64;
+        for measurement in [FOOTFALL, AIR_QUALITY, TRAFFIC_FLOW, BIN_FILL] {
+            let p = &mut publisher;
+            rt.block_on(kerbside_store::query::for_each_between(
                 &cfg.store,
                 files,
                 measurement,
-                period.from_ms(),
-                period.to_ms(),
+                from,
+                to,
+                |point| {
+                    points += 1;
+                    match measurement {
+                        FOOTFALL => FootfallRow::read(&point).iter().for_each(|r| p.footfall(r)),
+                        AIR_QUALITY => AirQualityRow::read(&point).iter().for_each(|r| p.air(r)),
+                        TRAFFIC_FLOW => {
+                            TrafficFlowRow::read(&point)
+                                .iter()
+                                .for_each(|r| p.traffic(r));
+                        }
+                        _ => BinFillRow::read(&point).iter().for_each(|r| p.bin(r)),
+                    }
+                },
             ))
-            .with_context(|| match (files, cfg.store.api) {
-                (Some(dir), _) => format!("reading {measurement} from {}", dir.display()),
-                (None, StoreApi::File) => {
-                    format!("reading {measurement} from {}", cfg.store.dir.display())
-                }
-                (None, _) => format!("querying {measurement} from {}", cfg.store.url),
-            })?;
-        tracing::info!(measurement, points = points.len(), "read");
-        Ok(points)
-    };
-    let inputs = Inputs {
-        footfall: read(FOOTFALL)?
-            .iter()
-            .filter_map(FootfallRow::read)
-            .collect(),
-        air: read(AIR_QUALITY)?
-            .iter()
-            .filter_map(AirQualityRow::read)
-            .collect(),
-        traffic: read(TRAFFIC_FLOW)?
-            .iter()
-            .filter_map(TrafficFlowRow::read)
-            .collect(),
-        bins: read(BIN_FILL)?
-            .iter()
-            .filter_map(BinFillRow::read)
-            .collect(),
-    };
-    let package = Package::build(&inputs, period, &cfg.publish);
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    for (name, bytes) in package.files() {
-        let path = out.join(&name);
-        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            .with_context(|| source(measurement))?;
+        }
+        publisher
+            .write_days_before(next)
+            .with_context(|| format!("writing into {}", out.display()))?;
+        tracing::info!(day = %kerbside_publish::period::iso(day), points, "published");
+        day = next;
     }
-    Ok(package)
+    let mut done = publisher
+        .finish()
+        .with_context(|| format!("writing into {}", out.display()))?;
+    for (name, w) in &mut done.files {
+        w.flush()
+            .with_context(|| format!("writing {}", out.join(&*name).display()))?;
+    }
+    if done.late_rows > 0 {
+        tracing::warn!(
+            rows = done.late_rows,
+            "rows for a day already written were left out"
+        );
+    }
+    let path = out.join("datapackage.json");
+    std::fs::write(&path, descriptor_bytes(&done.descriptor))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(done)
 }
