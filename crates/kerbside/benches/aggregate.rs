@@ -143,6 +143,18 @@ fn replay_file(
     (input, assets)
 }
 
+/// Runs `cmd` (a `kerbside` command, output discarded) to its end: wall seconds and
+/// peak RSS MiB; fails the bench if it fails.
+fn measured(what: &str, cmd: &mut Command) -> (f64, f64) {
+    let started = Instant::now();
+    let mut child = cmd.stdout(Stdio::null()).spawn().unwrap();
+    let (status, peak) = wait_with_hwm(&mut child);
+    if !status.success() {
+        fail(&format!("kerbside {what} exited {status}"));
+    }
+    (started.elapsed().as_secs_f64(), peak)
+}
+
 /// One `kerbside replay` of `input` with `env` set: (accepted readings, seconds, peak
 /// RSS MiB, rows written).
 fn run_replay(
@@ -152,23 +164,17 @@ fn run_replay(
 ) -> (u64, f64, f64, u64) {
     let out = target_dir().join("bench-data/replay-out");
     let _ = std::fs::remove_dir_all(&out);
-    let started = Instant::now();
-    let mut child = Command::new(kerbside_bin())
-        .args(["--log-format", "json", "replay", "--quiet", "--input"])
-        .arg(input)
-        .arg("--assets")
-        .arg(assets)
-        .arg("--out")
-        .arg(&out)
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (status, peak) = wait_with_hwm(&mut child);
-    let seconds = started.elapsed().as_secs_f64();
-    if !status.success() {
-        fail(&format!("kerbside replay exited {status}"));
-    }
+    let (seconds, peak) = measured(
+        "replay",
+        Command::new(kerbside_bin())
+            .args(["--log-format", "json", "replay", "--quiet", "--input"])
+            .arg(input)
+            .arg("--assets")
+            .arg(assets)
+            .arg("--out")
+            .arg(&out)
+            .envs(env.iter().copied()),
+    );
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let accepted = summary["accepted"].as_u64().unwrap_or(0);
@@ -222,29 +228,23 @@ fn publish_bench() -> Row {
     let out = target_dir().join("bench-data/publish-out");
     let _ = std::fs::remove_dir_all(&out);
     eprintln!("kerbside publish over {days} days of {}…", store.display());
-    let started = Instant::now();
-    let mut child = Command::new(kerbside_bin())
-        .args([
-            "--log-format",
-            "json",
-            "publish",
-            "--date",
-            &first,
-            "--days",
-        ])
-        .arg(days.to_string())
-        .arg("--from-files")
-        .arg(&store)
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (status, peak) = wait_with_hwm(&mut child);
-    let seconds = started.elapsed().as_secs_f64();
-    if !status.success() {
-        fail(&format!("kerbside publish exited {status}"));
-    }
+    let (seconds, peak) = measured(
+        "publish",
+        Command::new(kerbside_bin())
+            .args([
+                "--log-format",
+                "json",
+                "publish",
+                "--date",
+                &first,
+                "--days",
+            ])
+            .arg(days.to_string())
+            .arg("--from-files")
+            .arg(&store)
+            .arg("--out")
+            .arg(&out),
+    );
     let written: usize = std::fs::read_dir(&out)
         .unwrap()
         .filter_map(|e| {
