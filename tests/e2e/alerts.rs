@@ -254,7 +254,7 @@ fn events_of(kafka: &KafkaConfig, id: &str) -> Vec<AlertEvent> {
 }
 
 /// The alerts Alertmanager lists (active ones) with the label `kerbside_test=run`.
-async fn alertmanager_alerts(am: &str, run: &str) -> Vec<serde_json::Value> {
+pub(crate) async fn alertmanager_alerts(am: &str, run: &str) -> Vec<serde_json::Value> {
     let filter = format!("kerbside_test=\"{run}\"");
     let resp = http_client()
         .get(url(am, "/api/v2/alerts", &[("filter", filter.as_str())]))

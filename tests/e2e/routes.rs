@@ -51,7 +51,9 @@ fn plan(config: &Path, extra: &[&str], out: &Path) -> (Value, Vec<String>) {
 async fn a_day_is_planned_from_files_and_from_influxdb_alike_and_every_output_agrees() {
     let influx = Server::InfluxV1.require().await;
     let kafka = Server::Kafka.require().await;
+    let am = Server::Alertmanager.require().await;
     within(Duration::from_secs(240), "the routes plan test", async {
+        let run = unique_name("routes");
         let fleet = fleet(24);
         let dir = std::env::temp_dir().join(unique_name("kerbside_e2e_routes"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -78,7 +80,9 @@ async fn a_day_is_planned_from_files_and_from_influxdb_alike_and_every_output_ag
                  [store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\n\
                  [routes.selection]\nthreshold_pct = 60.0\n\
                  [routes.fleet]\ndepot = {{ lat = 52.19, lon = 0.10 }}\ntip = {{ lat = 52.22, lon = 0.15 }}\n\
-                 vehicles = 2\ncapacity_l = 2000.0\n",
+                 vehicles = 2\ncapacity_l = 2000.0\n\
+                 [alerts.delivery]\nalertmanager_url = \"{am}\"\n\
+                 alertmanager_labels = {{ kerbside_test = \"{run}\" }}\n",
                 assets.display()
             ),
         )
@@ -119,10 +123,51 @@ async fn a_day_is_planned_from_files_and_from_influxdb_alike_and_every_output_ag
         )
         .await
         .unwrap();
+        // A scheduled (publishing) plan with nothing to plan from fails, and says so
+        // in Alertmanager; the next one that plans the day resolves it.
+        let empty = dir.join("no-files");
+        std::fs::create_dir_all(&empty).unwrap();
+        let failed = tokio::task::block_in_place(|| {
+            Command::new(kerbside_bin())
+                .args(["--config", config.to_str().unwrap(), "routes", "plan"])
+                .args(["--date", "2026-11-24", "--quiet", "--publish", "--out"])
+                .arg(dir.join("failed"))
+                .arg("--from-files")
+                .arg(&empty)
+                .output()
+                .unwrap()
+        });
+        assert!(!failed.status.success(), "a plan from no data succeeded");
+        let not_planned = |listed: &[Value]| {
+            listed
+                .iter()
+                .filter(|a| {
+                    a["labels"]["alertname"] == "rounds_not_planned"
+                        && a["labels"]["date"] == "2026-11-24"
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let listed = crate::alerts::alertmanager_alerts(&am, &run).await;
+        let raised = not_planned(&listed);
+        assert_eq!(raised.len(), 1, "Alertmanager lists: {listed:#?}");
+        assert_eq!(raised[0]["labels"]["severity"], "critical");
+        assert!(
+            raised[0]["annotations"]["summary"]
+                .as_str()
+                .unwrap()
+                .contains("no bin_fill"),
+            "{raised:#?}"
+        );
         let rounds_from = testing::end_offsets(&kafka, topics::ROUNDS);
         let (db_summary, db_ids) = tokio::task::block_in_place(|| {
             plan(&config, &["--publish"], &dir.join("from-influxdb"))
         });
+        let listed = crate::alerts::alertmanager_alerts(&am, &run).await;
+        assert!(
+            not_planned(&listed).is_empty(),
+            "still firing after the day was planned: {listed:#?}"
+        );
         // The published rounds are the plan's: one record per vehicle, keyed
         // date/vehicle, whose stops are exactly the bins chosen.
         let vehicles = db_summary["plan"]["vehicles"].as_u64().unwrap();

@@ -75,7 +75,7 @@ pub use config::AlertsConfig;
 pub use congestion::CongestionConfig;
 pub use deliver::{
     Decision, Deliverer, DeliveryConfig, DeliveryError, Sink, alertmanager_decision,
-    firing_ends_at_ms, mqtt_topic, webhook_decision,
+    firing_ends_at_ms, mqtt_topic, post_to_alertmanager, webhook_decision,
 };
 pub use engine::{AlertEngine, AlertStats};
 pub use error::{Error, Result};

@@ -123,7 +123,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Routes(RoutesCommand::Plan(args)) => {
             let cfg = load(config.as_deref(), log_format)?;
-            crate::routes::run_plan(&cfg, &args)?;
+            crate::routes::plan_command(&cfg, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Routes(RoutesCommand::Solve(args)) => {

@@ -171,6 +171,83 @@ fn plan_summary(p: &Plan) -> serde_json::Value {
     })
 }
 
+/// The alert a scheduled plan raises when it fails, and resolves when it succeeds.
+pub const ROUNDS_NOT_PLANNED: &str = "rounds_not_planned";
+
+/// `kerbside routes plan`: [`run_plan`], and with `--publish` (the scheduled run that
+/// publishes the day's rounds) the outcome told to Alertmanager when
+/// `alerts.delivery.alertmanager_url` is set: a failure raises `rounds_not_planned`
+/// for the date (critical, firing for a day unless a later run plans it), a success
+/// resolves it. The plan's own error is what the command ends with either way.
+pub fn plan_command(cfg: &Config, args: &PlanArgs) -> anyhow::Result<()> {
+    let result = run_plan(cfg, args);
+    let am = &cfg.alerts.delivery.alertmanager_url;
+    if args.publish && !am.is_empty() {
+        let date = resolve_date(&args.date, utc_today()).unwrap_or_else(|_| args.date.clone());
+        let mut alert = rounds_alert(&date, result.as_ref().err(), now_ms());
+        // The deployment's labels, as on every alert it sends (the alert's own win).
+        for (k, v) in &cfg.alerts.delivery.alertmanager_labels {
+            alert.labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let posted = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(kerbside_alerts::post_to_alertmanager(
+                am,
+                &[alert],
+                Duration::from_secs(10),
+            ));
+        match (&result, posted) {
+            (Err(e), Ok(())) => {
+                tracing::error!(%date, error = %format!("{e:#}"), "no rounds planned: raised {ROUNDS_NOT_PLANNED} in Alertmanager")
+            }
+            (_, Err(why)) => {
+                tracing::error!(%date, error = %why, "telling Alertmanager how the plan went failed")
+            }
+            (Ok(_), Ok(())) => {}
+        }
+    }
+    result.map(|_| ())
+}
+
+fn now_ms() -> i64 {
+    use kerbside_reading::Clock as _;
+    kerbside_reading::SystemClock.now().millis()
+}
+
+/// `rounds_not_planned` for `date`: firing for a day with why (`error`), or ended now
+/// (resolved) when the plan was made.
+fn rounds_alert(
+    date: &str,
+    error: Option<&anyhow::Error>,
+    now_ms: i64,
+) -> kerbside_alerts::PostableAlert {
+    let labels = [
+        ("alertname", ROUNDS_NOT_PLANNED),
+        ("severity", "critical"),
+        ("date", date),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let summary = match error {
+        Some(e) => format!("The collection rounds for {date} were not planned: {e:#}"),
+        None => format!("The collection rounds for {date} are planned."),
+    };
+    let ends_at_ms = if error.is_some() {
+        now_ms + 24 * HOUR_MS
+    } else {
+        now_ms
+    };
+    kerbside_alerts::PostableAlert {
+        labels,
+        annotations: [("summary".to_owned(), summary)].into_iter().collect(),
+        starts_at: kerbside_alerts::rfc3339_ms(now_ms),
+        ends_at: Some(kerbside_alerts::rfc3339_ms(ends_at_ms)),
+        generator_url: None,
+    }
+}
+
 /// Plans the day's rounds, writes them out, and returns `summary.json`'s contents.
 pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<serde_json::Value> {
     let rc = &cfg.routes;
