@@ -163,6 +163,73 @@ async fn a_day_is_published_alike_from_files_and_from_influxdb_with_the_oracles_
         assert!(got.len() >= 24, "{} link-hours", got.len());
         assert_eq!(got, vehicles, "vehicles per link and hour");
 
+        // The quality scorecard, from the files and from InfluxDB alike: every
+        // registered device in it, each with the readings the oracle's device_health
+        // windows count.
+        let (q_files, q_influx) = (dir.join("quality-files"), dir.join("quality-influx"));
+        let quality = |config: Option<&Path>, files: Option<&Path>, out: &Path| {
+            let mut cmd = Command::new(kerbside_bin());
+            if let Some(c) = config {
+                cmd.arg("--config").arg(c);
+            }
+            cmd.args(["quality", "--date", DATE, "--out"]).arg(out);
+            if let Some(f) = files {
+                cmd.arg("--from-files").arg(f);
+            }
+            let run = cmd.env_remove("KERBSIDE_CONFIG").output().unwrap();
+            assert!(
+                run.status.success(),
+                "kerbside quality failed: {}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+        };
+        let with_assets = dir.join("with-assets.toml");
+        std::fs::write(
+            &with_assets,
+            format!("[assets]\npath = \"{}\"\n", assets.display()),
+        )
+        .unwrap();
+        tokio::task::block_in_place(|| quality(Some(&with_assets), Some(&lp), &q_files));
+        std::fs::write(
+            &config,
+            format!(
+                "[assets]\npath = \"{}\"\n[store]\napi = \"v1\"\nurl = \"{influx}\"\ndatabase = \"{db}\"\n",
+                assets.display()
+            ),
+        )
+        .unwrap();
+        tokio::task::block_in_place(|| quality(Some(&config), None, &q_influx));
+        let (qa, qb) = (package(&q_files), package(&q_influx));
+        assert_eq!(
+            qa.keys().collect::<Vec<_>>(),
+            ["quality-kinds.csv", "quality-wards.csv", "quality.csv", "quality.html"]
+        );
+        assert!(qa == qb, "the scorecard differs between the files and InfluxDB");
+        let mut oracle_readings: BTreeMap<String, u64> = BTreeMap::new();
+        for ((m, tags, _), fields) in &want {
+            if m != "device_health" {
+                continue;
+            }
+            let id = tags.iter().find(|(k, _)| k == "device_id").unwrap().1.clone();
+            if let Some(oracle::Want::Count(n)) = fields.get("readings") {
+                *oracle_readings.entry(id).or_default() += n;
+            }
+        }
+        let (h, rows) = table(&qa["quality.csv"]);
+        let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+        assert_eq!(rows.len(), fleet.devices.len(), "every registered device");
+        for r in &rows {
+            let want = oracle_readings.get(&r[col("device_id")]).copied().unwrap_or(0);
+            assert_eq!(
+                r[col("readings")].parse::<u64>().unwrap(),
+                want,
+                "{}'s readings",
+                r[col("device_id")]
+            );
+        }
+        let page = String::from_utf8_lossy(&qa["quality.html"]).into_owned();
+        assert!(page.contains(r#"id="completeness-by-ward""#) && page.contains(r#"id="worst""#));
+
         // Footfall: rooms and venues, never a device; nothing small published.
         let (h, rows) = table(&a["footfall-hourly.csv"]);
         let col = |n: &str| h.iter().position(|c| c == n).unwrap();

@@ -11,6 +11,10 @@
 //! disclosure control ([`disclosure`]): small counts, and anything that would let one
 //! be worked out, are withheld as `[c]`.
 //!
+//! Also the data-quality scorecard ([`quality`]): per device, kind and ward, how
+//! complete, clean and alive the sensors were over a period, as CSV and a
+//! self-contained HTML page.
+//!
 //! Pure: typed rows in, CSV and JSON out, through [`Publisher`] onto any
 //! `std::io::Write` a day at a time (memory follows a day of the city, not the
 //! period), or as a whole [`Package`] in memory. The binary reads the rows from the
@@ -24,6 +28,7 @@ pub mod error;
 pub mod footfall;
 pub mod package;
 pub mod period;
+pub mod quality;
 pub mod table;
 pub mod traffic;
 pub mod waste;
@@ -32,3 +37,4 @@ pub use config::PublishConfig;
 pub use error::PublishError;
 pub use package::{Inputs, Package, Published, Publisher, TableSummary, descriptor_bytes};
 pub use period::Period;
+pub use quality::{Quality, QualityConfig, Registered, Scorecard};

@@ -46,6 +46,9 @@ enum Command {
     /// Open data: a Frictionless Data Package of the period's footfall, air quality,
     /// traffic and waste tables, small visitor counts withheld.
     Publish(crate::publish::PublishArgs),
+    /// The data-quality scorecard of a period: per device, kind and ward, as CSV and a
+    /// self-contained HTML page.
+    Quality(crate::publish::QualityArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +131,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Routes(RoutesCommand::Solve(args)) => {
             crate::routes::run_solve(&args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Quality(args) => {
+            let cfg = load(config.as_deref(), log_format)?;
+            crate::publish::run_quality(&cfg, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Publish(args) => {

@@ -12,7 +12,7 @@ use kerbside_aggregate::AggregateConfig;
 use kerbside_alerts::AlertsConfig;
 use kerbside_ingest::{IngestConfig, MqttConfig};
 use kerbside_kafka::KafkaConfig;
-use kerbside_publish::PublishConfig;
+use kerbside_publish::{PublishConfig, QualityConfig};
 use kerbside_reading::ValidationConfig;
 use kerbside_routes::RoutesConfig;
 use kerbside_store::StoreConfig;
@@ -81,6 +81,8 @@ pub struct Config {
     pub routes: RoutesConfig,
     /// Open data (`kerbside publish`).
     pub publish: PublishConfig,
+    /// The data-quality scorecard (`kerbside quality`).
+    pub quality: QualityConfig,
 }
 
 /// One configuration problem, with the key it concerns.
@@ -182,6 +184,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         "alerts",
         "routes",
         "publish",
+        "quality",
     ]
     .into();
     if let Some(obj) = v.as_object_mut() {
@@ -214,6 +217,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
     let alerts = section::<AlertsConfig>("alerts", take("alerts"), &mut problems);
     let routes = section::<RoutesConfig>("routes", take("routes"), &mut problems);
     let publish = section::<PublishConfig>("publish", take("publish"), &mut problems);
+    let quality = section::<QualityConfig>("quality", take("quality"), &mut problems);
     let (
         Some(log),
         Some(metrics),
@@ -227,9 +231,10 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         Some(alerts),
         Some(routes),
         Some(publish),
+        Some(quality),
     ) = (
         log, metrics, assets, validation, mqtt, kafka, ingest, aggregate, store, alerts, routes,
-        publish,
+        publish, quality,
     )
     else {
         return Err(Problems(problems));
@@ -249,6 +254,7 @@ fn from_value(mut v: serde_json::Value) -> Result<Config, Problems> {
         alerts,
         routes,
         publish,
+        quality,
     };
     problems.extend(cfg.semantic_problems());
     if problems.is_empty() {
@@ -283,6 +289,9 @@ impl Config {
         }
         for (k, m) in self.publish.problems() {
             push("publish", k, m);
+        }
+        for (k, m) in self.quality.problems() {
+            push("quality", k, m);
         }
         let lateness = self.aggregate.windows.allowed_lateness_secs;
         if lateness > self.validation.max_age_secs {

@@ -275,6 +275,23 @@ pub fn run(cfg: &Config, args: &DemoArgs) -> anyhow::Result<DemoReport> {
             serde_json::json!({ "error": format!("{e:#}") })
         }
     };
+    // And how far its sensors can be trusted.
+    let quality_dir = out.join("quality");
+    report.quality = match crate::publish::write_quality(&cfg, &period, files, &quality_dir) {
+        Ok(card) => {
+            let worst: Vec<serde_json::Value> = card
+                .devices
+                .iter()
+                .take(5)
+                .map(|d| serde_json::json!({ "device_id": d.id, "kind": d.kind, "score": (d.score * 10.0).round() / 10.0 }))
+                .collect();
+            serde_json::json!({ "devices": card.devices.len(), "worst": worst })
+        }
+        Err(e) => {
+            eprintln!("kerbside demo: no quality report: {e:#}");
+            serde_json::json!({ "error": format!("{e:#}") })
+        }
+    };
     report
         .seconds
         .insert("total".into(), started.elapsed().as_secs_f64());
@@ -293,6 +310,7 @@ pub fn run(cfg: &Config, args: &DemoArgs) -> anyhow::Result<DemoReport> {
         .insert("alerts".into(), path(&out.join("alerts.jsonl")));
     report.paths.insert("rounds".into(), path(&rounds_dir));
     report.paths.insert("open_data".into(), path(&open_data));
+    report.paths.insert("quality".into(), path(&quality_dir));
     report
         .paths
         .insert("report".into(), path(&out.join("report.json")));

@@ -2,6 +2,7 @@
 //! line-protocol files as `routes plan` reads, written as a Frictionless Data Package
 //! by `kerbside-publish`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
@@ -141,4 +142,146 @@ pub fn write(
     std::fs::write(&path, descriptor_bytes(&done.descriptor))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(done)
+}
+
+/// Arguments of `kerbside quality`.
+#[derive(Debug, clap::Args)]
+pub struct QualityArgs {
+    /// The first day, YYYY-MM-DD (UTC).
+    #[arg(long)]
+    pub date: String,
+    /// How many days from it.
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+    /// Read `device_health` from this folder of line-protocol files instead of the
+    /// store.
+    #[arg(long, value_name = "DIR")]
+    pub from_files: Option<PathBuf>,
+    /// Where `quality.csv`, `quality-kinds.csv`, `quality-wards.csv` and
+    /// `quality.html` go (created).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs `kerbside quality`: prints the worst devices and where the files are.
+pub fn run_quality(cfg: &Config, args: &QualityArgs) -> anyhow::Result<()> {
+    let period = Period::parse(&args.date, args.days)?;
+    let card = write_quality(cfg, &period, args.from_files.as_deref(), &args.out)?;
+    println!(
+        "kerbside quality: {} devices, {} to {}, into {}",
+        card.devices.len(),
+        args.date,
+        kerbside_publish::period::iso(period.last()),
+        args.out.display()
+    );
+    for d in card.devices.iter().take(5) {
+        println!(
+            "  {:<14} {:<9} score {:>5.1}, completeness {}",
+            d.id,
+            d.kind,
+            d.score,
+            d.completeness_pct
+                .map_or_else(|| "unknown".to_owned(), |c| format!("{c:.1} %"))
+        );
+    }
+    Ok(())
+}
+
+/// Reads `period`'s `device_health` (and the asset register, for wards and for
+/// devices that sent nothing), and writes the scorecard into `out`.
+pub fn write_quality(
+    cfg: &Config,
+    period: &Period,
+    files: Option<&Path>,
+    out: &Path,
+) -> anyhow::Result<kerbside_publish::Scorecard> {
+    use kerbside_measure::DeviceHealthRow;
+    use kerbside_measure::measurements::DEVICE_HEALTH;
+    use kerbside_publish::quality::{GroupScore, Scorecard};
+    use kerbside_publish::table::{Cell, Column, CsvTable, Schema, Type};
+
+    let register: BTreeMap<String, kerbside_publish::Registered> = match &cfg.assets.path {
+        Some(p) => crate::check::load_assets(p)?
+            .iter()
+            .map(|(id, a)| {
+                (
+                    id.as_str().to_owned(),
+                    kerbside_publish::Registered {
+                        kind: a.kind.as_str().to_owned(),
+                        ward: a.ward.clone(),
+                    },
+                )
+            })
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let mut quality = kerbside_publish::Quality::new(*period, &cfg.quality);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(kerbside_store::query::for_each_between(
+        &cfg.store,
+        files,
+        DEVICE_HEALTH,
+        period.from_ms(),
+        period.to_ms(),
+        |p| {
+            if let Some(r) = DeviceHealthRow::read(&p) {
+                quality.add(&r);
+            }
+        },
+    ))
+    .with_context(|| format!("reading {DEVICE_HEALTH}"))?;
+    let card = quality.finish(&register);
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let write = |name: &str, schema: Schema, rows: &[Vec<Cell>]| -> anyhow::Result<()> {
+        let path = out.join(name);
+        let file = File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+        let mut t = CsvTable::new(schema, BufWriter::new(file))?;
+        t.write(rows)?;
+        t.finish()?.flush()?;
+        Ok(())
+    };
+    write("quality.csv", Scorecard::schema(), &card.rows())?;
+    let group = |name: &'static str, what: &'static str, groups: Vec<GroupScore>| {
+        let schema = Schema {
+            name,
+            title: "Data quality per group",
+            description: format!("The devices of each {what}, summed."),
+            columns: vec![
+                Column::required(what, Type::String, "The group."),
+                Column::required("devices", Type::Integer, "Devices."),
+                Column::required("silent", Type::Integer, "Devices that sent nothing."),
+                Column::optional("completeness_pct", Type::Number, "Mean completeness."),
+                Column::required("refused", Type::Integer, "Messages refused."),
+                Column::required("score", Type::Number, "Mean score."),
+            ],
+            primary_key: &[],
+        };
+        let rows: Vec<Vec<Cell>> = groups
+            .into_iter()
+            .map(|g| {
+                vec![
+                    Cell::Text(g.name),
+                    Cell::Int(g.devices),
+                    Cell::Int(g.silent),
+                    Cell::num(g.completeness_pct, 1),
+                    Cell::Int(g.refused),
+                    Cell::Num(g.score, 1),
+                ]
+            })
+            .collect();
+        (schema, rows)
+    };
+    let (schema, rows) = group("quality-kinds", "kind", card.groups(true));
+    write("quality-kinds.csv", schema, &rows)?;
+    let (schema, rows) = group("quality-wards", "ward", card.groups(false));
+    write("quality-wards.csv", schema, &rows)?;
+    let page = out.join("quality.html");
+    std::fs::write(
+        &page,
+        kerbside_publish::quality::html(&card, &cfg.publish.title),
+    )
+    .with_context(|| format!("writing {}", page.display()))?;
+    Ok(card)
 }

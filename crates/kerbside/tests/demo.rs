@@ -293,5 +293,18 @@ fn the_demo_accounts_for_every_message_and_plans_the_rounds() {
         }
     }
     assert!(shown > 0, "no footfall published: {footfall}");
+
+    // The day's quality scorecard: every device of the town, worst first.
+    let quality = std::fs::read_to_string(out.join("quality/quality.csv")).unwrap();
+    let devices = fleet.devices.len();
+    assert_eq!(quality.lines().count() - 1, devices, "{quality}");
+    assert_eq!(count(&report["quality"]["devices"]), devices as u64);
+    let scores: Vec<f64> = quality
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "worst first");
+    assert!(out.join("quality/quality.html").is_file());
     let _ = std::fs::remove_dir_all(&out);
 }

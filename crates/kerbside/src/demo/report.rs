@@ -32,6 +32,9 @@ pub struct DemoReport {
     /// The period's open data (`open-data/`): rows and cells withheld per table, or
     /// why there is none.
     pub open_data: serde_json::Value,
+    /// The day's data-quality scorecard (`quality/`): devices and the five worst, or
+    /// why there is none.
+    pub quality: serde_json::Value,
     /// Where things are.
     pub paths: BTreeMap<String, String>,
     /// Wall-clock seconds: the simulated period, and the whole run.
@@ -233,6 +236,20 @@ pub(super) fn print_report(r: &DemoReport) {
             println!(
                 "    {name:<20} {} rows, {} cells withheld",
                 t["rows"], t["withheld"]
+            );
+        }
+    }
+    if let Some(worst) = r.quality.get("worst").and_then(|w| w.as_array()) {
+        println!(
+            "  data quality ({} devices), the worst:",
+            r.quality["devices"]
+        );
+        for d in worst {
+            println!(
+                "    {:<14} {:<9} score {}",
+                d["device_id"].as_str().unwrap_or_default(),
+                d["kind"].as_str().unwrap_or_default(),
+                d["score"]
             );
         }
     }
