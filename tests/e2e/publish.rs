@@ -17,7 +17,7 @@ use kerbside_sim::Generator;
 use crate::dashboards::query;
 use crate::file_store::import;
 use crate::ingest::kerbside_bin;
-use crate::support::{Server, frictionless, unique_name, within};
+use crate::support::{Server, chromium, frictionless, unique_name, within};
 use crate::{lateness, oracle, replay};
 
 /// The day published: the test town's first.
@@ -229,6 +229,42 @@ async fn a_day_is_published_alike_from_files_and_from_influxdb_with_the_oracles_
         }
         let page = String::from_utf8_lossy(&qa["quality.html"]).into_owned();
         assert!(page.contains(r#"id="completeness-by-ward""#) && page.contains(r#"id="worst""#));
+        // Rendered by a browser, as a person opens it: the DOM Chromium builds holds the
+        // charts' bars and the table, and the screenshot is a page, not a blank.
+        let chromium = chromium();
+        let html_url = format!("file://{}", q_files.join("quality.html").display());
+        let dom = tokio::task::block_in_place(|| {
+            Command::new(&chromium)
+                .args(["--no-sandbox", "--disable-gpu", "--dump-dom", &html_url])
+                .output()
+                .unwrap()
+        });
+        let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+        let bars = dom.matches(r#"class="bar""#).count();
+        assert!(bars >= 8, "{bars} bars in the rendered page");
+        assert!(dom.contains("<table id=\"worst\">"), "{dom}");
+        let shot = q_files.join("quality.png");
+        let run = tokio::task::block_in_place(|| {
+            Command::new(&chromium)
+                .args(["--no-sandbox", "--disable-gpu", "--window-size=1100,1400"])
+                .arg(format!("--screenshot={}", shot.display()))
+                .arg(&html_url)
+                .output()
+                .unwrap()
+        });
+        let png = std::fs::read(&shot).unwrap_or_else(|e| {
+            panic!(
+                "no screenshot ({e}): {}",
+                String::from_utf8_lossy(&run.stderr)
+            )
+        });
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+        // A blank 1100 x 1400 page compresses to a few kilobytes; the charts and the
+        // table take tens.
+        assert!(png.len() > 30_000, "a {} byte screenshot", png.len());
+        let kept = std::env::temp_dir().join("kerbside-quality-screenshot.png");
+        std::fs::copy(&shot, &kept).unwrap();
+        eprintln!("quality.html as Chromium renders it: {}", kept.display());
 
         // Footfall: rooms and venues, never a device; nothing small published.
         let (h, rows) = table(&a["footfall-hourly.csv"]);

@@ -127,6 +127,22 @@ pub(crate) fn frictionless() -> std::path::PathBuf {
     path
 }
 
+/// Headless Chromium (Debian's `chromium-headless-shell`), which
+/// `deploy/dev/services up` installs and names in `KERBSIDE_TEST_CHROMIUM`; fails the
+/// test, never skips it, when it is not there.
+pub(crate) fn chromium() -> std::path::PathBuf {
+    let path = std::env::var_os("KERBSIDE_TEST_CHROMIUM").map_or_else(
+        || std::path::PathBuf::from("/usr/bin/chromium-headless-shell"),
+        std::path::PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "headless Chromium is not at {} (set KERBSIDE_TEST_CHROMIUM); {START_HINT}",
+        path.display()
+    );
+    path
+}
+
 /// A name no other test in this run, and no earlier run, has used: `prefix`, the
 /// process id, the wall clock in nanoseconds and a per-process counter. Only
 /// characters that are valid in Kafka topics, MQTT topics, InfluxDB databases and

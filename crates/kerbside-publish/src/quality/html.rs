@@ -107,9 +107,15 @@ fn refusals_chart(card: &Scorecard) -> String {
     }
     for d in 0..=card.period.days {
         let x = 40.0 + f64::from(d) * 24.0 * step;
+        // The last date ends at the axis's end rather than running off it.
+        let anchor = if d == card.period.days {
+            "end"
+        } else {
+            "start"
+        };
         let _ = write!(
             svg,
-            r#"<text x="{x:.1}" y="{}" font-size="11">{}</text>"#,
+            r#"<text x="{x:.1}" y="{}" font-size="11" text-anchor="{anchor}">{}</text>"#,
             h + top + 16.0,
             iso(card.period.first + time::Duration::days(i64::from(d)))
         );
@@ -126,7 +132,7 @@ pub fn html(card: &Scorecard, title: &str) -> String {
     let mut page = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}: data quality</title>\
          <style>body{{font-family:sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}\
+         td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}}td:first-child,th:first-child{{text-align:left}}\
          h2{{margin-top:1.6em}}</style></head><body>\n<h1>{t}: data quality, {} to {}</h1>\n\
          <p id=\"summary\">{} devices, {silent} silent the whole period.</p>\n",
         iso(card.period.first),
