@@ -7,7 +7,7 @@
 //! writes that day's rows and drops them. Footfall, a few venues' hours, is held
 //! whole: disclosure control needs every cell at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use kerbside_measure::{AirQualityRow, BinFillRow, FootfallRow, TrafficFlowRow};
@@ -16,6 +16,7 @@ use time::Date;
 
 use crate::air::{self, AirDay};
 use crate::config::PublishConfig;
+use crate::error::PublishError;
 use crate::footfall::{self, Footfall};
 use crate::period::{Period, date_hour, iso};
 use crate::table::{CsvTable, Schema};
@@ -67,6 +68,8 @@ pub struct Publisher<W: Write> {
     late_rows: u64,
     /// The bins' bounding box, `[west, south, east, north]`.
     bbox: Option<[f64; 4]>,
+    /// Per day with planned rounds: the bins they collect, by ward and stream.
+    rounds: BTreeMap<Date, BTreeMap<(String, String), BTreeSet<String>>>,
     /// In order: footfall hourly, daily (and monthly, for whole months), air hourly,
     /// air daily, traffic, waste.
     tables: Vec<CsvTable<W>>,
@@ -114,6 +117,7 @@ impl<W: Write> Publisher<W> {
             days: BTreeMap::new(),
             late_rows: 0,
             bbox: None,
+            rounds: BTreeMap::new(),
             tables,
             monthly: with_monthly,
         })
@@ -167,6 +171,49 @@ impl<W: Write> Publisher<W> {
         }
     }
 
+    /// Takes one stop of the rounds planned for `date` (a line of `routes plan`'s
+    /// `rounds.csv`): the bin it collects, in its ward and stream. A day with any is a
+    /// day with rounds; `waste-daily` counts the bins each ward and stream has
+    /// collected. Give them before the day is written.
+    pub fn collected(&mut self, date: Date, ward: &str, stream: &str, device_id: &str) {
+        let or_unknown = |t: &str| if t.is_empty() { "unknown" } else { t }.to_owned();
+        self.rounds
+            .entry(date)
+            .or_default()
+            .entry((or_unknown(ward), or_unknown(stream)))
+            .or_default()
+            .insert(device_id.to_owned());
+    }
+
+    /// Takes the stops of `routes plan`'s `rounds.csv` for `date` (its header names
+    /// `device_id`, `ward` and `stream`); how many.
+    pub fn rounds_csv(&mut self, date: Date, csv: &[u8]) -> Result<usize, PublishError> {
+        let mut r = csv::Reader::from_reader(csv);
+        let header = r
+            .headers()
+            .map_err(|e| PublishError::Rounds(e.to_string()))?
+            .clone();
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| PublishError::Rounds(format!("no `{name}` column")))
+        };
+        let (id, ward, stream) = (col("device_id")?, col("ward")?, col("stream")?);
+        let mut n = 0;
+        for rec in r.records() {
+            let rec = rec.map_err(|e| PublishError::Rounds(e.to_string()))?;
+            let field = |i: usize| rec.get(i).unwrap_or_default();
+            self.collected(date, field(ward), field(stream), field(id));
+            n += 1;
+        }
+        if n == 0 {
+            // Rounds with no stop are still rounds: the day collects nothing.
+            self.rounds.entry(date).or_default();
+        }
+        Ok(n)
+    }
+
     /// Writes the rows of every day before `day` and drops them; rows of those days
     /// that come later are left out (and counted).
     pub fn write_days_before(&mut self, day: Date) -> std::io::Result<()> {
@@ -178,7 +225,7 @@ impl<W: Write> Publisher<W> {
             self.tables[first_air].write(&hourly)?;
             self.tables[first_air + 1].write(&daily)?;
             self.tables[first_air + 2].write(&d.traffic.rows(date))?;
-            self.tables[first_air + 3].write(&d.waste.rows(date))?;
+            self.tables[first_air + 3].write(&d.waste.rows(date, self.rounds.get(&date)))?;
         }
         self.written_before = self.written_before.max(day);
         Ok(())

@@ -1,7 +1,8 @@
 //! Waste: per ward, waste stream and day, how many bins reported, how many were at
-//! or over 80 % full, the bin-hours spent overflowing, and fire and tilt events.
+//! or over 80 % full, the bin-hours spent overflowing, fire and tilt events, and the
+//! bins the day's planned rounds collect.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kerbside_measure::BinFillRow;
 use kerbside_measure::rows::TagValue;
@@ -83,8 +84,13 @@ impl WasteDay {
         b.windows[i] = flags;
     }
 
-    /// The day's rows, by ward and stream.
-    pub fn rows(self, date: Date) -> Vec<Vec<Cell>> {
+    /// The day's rows, by ward and stream. `collected`: the bins the day's planned
+    /// rounds collect, by ward and stream, if the day had rounds.
+    pub fn rows(
+        self,
+        date: Date,
+        collected: Option<&BTreeMap<(String, String), BTreeSet<String>>>,
+    ) -> Vec<Vec<Cell>> {
         let or_unknown = |t: &TagValue| {
             if t.is_empty() {
                 "unknown".to_owned()
@@ -109,13 +115,19 @@ impl WasteDay {
             .map(|((ward, stream), c)| {
                 vec![
                     Cell::Text(iso(date)),
-                    Cell::Text(ward),
-                    Cell::Text(stream),
+                    Cell::Text(ward.clone()),
+                    Cell::Text(stream.clone()),
                     Cell::Int(c.reporting),
                     Cell::Int(c.full),
                     Cell::Num(c.overflow_windows as f64 * WINDOW_H, 2),
                     Cell::Int(c.fire),
                     Cell::Int(c.tilt),
+                    collected.map_or(Cell::Missing, |by| {
+                        Cell::Int(
+                            by.get(&(ward.clone(), stream.clone()))
+                                .map_or(0, |b| b.len() as u64),
+                        )
+                    }),
                 ]
             })
             .collect()
@@ -164,6 +176,11 @@ pub fn schema() -> Schema {
                 "tilt_events",
                 Type::Integer,
                 "Bins that reported being tipped over that day.",
+            ),
+            Column::optional(
+                "bins_collected",
+                Type::Integer,
+                "Bins the rounds planned for that day collect (empty: no rounds given for it).",
             ),
         ],
         primary_key: &["date", "ward", "stream"],

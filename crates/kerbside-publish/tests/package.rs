@@ -449,3 +449,63 @@ fn written_a_day_at_a_time_the_package_is_the_same_bytes() {
     assert_eq!(streamed, want);
     assert_eq!(done.descriptor, whole.descriptor);
 }
+
+#[test]
+fn the_rounds_planned_for_a_day_give_its_bins_collected_per_ward_and_stream() {
+    let period = Period::parse("2026-11-01", 2).unwrap();
+    let bin = |id: &str, ward: &str, day: i64| BinFillRow {
+        window_ms: NOV_1 + day * DAY,
+        device_id: id.into(),
+        ward: ward.into(),
+        stream: "general".into(),
+        fill_pct: Some(85.0),
+        ..BinFillRow::default()
+    };
+    let cfg = PublishConfig::default();
+    let mut p = kerbside_publish::Publisher::new(period, &cfg, |_| Ok(Vec::new())).unwrap();
+    for day in 0..2 {
+        for (id, ward) in [("bin-1", "Abbey"), ("bin-2", "Abbey"), ("bin-3", "Castle")] {
+            p.bin(&bin(id, ward, day));
+        }
+    }
+    // Rounds for the first day only: two Abbey bins (one listed twice, on two trips),
+    // none in Castle.
+    let csv = "vehicle,trip,seq,device_id,ward,stream,lat\n\
+               1,1,1,bin-1,Abbey,general,52.2\n\
+               1,2,1,bin-1,Abbey,general,52.2\n\
+               2,1,1,bin-2,Abbey,general,52.2\n";
+    assert_eq!(p.rounds_csv(period.first, csv.as_bytes()).unwrap(), 3);
+    assert!(
+        p.rounds_csv(period.first, b"vehicle,device_id\n1,bin-1\n")
+            .is_err(),
+        "no ward"
+    );
+    let done = p.finish().unwrap();
+    let (_, bytes) = done
+        .files
+        .iter()
+        .find(|(n, _)| n == "waste-daily.csv")
+        .unwrap();
+    let mut r = csv::Reader::from_reader(&bytes[..]);
+    let h: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    let got: Vec<(String, String, String)> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                rec[col("date")].to_owned(),
+                rec[col("ward")].to_owned(),
+                rec[col("bins_collected")].to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("2026-11-01", "Abbey", "2"),
+        ("2026-11-01", "Castle", "0"),
+        ("2026-11-02", "Abbey", ""),
+        ("2026-11-02", "Castle", ""),
+    ]
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
+    assert_eq!(got, want);
+}

@@ -256,7 +256,7 @@ pub fn run(cfg: &Config, args: &DemoArgs) -> anyhow::Result<DemoReport> {
         .context("--duration is too long")?;
     let period = kerbside_publish::Period::parse(&start.to_rfc3339()[..10], days)?;
     let files = args.influx.is_none().then_some(store_dir.as_path());
-    report.open_data = match crate::publish::write(&cfg, &period, files, &open_data) {
+    report.open_data = match crate::publish::write(&cfg, &period, files, None, &open_data) {
         Ok(package) => {
             let tables: serde_json::Map<String, serde_json::Value> =
                 crate::publish::summary(&package)

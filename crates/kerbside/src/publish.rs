@@ -31,13 +31,24 @@ pub struct PublishArgs {
     /// Where the package goes (created; files of an earlier run are replaced).
     #[arg(long)]
     pub out: PathBuf,
+    /// `routes plan` output to count collected bins from: a folder with `summary.json`
+    /// and `rounds.csv`, or a folder of such folders (one per day, as the scheduled
+    /// job writes them). Days without rounds leave `bins_collected` empty.
+    #[arg(long, value_name = "DIR")]
+    pub rounds: Option<PathBuf>,
 }
 
 /// Runs `kerbside publish`: reads, builds and writes the package, and prints what it
 /// wrote.
 pub fn run(cfg: &Config, args: &PublishArgs) -> anyhow::Result<()> {
     let period = Period::parse(&args.date, args.days)?;
-    let package = write(cfg, &period, args.from_files.as_deref(), &args.out)?;
+    let package = write(
+        cfg,
+        &period,
+        args.from_files.as_deref(),
+        args.rounds.as_deref(),
+        &args.out,
+    )?;
     println!(
         "kerbside publish: {} to {} into {}",
         args.date,
@@ -70,6 +81,7 @@ pub fn write(
     cfg: &Config,
     period: &Period,
     files: Option<&Path>,
+    rounds: Option<&Path>,
     out: &Path,
 ) -> anyhow::Result<Published<BufWriter<File>>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -77,6 +89,16 @@ pub fn write(
         File::create(out.join(name)).map(BufWriter::new)
     })
     .with_context(|| format!("writing into {}", out.display()))?;
+    if let Some(dir) = rounds {
+        for (date, csv) in planned_rounds(dir, period)? {
+            publisher
+                .rounds_csv(
+                    date,
+                    &std::fs::read(&csv).with_context(|| format!("reading {}", csv.display()))?,
+                )
+                .with_context(|| format!("in {}", csv.display()))?;
+        }
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -142,6 +164,41 @@ pub fn write(
     std::fs::write(&path, descriptor_bytes(&done.descriptor))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(done)
+}
+
+/// The `rounds.csv` of every plan under `dir` (it, or its subfolders) whose
+/// `summary.json` dates it inside `period`.
+fn planned_rounds(dir: &Path, period: &Period) -> anyhow::Result<Vec<(time::Date, PathBuf)>> {
+    let mut folders = vec![dir.to_path_buf()];
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        if p.is_dir() {
+            folders.push(p);
+        }
+    }
+    folders.sort();
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let mut out = Vec::new();
+    for f in folders {
+        let (summary, csv) = (f.join("summary.json"), f.join("rounds.csv"));
+        if !(summary.is_file() && csv.is_file()) {
+            continue;
+        }
+        let s: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(&summary).with_context(|| format!("reading {}", summary.display()))?,
+        )
+        .with_context(|| format!("in {}", summary.display()))?;
+        let Some(date) = s["date"]
+            .as_str()
+            .and_then(|d| time::Date::parse(d, format).ok())
+        else {
+            anyhow::bail!("{}: no `date`", summary.display());
+        };
+        if (period.first..=period.last()).contains(&date) {
+            out.push((date, csv));
+        }
+    }
+    Ok(out)
 }
 
 /// Arguments of `kerbside quality`.
@@ -284,4 +341,37 @@ pub fn write_quality(
     )
     .with_context(|| format!("writing {}", page.display()))?;
     Ok(card)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planned_rounds_are_found_in_a_plan_folder_or_one_per_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = |sub: &str, date: &str| {
+            let d = dir.path().join(sub);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("summary.json"), format!(r#"{{"date":"{date}"}}"#)).unwrap();
+            std::fs::write(d.join("rounds.csv"), "device_id,ward,stream\n").unwrap();
+        };
+        plan("2026-11-01", "2026-11-01");
+        plan("2026-11-02", "2026-11-02");
+        plan("2026-12-25", "2026-12-25");
+        plan("", "2026-11-03");
+        std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+        let period = Period::parse("2026-11-01", 3).unwrap();
+        let found: Vec<String> = planned_rounds(dir.path(), &period)
+            .unwrap()
+            .into_iter()
+            .map(|(d, _)| kerbside_publish::period::iso(d))
+            .collect();
+        assert_eq!(found, ["2026-11-03", "2026-11-01", "2026-11-02"]);
+        std::fs::write(dir.path().join("2026-11-01/summary.json"), "{}").unwrap();
+        assert!(
+            planned_rounds(dir.path(), &period).is_err(),
+            "a plan with no date"
+        );
+    }
 }
