@@ -15,9 +15,9 @@ use kerbside_store::StoreApi;
 
 use crate::config::Config;
 
-/// Arguments of `kerbside publish`.
+/// The period `publish` and `quality` cover, and where they read it.
 #[derive(Debug, clap::Args)]
-pub struct PublishArgs {
+pub struct PeriodArgs {
     /// The first day, YYYY-MM-DD (UTC).
     #[arg(long)]
     pub date: String,
@@ -28,6 +28,21 @@ pub struct PublishArgs {
     /// store writes them) instead of the store.
     #[arg(long, value_name = "DIR")]
     pub from_files: Option<PathBuf>,
+}
+
+impl PeriodArgs {
+    /// The period.
+    fn period(&self) -> anyhow::Result<Period> {
+        Ok(Period::parse(&self.date, self.days)?)
+    }
+}
+
+/// Arguments of `kerbside publish`.
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// The period and where it is read from.
+    #[command(flatten)]
+    pub period: PeriodArgs,
     /// Where the package goes (created; files of an earlier run are replaced).
     #[arg(long)]
     pub out: PathBuf,
@@ -41,17 +56,17 @@ pub struct PublishArgs {
 /// Runs `kerbside publish`: reads, builds and writes the package, and prints what it
 /// wrote.
 pub fn run(cfg: &Config, args: &PublishArgs) -> anyhow::Result<()> {
-    let period = Period::parse(&args.date, args.days)?;
+    let period = args.period.period()?;
     let package = write(
         cfg,
         &period,
-        args.from_files.as_deref(),
+        args.period.from_files.as_deref(),
         args.rounds.as_deref(),
         &args.out,
     )?;
     println!(
         "kerbside publish: {} to {} into {}",
-        args.date,
+        args.period.date,
         kerbside_publish::period::iso(period.last()),
         args.out.display()
     );
@@ -204,16 +219,9 @@ fn planned_rounds(dir: &Path, period: &Period) -> anyhow::Result<Vec<(time::Date
 /// Arguments of `kerbside quality`.
 #[derive(Debug, clap::Args)]
 pub struct QualityArgs {
-    /// The first day, YYYY-MM-DD (UTC).
-    #[arg(long)]
-    pub date: String,
-    /// How many days from it.
-    #[arg(long, default_value_t = 1)]
-    pub days: u32,
-    /// Read `device_health` from this folder of line-protocol files instead of the
-    /// store.
-    #[arg(long, value_name = "DIR")]
-    pub from_files: Option<PathBuf>,
+    /// The period and where it is read from.
+    #[command(flatten)]
+    pub period: PeriodArgs,
     /// Where `quality.csv`, `quality-kinds.csv`, `quality-wards.csv` and
     /// `quality.html` go (created).
     #[arg(long)]
@@ -222,12 +230,12 @@ pub struct QualityArgs {
 
 /// Runs `kerbside quality`: prints the worst devices and where the files are.
 pub fn run_quality(cfg: &Config, args: &QualityArgs) -> anyhow::Result<()> {
-    let period = Period::parse(&args.date, args.days)?;
-    let card = write_quality(cfg, &period, args.from_files.as_deref(), &args.out)?;
+    let period = args.period.period()?;
+    let card = write_quality(cfg, &period, args.period.from_files.as_deref(), &args.out)?;
     println!(
         "kerbside quality: {} devices, {} to {}, into {}",
         card.devices.len(),
-        args.date,
+        args.period.date,
         kerbside_publish::period::iso(period.last()),
         args.out.display()
     );
