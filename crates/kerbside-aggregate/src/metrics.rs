@@ -7,6 +7,13 @@ use kerbside_reading::RefusalReason;
 
 use crate::measurements::ALL;
 
+/// The reasons the aggregator dead-letters for ([`AggregateMetrics::dead_letters`]).
+pub const DEAD_LETTER_REASONS: [RefusalReason; 3] = [
+    RefusalReason::TooLate,
+    RefusalReason::MalformedJson,
+    RefusalReason::StoreRefused,
+];
+
 /// The `outcome` label values of [`AggregateMetrics::readings`].
 pub const OUTCOMES: [&str; 4] = ["on_time", "late", "duplicate", "too_late"];
 
@@ -62,6 +69,9 @@ pub struct AggregateMetrics {
     /// Dead letters the aggregator produced, by reason (`too_late`,
     /// `malformed_json`, `store_refused`).
     pub dead_letters: IntCounterVec,
+    /// `dead_letters`' children, in [`DEAD_LETTER_REASONS`]' order (a flood of
+    /// too-late readings counts one per record, so looked up once).
+    by_reason: [IntCounter; 3],
     /// Dead letters produced and not yet confirmed by the broker.
     pub dead_letters_in_flight: IntGauge,
     /// Dead letters the broker did not take (the aggregator stops uncommitted, and
@@ -70,6 +80,14 @@ pub struct AggregateMetrics {
 }
 
 impl AggregateMetrics {
+    /// Counts one dead letter the aggregator produced for `reason`.
+    pub(crate) fn dead_lettered(&self, reason: RefusalReason) {
+        match DEAD_LETTER_REASONS.iter().position(|r| *r == reason) {
+            Some(i) => self.by_reason[i].inc(),
+            None => self.dead_letters.with_label_values(&[reason.code()]).inc(),
+        }
+    }
+
     /// The `readings` counter of `outcome` (an index into [`OUTCOMES`]).
     pub(crate) fn outcome(&self, outcome: usize) -> &IntCounter {
         &self.by_outcome[outcome]
@@ -121,6 +139,11 @@ impl AggregateMetrics {
             "readings_total",
             "Readings read, by what the windows did with them",
             &["outcome"],
+        )?;
+        let dead_letters = counters(
+            "dead_letters_total",
+            "Dead letters the aggregator produced, by reason",
+            &["reason"],
         )?;
         let m = Self {
             records: counters(
@@ -194,11 +217,8 @@ impl AggregateMetrics {
                 "partitions_skew_paused",
                 "Readings partitions not fetched because their watermark ran ahead of the slowest (watermark alignment)",
             )?,
-            dead_letters: counters(
-                "dead_letters_total",
-                "Dead letters the aggregator produced, by reason",
-                &["reason"],
-            )?,
+            by_reason: DEAD_LETTER_REASONS.map(|r| dead_letters.with_label_values(&[r.code()])),
+            dead_letters,
             dead_letters_in_flight: gauge(
                 "dead_letters_in_flight",
                 "Dead letters produced and not yet confirmed by the broker",
@@ -216,13 +236,6 @@ impl AggregateMetrics {
         }
         for meas in ALL {
             m.emitted.with_label_values(&[meas]);
-        }
-        for reason in [
-            RefusalReason::TooLate,
-            RefusalReason::MalformedJson,
-            RefusalReason::StoreRefused,
-        ] {
-            m.dead_letters.with_label_values(&[reason.code()]);
         }
         Ok(m)
     }

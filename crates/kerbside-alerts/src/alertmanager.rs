@@ -37,6 +37,18 @@ pub struct PostableAlert {
     pub generator_url: Option<String>,
 }
 
+impl PostableAlert {
+    /// With `labels` added where the alert has none of that name (a deployment's
+    /// `alertmanager_labels`: the alert's own win).
+    #[must_use]
+    pub fn with_labels(mut self, labels: &BTreeMap<String, String>) -> Self {
+        for (k, v) in labels {
+            self.labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        self
+    }
+}
+
 /// The Alertmanager form of `event`. For an active event `ends_at_ms` is the resend
 /// horizon the caller chooses (`None`: Alertmanager's `resolve_timeout`); a cleared
 /// event always ends at its own `ends_at_ms` (its `at_ms` if that is missing).

@@ -189,7 +189,7 @@ impl Quality {
             .day
             .entry(r.device_id.clone())
             .or_insert_with(|| (String::new(), Box::new([None; WINDOWS])));
-        if !r.kind.is_empty() {
+        if !r.kind.is_empty() && e.0 != r.kind.as_str() {
             e.0 = r.kind.to_string();
         }
         e.1[i] = Some(w);
@@ -389,6 +389,44 @@ impl Scorecard {
                 }
             })
             .collect()
+    }
+
+    /// `quality-kinds.csv` (`by_kind`) or `quality-wards.csv`: its schema and rows.
+    pub fn group_table(&self, by_kind: bool) -> (Schema, Vec<Vec<Cell>>) {
+        let (name, what, key): (_, _, &'static [&'static str]) = if by_kind {
+            ("quality-kinds", "kind", &["kind"])
+        } else {
+            ("quality-wards", "ward", &["ward"])
+        };
+        let schema = Schema {
+            name,
+            title: "Data quality per group",
+            description: format!("The devices of each {what}, summed."),
+            columns: vec![
+                Column::required(what, Type::String, "The group."),
+                Column::required("devices", Type::Integer, "Devices."),
+                Column::required("silent", Type::Integer, "Devices that sent nothing."),
+                Column::optional("completeness_pct", Type::Number, "Mean completeness."),
+                Column::required("refused", Type::Integer, "Messages refused."),
+                Column::required("score", Type::Number, "Mean score."),
+            ],
+            primary_key: key,
+        };
+        let rows = self
+            .groups(by_kind)
+            .into_iter()
+            .map(|g| {
+                vec![
+                    Cell::Text(g.name),
+                    Cell::Int(g.devices),
+                    Cell::Int(g.silent),
+                    Cell::num(g.completeness_pct, 1),
+                    Cell::Int(g.refused),
+                    Cell::Num(g.score, 1),
+                ]
+            })
+            .collect();
+        (schema, rows)
     }
 
     /// `quality.csv`'s schema.

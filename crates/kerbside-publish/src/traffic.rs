@@ -52,11 +52,15 @@ impl TrafficDay {
                 link: String::new(),
                 windows: Box::new([(u32::MAX, f64::NAN); WINDOWS]),
             });
-        c.link = if r.link.is_empty() {
-            r.device_id.to_string()
+        // A counter's link, taken once (not allocated again for each window).
+        let link = if r.link.is_empty() {
+            &r.device_id
         } else {
-            r.link.to_string()
+            &r.link
         };
+        if c.link != link.as_str() {
+            c.link = link.to_string();
+        }
         let speed = r
             .mean_speed_kph
             .filter(|v| v.is_finite())

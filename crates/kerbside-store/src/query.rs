@@ -14,6 +14,17 @@ use crate::point::{Point, Value};
 /// How long a query may take.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The folder of line-protocol files to read: `files` if given, else the store's
+/// own with `api = "file"`; `None`: InfluxDB. (Errors from either name the file or
+/// the URL.)
+fn file_dir<'a>(cfg: &'a StoreConfig, files: Option<&'a Path>) -> Option<&'a Path> {
+    match (files, cfg.api) {
+        (Some(d), _) => Some(d),
+        (None, StoreApi::File) => Some(cfg.dir.as_path()),
+        _ => None,
+    }
+}
+
 /// Every point of `measurement` with a time in `from_ms..to_ms`, tags as tags: from
 /// the line-protocol files under `files` if given (or under the store's own `dir`
 /// with `api = "file"`), else by InfluxQL from the InfluxDB `cfg` names, with its
@@ -27,12 +38,7 @@ pub async fn read_between(
     from_ms: i64,
     to_ms: i64,
 ) -> crate::Result<Vec<Point>> {
-    let dir = match (files, cfg.api) {
-        (Some(d), _) => Some(d),
-        (None, StoreApi::File) => Some(cfg.dir.as_path()),
-        _ => None,
-    };
-    if let Some(dir) = dir {
+    if let Some(dir) = file_dir(cfg, files) {
         return crate::file::read_points(dir, measurement, from_ms, to_ms);
     }
     let iso = |ms: i64| kerbside_reading::EventTime::from_millis(ms).map(|t| t.to_rfc3339());
@@ -66,12 +72,7 @@ pub async fn for_each_between(
     mut f: impl FnMut(Point),
 ) -> crate::Result<()> {
     const DAY_MS: i64 = 86_400_000;
-    let file_dir = match (files, cfg.api) {
-        (Some(d), _) => Some(d),
-        (None, StoreApi::File) => Some(cfg.dir.as_path()),
-        _ => None,
-    };
-    if let Some(dir) = file_dir {
+    if let Some(dir) = file_dir(cfg, files) {
         return crate::file::for_each_point(dir, measurement, from_ms, to_ms, f);
     }
     let mut start = from_ms;

@@ -11,7 +11,6 @@ use anyhow::Context as _;
 use kerbside_measure::measurements::{AIR_QUALITY, BIN_FILL, FOOTFALL, TRAFFIC_FLOW};
 use kerbside_measure::{AirQualityRow, BinFillRow, FootfallRow, TrafficFlowRow};
 use kerbside_publish::{Period, Published, Publisher, descriptor_bytes};
-use kerbside_store::StoreApi;
 
 use crate::config::Config;
 
@@ -117,11 +116,6 @@ pub fn write(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let source = |measurement: &str| match (files, cfg.store.api) {
-        (Some(dir), _) => format!("reading {measurement} from {}", dir.display()),
-        (None, StoreApi::File) => format!("reading {measurement} from {}", cfg.store.dir.display()),
-        (None, _) => format!("querying {measurement} from {}", cfg.store.url),
-    };
     let mut day = period.first;
     while day <= period.last() {
         let next = day
@@ -154,7 +148,7 @@ pub fn write(
                     }
                 },
             ))
-            .with_context(|| source(measurement))?;
+            .with_context(|| format!("reading {measurement}"))?;
         }
         publisher
             .write_days_before(next)
@@ -262,8 +256,8 @@ pub fn write_quality(
 ) -> anyhow::Result<kerbside_publish::Scorecard> {
     use kerbside_measure::DeviceHealthRow;
     use kerbside_measure::measurements::DEVICE_HEALTH;
-    use kerbside_publish::quality::{GroupScore, Scorecard};
-    use kerbside_publish::table::{Cell, Column, CsvTable, Schema, Type};
+    use kerbside_publish::quality::Scorecard;
+    use kerbside_publish::table::{Cell, CsvTable, Schema};
 
     let register: BTreeMap<String, kerbside_publish::Registered> = match &cfg.assets.path {
         Some(p) => crate::check::load_assets(p)?
@@ -308,40 +302,10 @@ pub fn write_quality(
         Ok(())
     };
     write("quality.csv", Scorecard::schema(), &card.rows())?;
-    let group = |name: &'static str, what: &'static str, groups: Vec<GroupScore>| {
-        let schema = Schema {
-            name,
-            title: "Data quality per group",
-            description: format!("The devices of each {what}, summed."),
-            columns: vec![
-                Column::required(what, Type::String, "The group."),
-                Column::required("devices", Type::Integer, "Devices."),
-                Column::required("silent", Type::Integer, "Devices that sent nothing."),
-                Column::optional("completeness_pct", Type::Number, "Mean completeness."),
-                Column::required("refused", Type::Integer, "Messages refused."),
-                Column::required("score", Type::Number, "Mean score."),
-            ],
-            primary_key: &[],
-        };
-        let rows: Vec<Vec<Cell>> = groups
-            .into_iter()
-            .map(|g| {
-                vec![
-                    Cell::Text(g.name),
-                    Cell::Int(g.devices),
-                    Cell::Int(g.silent),
-                    Cell::num(g.completeness_pct, 1),
-                    Cell::Int(g.refused),
-                    Cell::Num(g.score, 1),
-                ]
-            })
-            .collect();
-        (schema, rows)
-    };
-    let (schema, rows) = group("quality-kinds", "kind", card.groups(true));
-    write("quality-kinds.csv", schema, &rows)?;
-    let (schema, rows) = group("quality-wards", "ward", card.groups(false));
-    write("quality-wards.csv", schema, &rows)?;
+    for by_kind in [true, false] {
+        let (schema, rows) = card.group_table(by_kind);
+        write(&format!("{}.csv", schema.name), schema, &rows)?;
+    }
     let page = out.join("quality.html");
     std::fs::write(
         &page,

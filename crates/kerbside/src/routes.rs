@@ -16,7 +16,7 @@ use kerbside_routes::output::{round_json, round_key, to_csv, to_geojson, to_gpx,
 use kerbside_routes::plan::{Plan, PlanInputs, plan_by_stream};
 use kerbside_routes::select::{BinState, Selection, SelectionConfig, select};
 use kerbside_routes::{BenchRow, Progress, SolverConfig, check_solution, cvrplib, solve};
-use kerbside_store::{Point, StoreApi};
+use kerbside_store::Point;
 use serde_json::json;
 
 use crate::config::Config;
@@ -181,20 +181,15 @@ pub const ROUNDS_NOT_PLANNED: &str = "rounds_not_planned";
 /// resolves it. The plan's own error is what the command ends with either way.
 pub fn plan_command(cfg: &Config, args: &PlanArgs) -> anyhow::Result<()> {
     let result = run_plan(cfg, args);
-    let am = &cfg.alerts.delivery.alertmanager_url;
-    if args.publish && !am.is_empty() {
+    if args.publish && !cfg.alerts.delivery.alertmanager_url.is_empty() {
         let date = resolve_date(&args.date, utc_today()).unwrap_or_else(|_| args.date.clone());
-        let mut alert = rounds_alert(&date, result.as_ref().err(), now_ms());
-        // The deployment's labels, as on every alert it sends (the alert's own win).
-        for (k, v) in &cfg.alerts.delivery.alertmanager_labels {
-            alert.labels.entry(k.clone()).or_insert_with(|| v.clone());
-        }
+        let alert = rounds_alert(&date, result.as_ref().err(), now_ms());
         let posted = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
             .block_on(kerbside_alerts::post_to_alertmanager(
-                am,
-                &[alert],
+                &cfg.alerts.delivery,
+                vec![alert],
                 Duration::from_secs(10),
             ));
         match (&result, posted) {
@@ -262,13 +257,7 @@ pub fn run_plan(cfg: &Config, args: &PlanArgs) -> anyhow::Result<serde_json::Val
         .block_on(kerbside_store::query::read_between(
             &cfg.store, files, BIN_FILL, from_ms, start_ms,
         ))
-        .with_context(|| match (files, cfg.store.api) {
-            (Some(dir), _) => format!("reading {BIN_FILL} from {}", dir.display()),
-            (None, StoreApi::File) => {
-                format!("reading {BIN_FILL} from {}", cfg.store.dir.display())
-            }
-            (None, _) => format!("querying {BIN_FILL} from {}", cfg.store.url),
-        })?;
+        .with_context(|| format!("reading {BIN_FILL}"))?;
     let bins = bin_states(&points, cfg)?;
     anyhow::ensure!(
         !bins.is_empty(),

@@ -221,10 +221,7 @@ pub(super) async fn dead_letter(
     dl: &DeadLetter,
 ) -> Result<()> {
     let value = serde_json::to_vec(dl).expect("a dead letter always serialises");
-    metrics
-        .dead_letters
-        .with_label_values(&[dl.reason.code()])
-        .inc();
+    metrics.dead_lettered(dl.reason);
     let delivery = producer
         .send(topics::DEADLETTER, dl.key().as_bytes(), &value)
         .await;

@@ -130,11 +130,8 @@ impl AlertmanagerTask {
         ))
     }
 
-    fn labelled(&self, mut alert: PostableAlert) -> PostableAlert {
-        for (k, v) in &self.labels {
-            alert.labels.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        alert
+    fn labelled(&self, alert: PostableAlert) -> PostableAlert {
+        alert.with_labels(&self.labels)
     }
 
     /// Folds `items` into the active set, in order, and returns what to send.

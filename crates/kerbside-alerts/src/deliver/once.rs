@@ -4,16 +4,25 @@
 
 use std::time::Duration;
 
+use super::DeliveryConfig;
 use crate::alertmanager::PostableAlert;
 
-/// Posts `alerts` to the Alertmanager at `base_url` (`POST <url>/api/v2/alerts`);
-/// `Err` says why the last of three tries failed.
+/// Posts `alerts`, with the deployment's `alertmanager_labels`, to the Alertmanager
+/// `cfg` names (`POST <alertmanager_url>/api/v2/alerts`); `Err` says why the last of
+/// three tries failed.
 pub async fn post_to_alertmanager(
-    base_url: &str,
-    alerts: &[PostableAlert],
+    cfg: &DeliveryConfig,
+    alerts: Vec<PostableAlert>,
     timeout: Duration,
 ) -> Result<(), String> {
-    let url = format!("{}/api/v2/alerts", base_url.trim_end_matches('/'));
+    let alerts: Vec<PostableAlert> = alerts
+        .into_iter()
+        .map(|a| a.with_labels(&cfg.alertmanager_labels))
+        .collect();
+    let url = format!(
+        "{}/api/v2/alerts",
+        cfg.alertmanager_url.trim_end_matches('/')
+    );
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .build()
@@ -23,7 +32,7 @@ pub async fn post_to_alertmanager(
         if attempt > 0 {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        match client.post(&url).json(alerts).send().await {
+        match client.post(&url).json(&alerts).send().await {
             Ok(r) if r.status().is_success() => return Ok(()),
             Ok(r) => {
                 let status = r.status();
